@@ -1,0 +1,171 @@
+"""WSGI middleware in front of moto: control API, request log, faults, extra APIs.
+
+For every AWS request it classifies (service, operation), sleeps the
+profile's per-call latency, possibly answers with an injected fault (before
+moto sees the request, so a faulted mutating call has no effect), then hands
+the request to one of the emulator's own handlers (DLM, EKS add-ons, access
+entries, updates...) or to moto. Requests under ``/_emulator/`` are the
+control API; they are never faulted nor logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+from . import dlm, eks_access, eks_addons, eks_cluster_patches
+from .config import EmulatorConfig
+from .lifecycle import TRACKER
+from .protocols import ApiError, Call, Response, classify, error_response, fault_response
+from .protocols import json_response, parse_rest_json_input, read_body
+
+CONTROL_PREFIX = "/_emulator/"
+
+Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    **{("dlm", op): handler for op, handler in dlm.HANDLERS.items()},
+    **{("eks", op): handler for op, handler in eks_addons.HANDLERS.items()},
+    **{("eks", op): handler for op, handler in eks_access.HANDLERS.items()},
+    **{("eks", op): handler for op, handler in eks_cluster_patches.HANDLERS.items()},
+}
+
+
+class RequestLog:
+    """In-order record of the AWS calls the emulator answered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[dict[str, Any]] = []
+
+    def add(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def account_id(call: Call, environ: dict[str, Any]) -> str:
+    """The AWS account moto would use for this request."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return environ["HTTP_X_MOTO_ACCOUNT_ID"]
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(call.access_key)
+
+
+def reset_state() -> None:
+    """Reset moto's backends and the emulator's own stores."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+    dlm.STORE.reset()
+    TRACKER.reset()
+
+
+class EmulatorMiddleware:
+    """The WSGI application served by :class:`emulator.server.EmulatorServer`."""
+
+    def __init__(self, moto_app: Callable[..., Iterable[bytes]], config: EmulatorConfig):
+        self.moto_app = moto_app
+        self.config = config
+        self.log = RequestLog()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+            return self._send(start_response, self.control(environ))
+        started, ts = time.monotonic(), time.time()
+        call = classify(environ)
+        delay = self.config.api_delay()
+        if delay:
+            time.sleep(delay)
+        fault = self.config.draw_fault()
+        handler = HANDLERS.get((call.service, call.operation))
+        status_holder: list[int] = []
+        if fault:
+            result = self._send(start_response, fault_response(call, fault), status_holder)
+        elif handler is not None:
+            result = self._send(start_response, self._run_handler(handler, call, environ), status_holder)
+        else:
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                status_holder.append(int(status.split()[0]))
+                return start_response(status, headers, exc_info)
+
+            result = self.moto_app(environ, capture)
+        self.log.add({
+            "ts": ts,
+            "service": call.service,
+            "operation": call.operation,
+            "status": status_holder[0] if status_holder else None,
+            "duration_ms": round((time.monotonic() - started) * 1000, 3),
+            "fault": fault,
+        })
+        return result
+
+    @staticmethod
+    def _send(start_response: Callable[..., Any], response: Response,
+              status_holder: list[int] | None = None) -> list[bytes]:
+        status, headers, body = response
+        if status_holder is not None:
+            status_holder.append(status)
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
+                  429: "Too Many Requests", 500: "Internal Server Error",
+                  503: "Service Unavailable"}.get(status, "Status")
+        start_response(f"{status} {reason}", headers + [("Content-Length", str(len(body)))])
+        return [body]
+
+    def _run_handler(self, handler: Handler, call: Call, environ: dict[str, Any]) -> Response:
+        call.account = account_id(call, environ)
+        try:
+            params = parse_rest_json_input(call, environ)
+            payload = handler(call, params)
+        except ApiError as exc:
+            return error_response(call.protocol, exc.status, exc.code, exc.message,
+                                  model=call.model, fields=exc.fields)
+        status = call.operation_model.http.get("responseCode", 200)
+        return json_response(status, payload)
+
+    # -- control API -------------------------------------------------------
+
+    def control(self, environ: dict[str, Any]) -> Response:
+        """Serve ``/_emulator/{config,requests,events,reset}``."""
+        path = environ["PATH_INFO"][len(CONTROL_PREFIX):].strip("/")
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if (path, method) == ("config", "GET"):
+            return self._json(200, self.config.as_dict())
+        if (path, method) == ("config", "POST"):
+            try:
+                changes = json.loads(read_body(environ) or b"{}")
+                if not isinstance(changes, dict):
+                    raise ValueError("body must be a JSON object")
+                self.config.update(**changes)
+            except (ValueError, TypeError) as exc:
+                return self._json(400, {"error": str(exc)})
+            return self._json(200, self.config.as_dict())
+        if (path, method) == ("requests", "GET"):
+            return self._json(200, self.log.entries())
+        if (path, method) == ("requests", "DELETE"):
+            self.log.clear()
+            return self._json(200, {"cleared": True})
+        if (path, method) == ("events", "GET"):
+            return self._json(200, TRACKER.events())
+        if (path, method) == ("reset", "POST"):
+            reset_state()
+            self.log.clear()
+            return self._json(200, {"reset": True})
+        return self._json(404, {"error": f"no control endpoint {method} /_emulator/{path}"})
+
+    @staticmethod
+    def _json(status: int, payload: Any) -> Response:
+        return status, [("Content-Type", "application/json")], json.dumps(payload).encode()

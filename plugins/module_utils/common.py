@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the llmhub.eks collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared plumbing of the llmhub.eks set-reconciling modules.
+
+A module here reconciles a whole set of one AWS concept in one process:
+it describes what exists once, computes the difference, makes the mutating
+calls concurrently, then waits for everything at once. This file holds the
+pieces every such module needs: a retrying client, concurrent execution that
+reports every failure (not just the first), and a set waiter that polls all
+pending resources with one describe call per round.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing library.
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+# Calls are I/O bound; AWS throttles per account, so keep the fan-out moderate.
+MAX_WORKERS = 10
+# First poll comes quickly (emulated or fast resources), then backs off to the
+# delay AWS's own waiters use, so slow resources are not polled needlessly.
+POLL_FIRST_DELAY = 0.25
+POLL_MAX_DELAY = 15.0
+POLL_GROWTH = 1.5
+
+
+def retrying_client(module, service):
+    """A boto3 client whose calls retry throttling and 5xx with jittered backoff when given aws_retry=True."""
+    return module.client(service, retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30))
+
+
+class SetOperationError(AnsibleAWSError):
+    """One or more members of a set failed; the message names each of them."""
+
+    def __init__(self, description, failures):
+        self.failures = failures
+        details = "; ".join(f"{label}: {_describe_error(error)}" for label, error in failures)
+        super().__init__(message=f"Failed to {description} for {len(failures)} item(s): {details}")
+
+
+def _describe_error(error):
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        return f"{response['Error'].get('Code')}: {response['Error'].get('Message')}"
+    return str(error)
+
+
+def run_concurrently(func, items, description, label=str, max_workers=MAX_WORKERS):
+    """Call ``func(item)`` for every item in threads and return the results in order.
+
+    Every item runs to completion even when others fail; then, if any failed,
+    a single SetOperationError names every failed item and why.
+    """
+    items = list(items)
+    if not items:
+        return []
+    if len(items) == 1:
+        workers = 1
+    else:
+        workers = min(max_workers, len(items))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(func, item) for item in items]
+    results, failures = [], []
+    for item, future in zip(items, futures):
+        error = future.exception()
+        if error is not None:
+            failures.append((label(item), error))
+            results.append(None)
+        else:
+            results.append(future.result())
+    if failures:
+        raise SetOperationError(description, failures)
+    return results
+
+
+def wait_for_set(fetch, ids, is_ready, failure_reason, timeout, description, sleep=time.sleep, clock=time.monotonic):
+    """Wait until every id is ready, polling all pending ids with one ``fetch`` per round.
+
+    ``fetch(pending_ids)`` returns {id: resource}; a missing id counts as not
+    ready. ``failure_reason(resource)`` returns a string when the resource
+    reached a terminal failed state. Returns {id: resource} of the final view.
+    Raises AnsibleAWSError naming every failed or timed out id.
+    """
+    pending = list(dict.fromkeys(ids))
+    final = {}
+    failed = {}
+    deadline = clock() + timeout
+    delay = POLL_FIRST_DELAY
+    while pending:
+        seen = fetch(pending)
+        still = []
+        for resource_id in pending:
+            resource = seen.get(resource_id)
+            if resource is not None and is_ready(resource):
+                final[resource_id] = resource
+            elif resource is not None and failure_reason(resource):
+                failed[resource_id] = failure_reason(resource)
+                final[resource_id] = resource
+            else:
+                still.append(resource_id)
+        pending = still
+        if not pending:
+            break
+        if clock() + delay > deadline:
+            failed.update({resource_id: f"still not ready after {timeout}s" for resource_id in pending})
+            break
+        sleep(delay)
+        delay = min(POLL_MAX_DELAY, delay * POLL_GROWTH)
+    if failed:
+        details = "; ".join(f"{resource_id}: {reason}" for resource_id, reason in failed.items())
+        raise AnsibleAWSError(message=f"Failed waiting for {description}: {details}")
+    return final
+
+
+def diff_view(items, keys):
+    """A stable, comparable view of a set for ``--diff``: a dict keyed by name with the chosen fields."""
+    return {item["name"]: {key: item.get(key) for key in keys} for item in sorted(items, key=lambda i: i["name"])}
+
+
+def run_module(module, handler, *args):
+    """Run a module's handler and turn AWS errors into fail_json with the failing call named."""
+    try:
+        handler(*args)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg="AWS call failed")

@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the llmhub.eks collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""EC2 helpers shared by the network modules: one describe per set, names from tags, tag reconciliation."""
+
+from __future__ import annotations
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
+
+COMMON_ARGS = dict(
+    vpc_id=dict(type="str"),
+    tags=dict(type="dict", aliases=["resource_tags"], default={}),
+    purge_tags=dict(type="bool", default=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+
+def ec2_client(module):
+    return retrying_client(module, "ec2")
+
+
+def tags_of(resource):
+    return boto3_tag_list_to_ansible_dict(resource.get("Tags") or [])
+
+
+def name_of(resource):
+    return tags_of(resource).get("Name")
+
+
+def desired_tags(module, name, extra=None):
+    """Common ``tags`` option + the member's own tags + its Name tag."""
+    tags = dict(module.params.get("tags") or {})
+    tags.update(extra or {})
+    tags["Name"] = name
+    return tags
+
+
+def tag_specifications(tags, resource_type):
+    return boto3_tag_specifications(tags, types=resource_type)
+
+
+def paginate(client, operation, key, **params):
+    """All items of a describe call, following NextToken, retried as a whole on throttling."""
+
+    @AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
+    def full_result():
+        return client.get_paginator(operation).paginate(**params).build_full_result()
+
+    return full_result().get(key, [])
+
+
+def vpc_filter(vpc_id, **extra):
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    for name, values in extra.items():
+        filters.append({"Name": name.replace("_", "-"), "Values": list(values)})
+    return filters
+
+
+def by_name(resources):
+    """Index resources by their Name tag (resources without one are left out)."""
+    indexed = {}
+    for resource in resources:
+        name = name_of(resource)
+        if name:
+            indexed.setdefault(name, resource)
+    return indexed
+
+
+def reconcile_tags(client, module, resource_id, current_tags, wanted_tags):
+    """Bring one resource's tags to ``wanted_tags`` (purging others when purge_tags). Returns changed."""
+    to_set, to_unset = compare_aws_tags(current_tags, wanted_tags, purge_tags=module.params.get("purge_tags", True))
+    if not to_set and not to_unset:
+        return False
+    if module.check_mode:
+        return True
+    if to_unset:
+        client.delete_tags(aws_retry=True, Resources=[resource_id], Tags=[{"Key": key} for key in to_unset])
+    if to_set:
+        client.create_tags(aws_retry=True, Resources=[resource_id], Tags=ansible_dict_to_boto3_tag_list(to_set))
+    return True
+
+
+def require_vpc(module):
+    """Outside check mode a vpc_id is needed; in check mode a missing VPC means everything would be created."""
+    vpc_id = module.params.get("vpc_id")
+    if not vpc_id and not module.check_mode:
+        module.fail_json(msg="vpc_id is required: pass the id of the VPC (e.g. from amazon.aws.ec2_vpc_net)")
+    return vpc_id
