@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+HANDLERS: dict = {}
+
+
+def install() -> None:
+    """Patch moto EKS models."""
