@@ -179,7 +179,6 @@ def _security_group_plan(settings, cluster_name, vpc):
         planned.append(
             {
                 "name": names[group["key"]],
-                "key": group["key"],
                 "description": group.get("description") or f"{cluster_name} {group['key']}",
                 "rules": rules,
                 "rules_egress": [
@@ -245,7 +244,6 @@ def vpc_network_plan(settings):
                     "name": f"{cluster_name}-{tier}-{az}",
                     "cidr": str(network),
                     "az": az,
-                    "tier": tier,
                     "map_public_ip_on_launch": False,
                     "tags": {"llmhub.io/tier": tier, **tier_tags[tier]},
                 }
@@ -254,7 +252,7 @@ def vpc_network_plan(settings):
     single_nat = bool(settings.get("vpc_single_nat_gateway", False))
     nat_azs = azs[:1] if single_nat else azs
     nat_gateways = [
-        {"name": f"{cluster_name}-nat-{az}", "subnet": f"{cluster_name}-public-{az}", "az": az} for az in nat_azs
+        {"name": f"{cluster_name}-nat-{az}", "subnet": f"{cluster_name}-public-{az}"} for az in nat_azs
     ]
 
     route_tables = []
@@ -269,15 +267,15 @@ def vpc_network_plan(settings):
             route_tables.append(
                 {
                     "name": f"{cluster_name}-{tier}-{az}",
-                    "tier": tier,
-                    "az": az,
                     "subnets": [f"{cluster_name}-{tier}-{az}"],
                     "routes": routes,
+                    "tags": {"llmhub.io/tier": tier},
                 }
             )
 
     security_groups = _security_group_plan(settings, cluster_name, vpc)
-    sg_keys = {g["key"] for g in security_groups}
+    sg_names = {g["key"]: f"{cluster_name}-{g['key']}" for g in settings.get("vpc_security_groups") or []}
+    sg_keys = set(sg_names)
     endpoint_sg_key = settings.get("vpc_endpoints_security_group", "vpc-endpoints")
     endpoints = []
     services = []
@@ -298,11 +296,11 @@ def vpc_network_plan(settings):
             "type": kind,
         }
         if kind == "Gateway":
-            planned["route_tables"] = [rt["name"] for rt in route_tables if rt["tier"] in ("private", "intra")]
+            planned["route_tables"] = [rt["name"] for rt in route_tables if rt["tags"]["llmhub.io/tier"] in ("private", "intra")]
         else:
             if endpoint_sg_key not in sg_keys:
                 _fail("vpc_endpoints_security_group", f"{endpoint_sg_key!r} is not a key of vpc_security_groups")
-            planned["subnets"] = [s["name"] for s in subnets if s["tier"] == "private"]
+            planned["subnets"] = [s["name"] for s in subnets if s["tags"]["llmhub.io/tier"] == "private"]
             planned["security_groups"] = [f"{cluster_name}-{endpoint_sg_key}"]
             planned["private_dns_enabled"] = bool(endpoint.get("private_dns", True))
         endpoints.append(planned)
@@ -328,6 +326,7 @@ def vpc_network_plan(settings):
         "nat_gateways": nat_gateways,
         "route_tables": route_tables,
         "security_groups": security_groups,
+        "security_group_names": sg_names,
         "endpoints": endpoints,
         "flow_logs": flow_logs,
     }
@@ -342,7 +341,8 @@ def vpc_network_outputs(plan, vpc_id=None, subnets=None, nat_gateways=None, secu
     """
     subnets = subnets or {}
     security_groups = security_groups or {}
-    by_tier = {tier: [subnets.get(s["name"]) for s in plan["subnets"] if s["tier"] == tier] for tier in TIERS}
+    tier_of = {s["name"]: s["tags"]["llmhub.io/tier"] for s in plan["subnets"]}
+    by_tier = {tier: [subnets.get(s["name"]) for s in plan["subnets"] if tier_of[s["name"]] == tier] for tier in TIERS}
     return {
         "cluster_name": plan["cluster_name"],
         "region": plan["region"],
@@ -350,7 +350,7 @@ def vpc_network_outputs(plan, vpc_id=None, subnets=None, nat_gateways=None, secu
         "vpc_cidr": plan["vpc"]["cidr"],
         "azs": plan["azs"],
         "subnets": [
-            {"name": s["name"], "id": subnets.get(s["name"]), "cidr": s["cidr"], "az": s["az"], "tier": s["tier"]}
+            {"name": s["name"], "id": subnets.get(s["name"]), "cidr": s["cidr"], "az": s["az"], "tier": tier_of[s["name"]]}
             for s in plan["subnets"]
         ],
         "private_subnet_ids": by_tier["private"],
@@ -358,10 +358,25 @@ def vpc_network_outputs(plan, vpc_id=None, subnets=None, nat_gateways=None, secu
         "intra_subnet_ids": by_tier["intra"],
         "nat_gateway_ids": [(nat_gateways or {}).get(n["name"]) for n in plan["nat_gateways"]],
         "route_table_ids": dict(route_tables or {}),
-        "security_group_ids": {g["key"]: security_groups.get(g["name"]) for g in plan["security_groups"]},
+        "security_group_ids": {key: security_groups.get(name) for key, name in plan["security_group_names"].items()},
         "endpoint_ids": dict(endpoints or {}),
         "flow_log_id": (flow_log or {}).get("id"),
         "flow_log_group": plan["flow_logs"]["log_group_name"] if plan["flow_logs"]["enabled"] else None,
+    }
+
+
+def vpc_network_summary(outputs):
+    """A short human summary of :func:`vpc_network_outputs` (ids, CIDRs, AZs)."""
+    return {
+        "cluster": outputs["cluster_name"],
+        "region": outputs["region"],
+        "vpc": f"{outputs['vpc_id']} {outputs['vpc_cidr']}",
+        "azs": ", ".join(outputs["azs"]),
+        "subnets": [f"{s['tier']:<8} {s['az']} {s['cidr']:<15} {s['id']}" for s in outputs["subnets"]],
+        "nat_gateways": [gw for gw in outputs["nat_gateway_ids"]],
+        "security_groups": [f"{key}: {gid}" for key, gid in outputs["security_group_ids"].items()],
+        "endpoints": [f"{name}: {eid}" for name, eid in outputs["endpoint_ids"].items()],
+        "flow_logs": f"{outputs['flow_log_id']} -> {outputs['flow_log_group']}" if outputs["flow_log_group"] else "off",
     }
 
 
@@ -372,4 +387,5 @@ class FilterModule:
         return {
             "vpc_network_plan": vpc_network_plan,
             "vpc_network_outputs": vpc_network_outputs,
+            "vpc_network_summary": vpc_network_summary,
         }
