@@ -59,6 +59,14 @@ def _server(args: argparse.Namespace):
                           fault_rate=args.fault_rate, faults=args.faults.split(","), seed=args.seed)
 
 
+def _write_endpoint(path: Path, url: str) -> None:
+    """Write ``url`` to ``path`` atomically (a poller never reads half a URL)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(url + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     server = _server(args).start()
     stop = threading.Event()
@@ -66,10 +74,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         if args.endpoint_file:
-            args.endpoint_file.parent.mkdir(parents=True, exist_ok=True)
-            args.endpoint_file.write_text(server.url + "\n", encoding="utf-8")
+            _write_endpoint(args.endpoint_file, server.url)
         print(f"AWS emulator listening on {server.url} (profile {args.profile})", flush=True)
-        stop.wait()
+        while not stop.wait(1.0):
+            pass
     finally:
         server.stop()
         if args.endpoint_file:
@@ -87,15 +95,44 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     with _server(args) as server:
-        if args.endpoint_file:
-            args.endpoint_file.write_text(server.url + "\n", encoding="utf-8")
-        print(f"AWS emulator listening on {server.url} (profile {args.profile})", flush=True)
         try:
-            status = subprocess.call(command, env=emulator_environment(server.url))  # noqa: S603
-        except KeyboardInterrupt:
-            status = 130
+            if args.endpoint_file:
+                _write_endpoint(args.endpoint_file, server.url)
+            print(f"AWS emulator listening on {server.url} (profile {args.profile})", flush=True)
+            status = _run_child(command, emulator_environment(server.url))
+        finally:
+            if args.endpoint_file:
+                args.endpoint_file.unlink(missing_ok=True)
     print("AWS emulator stopped", flush=True)
     return status
+
+
+def _run_child(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command`` and return its exit status.
+
+    SIGTERM is forwarded to it; SIGINT is left to it (Ctrl-C already reaches
+    the whole foreground process group), so the emulator outlives the child
+    and stops after it.
+    """
+    try:
+        child = subprocess.Popen(command, env=env)  # noqa: S603
+    except OSError as exc:
+        print(f"emulator run: cannot run {command[0]!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 127 if isinstance(exc, FileNotFoundError) else 126
+
+    def forward(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, forward)}
+    try:
+        status = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    # Like a shell: a child killed by signal N exits 128 + N.
+    return 128 - status if status < 0 else status
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -264,6 +264,16 @@ def install_ec2_patches() -> None:
             "deleted": Phase("deleting", GONE, "vpc_endpoint_delete"),
         },
     )
+    original_endpoint_init = VPCEndPoint.__init__
+
+    def vpc_endpoint_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_endpoint_init(self, *args, **kwargs)
+        # AWS defaults VpcEndpointType to Gateway; moto keeps None and then
+        # fails (HTTP 500) in DeleteVpcEndpoints on ``None.lower()``.
+        if self.vpc_endpoint_type is None:
+            self.vpc_endpoint_type = "Gateway"
+
+    VPCEndPoint.__init__ = vpc_endpoint_init
     original_init = VPCBackend.__init__
 
     def vpc_backend_init(self: Any) -> None:

@@ -86,6 +86,9 @@ class EmulatorMiddleware:
         if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
             return self._send(start_response, self.control(environ))
         started, ts = time.monotonic(), time.time()
+        # Lifecycle durations follow the settings of the server answering the
+        # call (several in-process servers share moto's models and TRACKER).
+        TRACKER.duration = self.config.seconds
         call = classify(environ)
         delay = self.config.api_delay()
         if delay:

@@ -201,12 +201,12 @@ def vpc_network_plan(settings):
     """
     if not isinstance(settings, dict):
         raise AnsibleFilterError("vpc_network_plan expects a dict of the vpc role's variables")
-    cluster_name = settings.get("llmhub_cluster_name")
-    region = settings.get("llmhub_aws_region")
+    cluster_name = settings.get("vpc_cluster_name")
+    region = settings.get("vpc_aws_region")
     if not cluster_name or not re.match(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$", str(cluster_name)):
-        _fail("llmhub_cluster_name", f"{cluster_name!r} must be 1-100 letters, digits, - or _, starting alphanumeric")
+        _fail("vpc_cluster_name", f"{cluster_name!r} must be 1-100 letters, digits, - or _, starting alphanumeric")
     if not region or not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", str(region)):
-        _fail("llmhub_aws_region", f"{region!r} is not an AWS region name such as us-east-1")
+        _fail("vpc_aws_region", f"{region!r} is not an AWS region name such as us-east-1")
     vpc = _network("vpc_cidr", settings.get("vpc_cidr"))
     if not MIN_SUBNET_PREFIX <= vpc.prefixlen <= MAX_SUBNET_PREFIX:
         _fail("vpc_cidr", f"{vpc}: AWS VPCs must be between /{MIN_SUBNET_PREFIX} and /{MAX_SUBNET_PREFIX}")
@@ -229,7 +229,7 @@ def vpc_network_plan(settings):
             by_tier[tier] = derived[tier]
     _check_overlaps(by_tier)
 
-    common_tags = dict(settings.get("llmhub_tags") or {})
+    common_tags = dict(settings.get("vpc_tags") or {})
     cluster_tag = {f"kubernetes.io/cluster/{cluster_name}": "shared"}
     tier_tags = {
         "private": {"kubernetes.io/role/internal-elb": "1", **cluster_tag},
@@ -373,7 +373,7 @@ def vpc_network_summary(outputs):
         "vpc": f"{outputs['vpc_id']} {outputs['vpc_cidr']}",
         "azs": ", ".join(outputs["azs"]),
         "subnets": [f"{s['tier']:<8} {s['az']} {s['cidr']:<15} {s['id']}" for s in outputs["subnets"]],
-        "nat_gateways": [gw for gw in outputs["nat_gateway_ids"]],
+        "nat_gateways": list(outputs["nat_gateway_ids"]),
         "security_groups": [f"{key}: {gid}" for key, gid in outputs["security_group_ids"].items()],
         "endpoints": [f"{name}: {eid}" for name, eid in outputs["endpoint_ids"].items()],
         "flow_logs": f"{outputs['flow_log_id']} -> {outputs['flow_log_group']}" if outputs["flow_log_group"] else "off",

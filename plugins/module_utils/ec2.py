@@ -15,7 +15,7 @@ from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_
 
 COMMON_ARGS = dict(
     vpc_id=dict(type="str"),
-    tags=dict(type="dict", aliases=["resource_tags"], default={}),
+    tags=dict(type="dict", aliases=["resource_tags"]),
     purge_tags=dict(type="bool", default=True),
     state=dict(type="str", choices=["present", "absent"], default="present"),
 )

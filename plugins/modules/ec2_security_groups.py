@@ -234,7 +234,7 @@ def wanted_rules(module, specs, ids):
     wanted = {}
     try:
         for spec in specs:
-            for option, _ in DIRECTIONS:
+            for option, _api_name in DIRECTIONS:
                 keys = {}
                 for rule in spec[option]:
                     keys.update(rule_keys(spec["name"], rule, ids))
@@ -303,7 +303,7 @@ def ensure_present(module, client, vpc_id):
             current = {"rules": {}, "rules_egress": {("-1", None, None, "cidr", "0.0.0.0/0"): ""}}
         else:
             return True
-        for option, _ in DIRECTIONS:
+        for option, _api_name in DIRECTIONS:
             want, have = wanted[(name, option)], current[option]
             add = {k: v for k, v in want.items() if k not in have}
             remove = {k: v for k, v in have.items() if k not in want} if purge else {}
@@ -341,7 +341,7 @@ def ensure_present(module, client, vpc_id):
             for n in sorted(s["name"] for s in specs) if n in groups
         }
         after = {
-            s["name"]: {o: to_spec(wanted[(s["name"], o)]) for o, _ in DIRECTIONS}
+            s["name"]: {o: to_spec(wanted[(s["name"], o)]) for o, _api_name in DIRECTIONS}
             for s in sorted(specs, key=lambda s: s["name"])
         }
         result["diff"] = dict(before=before, after=after)

@@ -354,7 +354,7 @@ def main():
         iam_role_name=dict(type="str"),
         deliver_logs_role_arn=dict(type="str"),
         delete_log_group=dict(type="bool", default=True),
-        tags=dict(type="dict", aliases=["resource_tags"], default={}),
+        tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )

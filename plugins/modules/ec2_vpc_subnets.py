@@ -223,7 +223,7 @@ def ensure_present(module, client, vpc_id):
     existing = current_subnets(client, vpc_id)
     pairs = match(wanted, existing)
     check_immutable(module, pairs)
-    before = diff_view([view(found) for _, found in pairs if found], DIFF_KEYS)
+    before = diff_view([view(found) for _spec, found in pairs if found], DIFF_KEYS)
     created, updated = [], []
 
     def create(spec):
@@ -263,7 +263,7 @@ def ensure_present(module, client, vpc_id):
     else:
         new = dict(zip(created, run_concurrently(create, missing, "create subnets", label=lambda s: s["name"])))
     changes = run_concurrently(update, present, "update subnets", label=lambda p: p[0]["name"])
-    updated = [spec["name"] for (spec, _), changed in zip(present, changes) if changed]
+    updated = [spec["name"] for (spec, _found), changed in zip(present, changes) if changed]
 
     after_subnets = []
     by_name = {}
@@ -307,7 +307,7 @@ def ensure_present(module, client, vpc_id):
 def ensure_absent(module, client, vpc_id):
     existing = current_subnets(client, vpc_id)
     pairs = [(spec, found) for spec, found in match(module.params["subnets"], existing) if found is not None]
-    before = diff_view([view(found) for _, found in pairs], DIFF_KEYS)
+    before = diff_view([view(found) for _spec, found in pairs], DIFF_KEYS)
 
     def delete(pair):
         try:
@@ -319,7 +319,7 @@ def ensure_absent(module, client, vpc_id):
         run_concurrently(delete, pairs, "delete subnets", label=lambda p: p[0]["name"])
     result = dict(
         changed=bool(pairs), subnets=[], subnets_by_name={}, created=[], updated=[],
-        deleted=[spec["name"] for spec, _ in pairs],
+        deleted=[spec["name"] for spec, _found in pairs],
     )
     if module._diff:
         result["diff"] = dict(before=before, after={})

@@ -1,0 +1,61 @@
+# llmhub.eks: `make demo` and `make test` work on a fresh machine with
+# Python 3.11 and nothing else (no AWS account, no Docker).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.llmhub-installed
+ARTIFACTS := .artifacts
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/llmhub-eks-sanity/ansible_collections
+PYTEST_WORKERS ?= 2
+export MOTO_IAM_LOAD_MANAGED_POLICIES := true
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help setup venv collections demo test lint ansible-lint sanity unit integration clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+$(STAMP): requirements.txt requirements.yml scripts/check_collections.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python scripts/check_collections.py requirements.yml
+	@touch $@
+
+venv setup: $(STAMP) ## Create .venv with the pinned requirements and collections
+
+collections: $(STAMP) ## Check (and install if missing) the pinned collections
+	$(BIN)/python scripts/check_collections.py requirements.yml
+
+demo: $(STAMP) ## Build the platform against the local AWS emulator and show it
+	$(BIN)/python -m emulator run --profile demo -- \
+		$(BIN)/ansible-playbook playbooks/site.yml -i inventories/local
+
+test: lint unit integration ## Everything CI runs: lint, sanity, unit and integration tests
+
+lint: ansible-lint sanity ## ansible-lint (production profile) and ansible-test sanity
+
+ansible-lint: $(STAMP)
+	$(BIN)/ansible-lint --profile production --strict
+
+sanity: $(STAMP) ## ansible-test sanity on a copy of the collection (outside the git tree)
+	rm -rf $(dir $(SANITY_ROOT)) && mkdir -p $(SANITY_ROOT)/llmhub/eks
+	git ls-files -co --exclude-standard | grep -v '^\.collections/' \
+		| tar -cf - -T - | tar -xf - -C $(SANITY_ROOT)/llmhub/eks
+	$(BIN)/python scripts/link_collections.py $(SANITY_ROOT)
+	mkdir -p ~/.ansible/test/cache
+	cp -n scripts/ansible_test_get_pip.py ~/.ansible/test/cache/get_pip_24_2.py || true
+	cd $(SANITY_ROOT)/llmhub/eks && PATH=$(CURDIR)/$(BIN):$$PATH \
+		ansible-test sanity --python 3.11 --local --requirements plugins/
+
+unit: $(STAMP) ## Unit tests (no network)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit
+
+integration: $(STAMP) ## Playbooks against the emulator, asserted through boto3
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/integration
+
+clean: ## Remove test artifacts (keeps .venv)
+	rm -rf $(ARTIFACTS) .pytest_cache tests/output
