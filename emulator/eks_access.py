@@ -276,7 +276,7 @@ def create_access_entry(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         groups = ["system:nodes"] if entry_type in NODE_USERNAMES else []
     entries = extras(cluster).access_entries
     if principal in entries:
-        raise in_use(f"The specified access entry resource is already in use on this cluster.",
+        raise in_use("The specified access entry resource is already in use on this cluster.",
                      clusterName=cluster.name)
     entry = AccessEntry(cluster, principal, entry_type, username, groups, params.get("tags") or {})
     entries[principal] = entry

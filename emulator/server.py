@@ -81,8 +81,9 @@ class EmulatorServer:
         handler = MotoRequestHandler if self.verbose else _QuietRequestHandler(MotoRequestHandler)
         self._server = make_server(self.host, self.port, self.app, threaded=True,
                                    request_handler=handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator",
-                                        daemon=True)
+        # A short poll interval makes stop() (shutdown) return quickly.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="aws-emulator", daemon=True)
         self._thread.start()
         return self
 

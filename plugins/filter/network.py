@@ -234,7 +234,7 @@ def vpc_network_plan(settings):
     tier_tags = {
         "private": {"kubernetes.io/role/internal-elb": "1", **cluster_tag},
         "public": {"kubernetes.io/role/elb": "1", **cluster_tag},
-        "intra": {},
+        "intra": dict(cluster_tag),
     }
     subnets = []
     for tier in TIERS:

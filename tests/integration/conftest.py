@@ -1,0 +1,177 @@
+"""Run the collection's playbooks against the emulator and read their results.
+
+Playbooks run as a subprocess, exactly as a user runs them, with the JSON
+stdout callback so that tests read recap stats and per-task results instead
+of scraping text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from emulator.client import EmulatorClient
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = "llm-analytics-hub-prod-eks"
+MUTATING_PREFIXES = ("Create", "Delete", "Modify", "Allocate", "Release", "Associate", "Disassociate", "Attach",
+                     "Detach", "Put", "Replace", "Update", "Authorize", "Revoke", "Tag", "Untag")
+
+
+@dataclass
+class PlaybookRun:
+    """Outcome of one ansible-playbook run."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return self.report.get("stats", {}).get(CLUSTER, {})
+
+    @property
+    def changed(self) -> int:
+        return self.stats.get("changed", 0)
+
+    def task_results(self) -> dict[str, dict[str, Any]]:
+        """Task name -> the cluster host's result, for every task that ran."""
+        results = {}
+        for play in self.report.get("plays", []):
+            for task in play.get("tasks", []):
+                host_result = task.get("hosts", {}).get(CLUSTER)
+                if host_result is not None:
+                    results[task["task"]["name"]] = host_result
+        return results
+
+    def changed_tasks(self) -> list[str]:
+        return [name for name, result in self.task_results().items() if result.get("changed")]
+
+    def failure_messages(self) -> str:
+        failed = [r.get("msg", "") for r in self.task_results().values() if r.get("failed")]
+        return "\n".join(str(m) for m in failed) + self.stderr
+
+
+def playbook_environment(url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "AWS_ENDPOINT_URL": url,
+        "LLMHUB_EMULATOR_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - fake credentials of the emulator
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCAL_TEMP": str(ROOT / ".artifacts" / "ansible-tmp"),
+    })
+    return env
+
+
+def playbook_command(playbook: str, *args: str) -> list[str]:
+    ansible_playbook = str(Path(sys.executable).with_name("ansible-playbook"))
+    return [ansible_playbook, str(ROOT / "playbooks" / playbook), "-i", str(ROOT / "inventories" / "local"), *args]
+
+
+def parse_report(stdout: str) -> dict[str, Any]:
+    """The JSON callback's report (other callbacks, e.g. profile_tasks, print around it)."""
+    start = stdout.find("\n{") + 1 if not stdout.startswith("{") else 0
+    if start <= 0 and not stdout.startswith("{"):
+        return {}
+    try:
+        report, _end = json.JSONDecoder().raw_decode(stdout[start:])
+    except json.JSONDecodeError:
+        return {}
+    return report
+
+
+@pytest.fixture(scope="session")
+def run_playbook(emulator_server) -> Callable[..., PlaybookRun]:
+    """``run_playbook("site.yml", "--check", ...)`` against the session's emulator."""
+
+    def run(playbook: str, *args: str, timeout: float = 600) -> PlaybookRun:
+        proc = subprocess.run(playbook_command(playbook, *args), cwd=ROOT, env=playbook_environment(emulator_server.url),
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, parse_report(proc.stdout))
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def start_playbook(emulator_server) -> Callable[..., subprocess.Popen]:
+    """Start a playbook in the background (for interruption tests)."""
+
+    def start(playbook: str, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(playbook_command(playbook, *args), cwd=ROOT,
+                                env=playbook_environment(emulator_server.url), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+
+    return start
+
+
+def kill_process_group(process: subprocess.Popen) -> None:
+    """Kill a playbook and its module processes as a power cut would."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 120, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def mutating_calls(client: EmulatorClient) -> list[str]:
+    return [f"{e['service']}:{e['operation']}" for e in client.requests() if e["operation"].startswith(MUTATING_PREFIXES)]
+
+
+@pytest.fixture(scope="module")
+def built_platform(emulator_server, run_playbook):
+    """A fresh account with site.yml applied once (shared by a module's tests)."""
+    client = EmulatorClient(emulator_server.url)
+    client.reset()
+    client.configure(profile="instant", scale=1.0, fault_rate=0.0)
+    first = run_playbook("site.yml")
+    assert first.rc == 0, first.failure_messages() or first.stdout[-3000:]
+    return first
+
+
+@pytest.fixture(scope="session")
+def boto(emulator_server):
+    """``boto("ec2")`` -> a boto3 client on the session's emulator (no reset)."""
+    import boto3
+
+    session = boto3.session.Session(region_name="us-east-1")
+
+    def client(service: str):
+        return session.client(service, endpoint_url=emulator_server.url)
+
+    return client
+
+
+@pytest.fixture(scope="session")
+def control(emulator_server) -> EmulatorClient:
+    return EmulatorClient(emulator_server.url)
+
+
+@pytest.fixture
+def fresh_account(control):
+    """An empty account, default settings and an empty request log."""
+    control.reset()
+    control.configure(profile="instant", scale=1.0, fault_rate=0.0, faults=["throttle", "5xx"], seed=None)
+    yield control
+    control.configure(profile="instant", scale=1.0, fault_rate=0.0)
