@@ -36,6 +36,7 @@ import functools
 import inspect
 import ipaddress
 import json
+import os
 import re
 import uuid
 from typing import Any, Callable
@@ -216,7 +217,7 @@ def _check_encryption_config(config: Any) -> list[dict[str, Any]]:
 
 def _fake_certificate() -> str:
     """A base64 PEM block shaped like an EKS cluster CA (random content)."""
-    body = base64.b64encode(uuid.uuid4().bytes * 48).decode()
+    body = base64.b64encode(os.urandom(768)).decode()
     lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
     pem = f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
     return base64.b64encode(pem.encode()).decode()
@@ -269,6 +270,7 @@ def _patch_cluster_init(cluster_class: type) -> None:
         self.upgrade_policy = {"supportType": "EXTENDED"}
         self.health = {"issues": []}
         self.deletion_protection = False
+        self.encryption_config = self.encryption_config or None
 
     cluster_class.__init__ = init
 

@@ -51,7 +51,7 @@ class PlaybookRun:
             for task in play.get("tasks", []):
                 host_result = task.get("hosts", {}).get(CLUSTER)
                 if host_result is not None:
-                    results[task["task"]["name"]] = host_result
+                    results[task["task"]["name"].split(" : ", 1)[-1]] = host_result
         return results
 
     def changed_tasks(self) -> list[str]:
