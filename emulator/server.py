@@ -15,11 +15,66 @@ from .lifecycle import TRACKER  # noqa: E402
 
 
 def install_patches() -> None:
-    """Patch moto's models once: timed lifecycles and EKS fields."""
+    """Patch moto's models once: timed lifecycles, EKS fields, faster IAM."""
     from . import eks_cluster_patches, lifecycle
 
     lifecycle.install_ec2_patches()
     eks_cluster_patches.install()
+    install_iam_speedups()
+
+
+def install_iam_speedups() -> None:
+    """Make moto's IAM backends cheap to create, so resets stay fast.
+
+    With ``MOTO_IAM_LOAD_MANAGED_POLICIES`` every IAM backend parses ~1,500
+    AWS managed policies (about 0.2 s), and moto's account lookup, run on
+    every request, created the IAM backends of all five partitions: each
+    reset cost about 2 s. Here the parsed policies are cached (each backend
+    still gets its own policy objects), and the account lookup only looks at
+    IAM backends that exist (a backend that does not exist holds no access
+    keys, so the answer is the same).
+    """
+    import functools
+    import json
+    from datetime import datetime
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam import models as iam_models
+
+    if getattr(iam_models, "_emulator_speedups", False):
+        return
+    iam_models._emulator_speedups = True
+
+    @functools.lru_cache(maxsize=1)
+    def policy_data() -> list[tuple[Any, ...]]:
+        parsed = json.loads(iam_models.aws_managed_policies_data)
+        return [
+            (name, d.get("DefaultVersionId"), d.get("Path"), json.dumps(d.get("Document")),
+             datetime.fromisoformat(d["CreateDate"]), datetime.fromisoformat(d["UpdateDate"]))
+            for name, d in parsed.items()
+        ]
+
+    def init_aws_policies(self: Any) -> list[Any]:
+        if not iam_models.load_iam_aws_managed_policies():
+            return []
+        return [
+            iam_models.AWSManagedPolicy(
+                name, account_id=self.account_id, region=self.region_name,
+                default_version_id=version, path=path, document=document,
+                create_date=created, update_date=updated,
+            )
+            for name, version, path, document, created, updated in policy_data()
+        ]
+
+    def get_account_id_from(access_key: str) -> str:
+        for account_id, account in list(iam_models.iam_backends.items()):
+            for backend in list(dict.values(account)):
+                if access_key in backend.access_keys:
+                    return account_id
+        return DEFAULT_ACCOUNT_ID
+
+    iam_models.IAMBackend._init_aws_policies = init_aws_policies
+    iam_models.get_account_id_from = get_account_id_from
 
 
 def _QuietRequestHandler(base: type) -> type:  # noqa: N802 - a class factory

@@ -1,0 +1,409 @@
+"""EKS clusters and node groups: lifecycles, DescribeCluster fields, updates, tagging."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from botocore.exceptions import ClientError
+
+from emulator.eks_common import DEFAULT_VERSION
+from tests.unit.emulator.shape_check import error_code, make_network, strict, wait_until
+
+ROLE = "arn:aws:iam::123456789012:role/eks-cluster"
+NODE_ROLE = "arn:aws:iam::123456789012:role/eks-node"
+
+
+@pytest.fixture
+def eks(aws):
+    return strict(aws("eks"))
+
+
+@pytest.fixture
+def ec2(aws):
+    return aws("ec2")
+
+
+@pytest.fixture
+def network(ec2):
+    return make_network(ec2)
+
+
+def create_cluster(eks, network, name="demo", **kwargs):
+    kwargs.setdefault("resourcesVpcConfig", {"subnetIds": network["subnets"]})
+    return eks.create_cluster(name=name, roleArn=ROLE, **kwargs)["cluster"]
+
+
+def create_nodegroup(eks, network, cluster="demo", name="workers", **kwargs):
+    return eks.create_nodegroup(clusterName=cluster, nodegroupName=name, subnets=network["subnets"],
+                                nodeRole=NODE_ROLE, **kwargs)["nodegroup"]
+
+
+def cluster_status(eks, name="demo"):
+    return eks.describe_cluster(name=name)["cluster"]["status"]
+
+
+def nodegroup_status(eks, name="workers", cluster="demo"):
+    return eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]["status"]
+
+
+def test_describe_cluster_has_eks_defaults(eks, ec2, network):
+    create_cluster(eks, network)
+    create_cluster(eks, network, name="other", version="1.30")
+    cluster = eks.describe_cluster(name="demo")["cluster"]
+    other = eks.describe_cluster(name="other")["cluster"]
+    assert cluster["status"] == "ACTIVE"
+    assert cluster["version"] == DEFAULT_VERSION and other["version"] == "1.30"
+    assert cluster["platformVersion"].startswith("eks.")
+    assert cluster["accessConfig"] == {"bootstrapClusterCreatorAdminPermissions": True,
+                                       "authenticationMode": "CONFIG_MAP"}
+    vpc = cluster["resourcesVpcConfig"]
+    assert vpc["vpcId"] == network["vpc"]
+    assert vpc["endpointPublicAccess"] is True and vpc["endpointPrivateAccess"] is False
+    assert vpc["publicAccessCidrs"] == ["0.0.0.0/0"]
+    group = ec2.describe_security_groups(GroupIds=[vpc["clusterSecurityGroupId"]])["SecurityGroups"][0]
+    assert group["VpcId"] == network["vpc"]
+    assert {"Key": "aws:eks:cluster-name", "Value": "demo"} in group["Tags"]
+    assert cluster["kubernetesNetworkConfig"] == {"serviceIpv4Cidr": "10.100.0.0/16", "ipFamily": "ipv4"}
+    assert cluster["endpoint"] != other["endpoint"]
+    assert cluster["identity"]["oidc"]["issuer"] != other["identity"]["oidc"]["issuer"]
+    assert base64.b64decode(cluster["certificateAuthority"]["data"]).startswith(b"-----BEGIN CERTIFICATE-----")
+    assert cluster["logging"] == {"clusterLogging": [
+        {"types": ["api", "audit", "authenticator", "controllerManager", "scheduler"], "enabled": False}]}
+    assert "encryptionConfig" not in cluster
+
+
+def test_create_cluster_keeps_requested_configuration(eks, ec2, network):
+    group = ec2.create_security_group(GroupName="extra", Description="extra", VpcId=network["vpc"])["GroupId"]
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    create_cluster(
+        eks, network, version="1.31",
+        resourcesVpcConfig={"subnetIds": network["subnets"], "securityGroupIds": [group],
+                            "endpointPublicAccess": True, "endpointPrivateAccess": True,
+                            "publicAccessCidrs": ["203.0.113.0/24"]},
+        kubernetesNetworkConfig={"serviceIpv4Cidr": "172.20.0.0/16"},
+        logging={"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]},
+        encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key}}],
+        accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
+        upgradePolicy={"supportType": "STANDARD"},
+        tags={"team": "platform"},
+    )
+    cluster = eks.describe_cluster(name="demo")["cluster"]
+    vpc = cluster["resourcesVpcConfig"]
+    assert vpc["securityGroupIds"] == [group]
+    assert (vpc["endpointPublicAccess"], vpc["endpointPrivateAccess"]) == (True, True)
+    assert vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert cluster["kubernetesNetworkConfig"]["serviceIpv4Cidr"] == "172.20.0.0/16"
+    assert cluster["logging"]["clusterLogging"][0] == {"types": ["api", "audit"], "enabled": True}
+    assert cluster["encryptionConfig"][0]["provider"]["keyArn"] == key
+    assert cluster["accessConfig"] == {"bootstrapClusterCreatorAdminPermissions": False,
+                                       "authenticationMode": "API"}
+    assert cluster["upgradePolicy"] == {"supportType": "STANDARD"}
+    assert cluster["tags"] == {"team": "platform"}
+
+
+@pytest.mark.parametrize("overrides, code", [
+    ({"version": "1.19"}, "InvalidParameterException"),
+    ({"name": "-bad-name"}, "InvalidParameterException"),
+    ({"single_az": True}, "InvalidParameterException"),
+    ({"subnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]}, "InvalidParameterException"),
+    ({"endpoints_off": True}, "InvalidParameterException"),
+    ({"logging": {"clusterLogging": [{"types": ["kubelet"], "enabled": True}]}}, "InvalidParameterException"),
+])
+def test_create_cluster_is_validated(eks, network, overrides, code):
+    subnets = overrides.pop("subnets", network["subnets"])
+    if overrides.pop("single_az", False):
+        subnets = subnets[:1]
+    vpc_config = {"subnetIds": subnets}
+    if overrides.pop("endpoints_off", False):
+        vpc_config.update(endpointPublicAccess=False, endpointPrivateAccess=False)
+    name = overrides.pop("name", "demo")
+    with pytest.raises(ClientError) as excinfo:
+        eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=vpc_config, **overrides)
+    assert error_code(excinfo) == code
+    assert eks.list_clusters()["clusters"] == []
+
+
+def test_duplicate_cluster_is_refused(eks, network):
+    create_cluster(eks, network)
+    with pytest.raises(ClientError) as excinfo:
+        create_cluster(eks, network)
+    assert error_code(excinfo) == "ResourceInUseException"
+
+
+def test_cluster_lifecycle(eks, ec2, network, emulator_client):
+    emulator_client.configure(profile={"eks_cluster_create": 0.4, "eks_cluster_delete": 0.4})
+    created = create_cluster(eks, network)
+    assert created["status"] == "CREATING"
+    with pytest.raises(ClientError) as excinfo:
+        create_nodegroup(eks, network)
+    assert error_code(excinfo) == "InvalidRequestException"
+    wait_until(lambda: cluster_status(eks) == "ACTIVE")
+
+    group = eks.describe_cluster(name="demo")["cluster"]["resourcesVpcConfig"]["clusterSecurityGroupId"]
+    assert eks.delete_cluster(name="demo")["cluster"]["status"] == "DELETING"
+    assert cluster_status(eks) == "DELETING"
+    assert eks.list_clusters()["clusters"] == ["demo"]
+    with pytest.raises(ClientError) as excinfo:
+        create_cluster(eks, network)
+    assert error_code(excinfo) == "ResourceInUseException"
+    wait_until(lambda: eks.list_clusters()["clusters"] == [])
+    with pytest.raises(ClientError) as excinfo:
+        eks.describe_cluster(name="demo")
+    assert error_code(excinfo) == "ResourceNotFoundException"
+    groups = ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroups"]
+    assert groups == []
+    transitions = [(e["from"], e["to"]) for e in emulator_client.events() if e["kind"] == "eks_cluster"]
+    assert transitions == [(None, "CREATING"), ("CREATING", "ACTIVE"), ("ACTIVE", "DELETING"), ("DELETING", "gone")]
+
+
+def test_nodegroup_lifecycle_blocks_cluster_delete(eks, network, emulator_client):
+    emulator_client.configure(profile={"eks_nodegroup_create": 0.4, "eks_nodegroup_delete": 0.4})
+    create_cluster(eks, network, version="1.31")
+    nodegroup = create_nodegroup(eks, network, updateConfig={"maxUnavailablePercentage": 25},
+                                 scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 2},
+                                 labels={"role": "worker"})
+    assert nodegroup["status"] == "CREATING"
+    assert nodegroup["version"] == "1.31" and nodegroup["releaseVersion"].startswith("1.31.")
+    assert nodegroup["updateConfig"] == {"maxUnavailablePercentage": 25}
+    assert "remoteAccess" not in nodegroup
+    wait_until(lambda: nodegroup_status(eks) == "ACTIVE")
+    assert eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]["updateConfig"] == {
+        "maxUnavailablePercentage": 25}
+
+    with pytest.raises(ClientError) as excinfo:
+        eks.delete_cluster(name="demo")
+    assert error_code(excinfo) == "ResourceInUseException"
+    assert eks.delete_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]["status"] == "DELETING"
+    assert eks.list_nodegroups(clusterName="demo")["nodegroups"] == ["workers"]
+    with pytest.raises(ClientError) as excinfo:
+        eks.delete_cluster(name="demo")
+    assert error_code(excinfo) == "ResourceInUseException"
+    wait_until(lambda: eks.list_nodegroups(clusterName="demo")["nodegroups"] == [])
+    with pytest.raises(ClientError) as excinfo:
+        eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")
+    assert error_code(excinfo) == "ResourceNotFoundException"
+    eks.delete_cluster(name="demo")
+
+
+def test_nodegroup_creation_is_validated(eks, network):
+    create_cluster(eks, network, version="1.30")
+    for kwargs in ({"version": "1.31"}, {"releaseVersion": "1.29.0-20240101"},
+                   {"scalingConfig": {"minSize": 3, "maxSize": 2, "desiredSize": 2}},
+                   {"updateConfig": {"maxUnavailable": 1, "maxUnavailablePercentage": 10}}):
+        with pytest.raises(ClientError) as excinfo:
+            create_nodegroup(eks, network, **kwargs)
+        assert error_code(excinfo) == "InvalidParameterException", kwargs
+    create_nodegroup(eks, network, version="1.29")
+    with pytest.raises(ClientError) as excinfo:
+        create_nodegroup(eks, network)
+    assert error_code(excinfo) == "ResourceInUseException"
+
+
+def test_update_cluster_config_logging(eks, network, emulator_client):
+    create_cluster(eks, network)
+    emulator_client.configure(profile={"eks_cluster_update": 0.4})
+    update = eks.update_cluster_config(
+        name="demo", logging={"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]})["update"]
+    assert (update["type"], update["status"]) == ("LoggingUpdate", "InProgress")
+    assert update["params"][0]["type"] == "ClusterLogging"
+    assert cluster_status(eks) == "UPDATING"
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_cluster_config(name="demo", logging={"clusterLogging": [{"types": ["scheduler"], "enabled": True}]})
+    assert error_code(excinfo) == "ResourceInUseException"
+    wait_until(lambda: eks.describe_update(name="demo", updateId=update["id"])["update"]["status"] == "Successful")
+    assert cluster_status(eks) == "ACTIVE"
+    logging = eks.describe_cluster(name="demo")["cluster"]["logging"]["clusterLogging"]
+    assert logging == [{"types": ["api", "audit"], "enabled": True},
+                       {"types": ["authenticator", "controllerManager", "scheduler"], "enabled": False}]
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_cluster_config(name="demo", logging={"clusterLogging": [{"types": ["api"], "enabled": True}]})
+    assert error_code(excinfo) == "InvalidParameterException"
+    assert eks.list_updates(name="demo")["updateIds"] == [update["id"]]
+
+
+def test_update_cluster_config_endpoint_access(eks, network):
+    create_cluster(eks, network)
+    update = eks.update_cluster_config(
+        name="demo", resourcesVpcConfig={"endpointPrivateAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]},
+    )["update"]
+    assert update["type"] == "EndpointAccessUpdate"
+    assert {p["type"]: p["value"] for p in update["params"]} == {
+        "EndpointPublicAccess": "true", "EndpointPrivateAccess": "true", "PublicAccessCidrs": '["198.51.100.0/24"]'}
+    vpc = eks.describe_cluster(name="demo")["cluster"]["resourcesVpcConfig"]
+    assert (vpc["endpointPrivateAccess"], vpc["publicAccessCidrs"]) == (True, ["198.51.100.0/24"])
+    for kwargs in (
+        {"resourcesVpcConfig": {"endpointPrivateAccess": True}},  # no change
+        {"resourcesVpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": False}},
+        {"resourcesVpcConfig": {"endpointPrivateAccess": False},
+         "logging": {"clusterLogging": [{"types": ["api"], "enabled": True}]}},  # two kinds at once
+        {},
+    ):
+        with pytest.raises(ClientError) as excinfo:
+            eks.update_cluster_config(name="demo", **kwargs)
+        assert error_code(excinfo) == "InvalidParameterException", kwargs
+
+
+def test_update_cluster_config_authentication_mode(eks, network):
+    create_cluster(eks, network)
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_cluster_config(name="demo", accessConfig={"authenticationMode": "API"})
+    assert error_code(excinfo) == "InvalidParameterException"
+    for mode in ("API_AND_CONFIG_MAP", "API"):
+        update = eks.update_cluster_config(name="demo", accessConfig={"authenticationMode": mode})["update"]
+        assert update["type"] == "AccessConfigUpdate"
+        assert update["params"] == [{"type": "AuthenticationMode", "value": mode}]
+        assert eks.describe_cluster(name="demo")["cluster"]["accessConfig"]["authenticationMode"] == mode
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_cluster_config(name="demo", accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
+    assert error_code(excinfo) == "InvalidParameterException"
+
+
+def test_update_cluster_config_other_settings(eks, network):
+    create_cluster(eks, network)
+    assert eks.update_cluster_config(name="demo", upgradePolicy={"supportType": "STANDARD"})["update"]["type"] == \
+        "UpgradePolicyUpdate"
+    assert eks.update_cluster_config(name="demo", deletionProtection=True)["update"]["type"] == \
+        "DeletionProtectionUpdate"
+    cluster = eks.describe_cluster(name="demo")["cluster"]
+    assert cluster["upgradePolicy"] == {"supportType": "STANDARD"} and cluster["deletionProtection"] is True
+    with pytest.raises(ClientError) as excinfo:
+        eks.delete_cluster(name="demo")
+    assert error_code(excinfo) == "InvalidRequestException"
+    eks.update_cluster_config(name="demo", deletionProtection=False)
+    eks.delete_cluster(name="demo")
+
+
+def test_update_cluster_version(eks, network, emulator_client):
+    create_cluster(eks, network, version="1.30")
+    for version in ("1.32", "1.30", "1.29", "1.99"):
+        with pytest.raises(ClientError) as excinfo:
+            eks.update_cluster_version(name="demo", version=version)
+        assert error_code(excinfo) == "InvalidParameterException", version
+    emulator_client.configure(profile={"eks_cluster_update": 0.4})
+    update = eks.update_cluster_version(name="demo", version="1.31")["update"]
+    assert (update["type"], update["status"]) == ("VersionUpdate", "InProgress")
+    assert {"type": "Version", "value": "1.31"} in update["params"]
+    assert cluster_status(eks) == "UPDATING"
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_cluster_version(name="demo", version="1.32")
+    assert error_code(excinfo) == "ResourceInUseException"
+    wait_until(lambda: cluster_status(eks) == "ACTIVE")
+    assert eks.describe_update(name="demo", updateId=update["id"])["update"]["status"] == "Successful"
+    assert eks.describe_cluster(name="demo")["cluster"]["version"] == "1.31"
+
+
+def test_associate_encryption_config(eks, network):
+    create_cluster(eks, network)
+    config = [{"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:us-east-1:123456789012:key/abc"}}]
+    update = eks.associate_encryption_config(clusterName="demo", encryptionConfig=config)["update"]
+    assert update["type"] == "AssociateEncryptionConfig"
+    assert eks.describe_cluster(name="demo")["cluster"]["encryptionConfig"] == config
+    with pytest.raises(ClientError) as excinfo:
+        eks.associate_encryption_config(clusterName="demo", encryptionConfig=config)
+    assert error_code(excinfo) == "InvalidRequestException"
+
+
+def test_describe_update_errors(eks, network):
+    create_cluster(eks, network)
+    create_nodegroup(eks, network)
+    update = eks.update_nodegroup_config(clusterName="demo", nodegroupName="workers",
+                                         scalingConfig={"desiredSize": 1, "minSize": 1})["update"]
+    for kwargs in ({"updateId": "nope"}, {"updateId": update["id"]}):
+        with pytest.raises(ClientError) as excinfo:
+            eks.describe_update(name="demo", **kwargs)
+        assert error_code(excinfo) == "ResourceNotFoundException"
+    described = eks.describe_update(name="demo", updateId=update["id"], nodegroupName="workers")["update"]
+    assert described["id"] == update["id"]
+    assert eks.list_updates(name="demo")["updateIds"] == []
+    assert eks.list_updates(name="demo", nodegroupName="workers")["updateIds"] == [update["id"]]
+    with pytest.raises(ClientError) as excinfo:
+        eks.list_updates(name="demo", nodegroupName="ghost")
+    assert error_code(excinfo) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as excinfo:
+        eks.describe_update(name="ghost", updateId=update["id"])
+    assert error_code(excinfo) == "ResourceNotFoundException"
+
+
+def test_update_nodegroup_config(eks, network, emulator_client):
+    create_cluster(eks, network)
+    create_nodegroup(eks, network, labels={"role": "worker", "old": "yes"},
+                     taints=[{"key": "dedicated", "value": "ci", "effect": "NO_SCHEDULE"}])
+    emulator_client.configure(profile={"eks_nodegroup_update": 0.4})
+    update = eks.update_nodegroup_config(
+        clusterName="demo", nodegroupName="workers",
+        labels={"addOrUpdateLabels": {"tier": "general"}, "removeLabels": ["old"]},
+        taints={"addOrUpdateTaints": [{"key": "gpu", "value": "true", "effect": "NO_EXECUTE"}],
+                "removeTaints": [{"key": "dedicated", "effect": "NO_SCHEDULE"}]},
+        scalingConfig={"minSize": 1, "maxSize": 5, "desiredSize": 3},
+        updateConfig={"maxUnavailablePercentage": 33},
+    )["update"]
+    assert (update["type"], update["status"]) == ("ConfigUpdate", "InProgress")
+    types = {param["type"] for param in update["params"]}
+    assert types == {"LabelsToAdd", "LabelsToRemove", "TaintsToAdd", "TaintsToRemove", "MinSize", "MaxSize",
+                     "DesiredSize", "MaxUnavailablePercentage"}
+    assert nodegroup_status(eks) == "UPDATING"
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_nodegroup_config(clusterName="demo", nodegroupName="workers", scalingConfig={"desiredSize": 2})
+    assert error_code(excinfo) == "ResourceInUseException"
+    wait_until(lambda: nodegroup_status(eks) == "ACTIVE")
+    nodegroup = eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]
+    assert nodegroup["labels"] == {"role": "worker", "tier": "general"}
+    assert nodegroup["taints"] == [{"key": "gpu", "value": "true", "effect": "NO_EXECUTE"}]
+    assert nodegroup["scalingConfig"] == {"minSize": 1, "maxSize": 5, "desiredSize": 3}
+    assert nodegroup["updateConfig"] == {"maxUnavailablePercentage": 33}
+    assert eks.describe_update(name="demo", updateId=update["id"], nodegroupName="workers")["update"]["status"] == \
+        "Successful"
+    for kwargs in ({"scalingConfig": {"desiredSize": 9}},
+                   {"updateConfig": {"maxUnavailable": 2, "maxUnavailablePercentage": 10}},
+                   {"labels": {"addOrUpdateLabels": {"a": "1"}, "removeLabels": ["a"]}},
+                   {}):
+        with pytest.raises(ClientError) as excinfo:
+            eks.update_nodegroup_config(clusterName="demo", nodegroupName="workers", **kwargs)
+        assert error_code(excinfo) == "InvalidParameterException", kwargs
+
+
+def test_update_nodegroup_version(eks, ec2, network, emulator_client):
+    create_cluster(eks, network, version="1.30")
+    create_nodegroup(eks, network, version="1.29")
+    template = ec2.create_launch_template(LaunchTemplateName="nodes",
+                                          LaunchTemplateData={"InstanceType": "t3.large"})["LaunchTemplate"]
+    create_nodegroup(eks, network, name="custom", launchTemplate={"name": "nodes", "version": "1"})
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_nodegroup_version(clusterName="demo", nodegroupName="workers", version="1.31")
+    assert error_code(excinfo) == "InvalidParameterException"
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_nodegroup_version(clusterName="demo", nodegroupName="workers",
+                                     launchTemplate={"name": "nodes", "version": "2"})
+    assert error_code(excinfo) == "InvalidParameterException"
+
+    emulator_client.configure(profile={"eks_nodegroup_update": 0.4})
+    update = eks.update_nodegroup_version(clusterName="demo", nodegroupName="workers")["update"]
+    assert (update["type"], update["status"]) == ("VersionUpdate", "InProgress")
+    assert {"type": "Version", "value": "1.30"} in update["params"]
+    assert nodegroup_status(eks) == "UPDATING"
+    wait_until(lambda: nodegroup_status(eks) == "ACTIVE")
+    nodegroup = eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]
+    assert nodegroup["version"] == "1.30" and nodegroup["releaseVersion"].startswith("1.30.")
+
+    update = eks.update_nodegroup_version(clusterName="demo", nodegroupName="custom",
+                                          launchTemplate={"name": "nodes", "version": "2"})["update"]
+    assert {"type": "LaunchTemplateVersion", "value": "2"} in update["params"]
+    wait_until(lambda: nodegroup_status(eks, "custom") == "ACTIVE")
+    launch_template = eks.describe_nodegroup(clusterName="demo", nodegroupName="custom")["nodegroup"]["launchTemplate"]
+    assert launch_template == {"name": "nodes", "version": "2", "id": template["LaunchTemplateId"]}
+
+
+def test_tagging_covers_nodegroups(eks, network):
+    cluster = create_cluster(eks, network, tags={"a": "1"})
+    nodegroup = create_nodegroup(eks, network, tags={"b": "2"})
+    for arn, before in ((cluster["arn"], {"a": "1"}), (nodegroup["nodegroupArn"], {"b": "2"})):
+        assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == before
+        eks.tag_resource(resourceArn=arn, tags={"env": "test"})
+        assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {**before, "env": "test"}
+        eks.untag_resource(resourceArn=arn, tagKeys=["env"])
+        assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == before
+    assert eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]["tags"] == {"b": "2"}
+    with pytest.raises(ClientError) as excinfo:
+        eks.list_tags_for_resource(resourceArn=cluster["arn"] + "-ghost")
+    assert error_code(excinfo) == "NotFoundException"
