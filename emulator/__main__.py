@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,6 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("emulator run: nothing to run (usage: python -m emulator run [options] -- CMD ...)",
               file=sys.stderr)
         return 2
+    if shutil.which(command[0]) is None:
+        print(f"emulator run: cannot run {command[0]!r}: command not found or not executable", file=sys.stderr)
+        return 127
     with _server(args) as server:
         try:
             if args.endpoint_file:

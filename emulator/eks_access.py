@@ -122,14 +122,23 @@ def caller_principal(account: str, region: str, access_key: str) -> str:
     moto's STS identity for the access key; an assumed-role session becomes
     its role ARN, as EKS does.
     """
+    from moto.iam.models import iam_backends
     from moto.sts.models import sts_backends
     from moto.utilities.utils import get_partition
 
     partition = get_partition(region)
-    try:
-        _, arn, _ = sts_backends[account][partition].get_caller_identity(access_key, region)
-    except Exception:  # noqa: BLE001 - fall back to moto's default identity
-        arn = f"arn:{partition}:sts::{account}:user/moto"
+    arn = f"arn:{partition}:sts::{account}:user/moto"  # moto's identity for unknown access keys
+    assumed = sts_backends[account][partition].get_assumed_role_from_access_key(access_key)
+    if assumed is not None:
+        arn = assumed.arn
+    else:
+        # Same lookup as moto's GetCallerIdentity, without instantiating an IAM backend
+        # (slow: it loads the managed policies) when none exists: then no IAM user does either.
+        account_backends = dict.get(iam_backends, account)
+        iam = dict.get(account_backends, partition) if account_backends is not None else None
+        user = iam.get_user_from_access_key_id(access_key) if iam is not None else None
+        if user is not None:
+            arn = user.arn
     match = _ASSUMED_ROLE.match(arn)
     if match:
         arn = f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}"

@@ -24,8 +24,12 @@ finish instantly): UpdateClusterConfig, UpdateClusterVersion,
 AssociateEncryptionConfig, DescribeUpdate, ListUpdates,
 UpdateNodegroupConfig, UpdateNodegroupVersion and the tagging operations
 (which also cover node groups, Fargate profiles, add-ons and access entries).
-Config changes are applied at once; the resource is ``UPDATING`` and the
-returned ``Update`` ``InProgress`` for the ``*_update`` duration.
+The resource is ``UPDATING`` and the returned ``Update`` ``InProgress`` for
+the ``*_update`` duration. Version changes (cluster version, node group
+version, AMI release, launch template version) take effect when the update
+succeeds, as in EKS (:class:`Deferred`); configuration changes at once. While
+a cluster is ``CREATING`` its ``endpoint`` and ``certificateAuthority`` are
+left out, as EKS does.
 """
 
 from __future__ import annotations
@@ -69,7 +73,6 @@ TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 CLUSTER_SG_DESCRIPTION = ("EKS created security group applied to ENI that is attached to EKS Control Plane "
                           "master nodes, as well as any managed workloads.")
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$")
 _KMS_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
 
 CLUSTER_PHASES = {
@@ -240,6 +243,60 @@ def _default_service_cidr(vpc_cidr: str | None) -> str:
 
 # -- model patches ----------------------------------------------------------------
 
+class Deferred:
+    """A model attribute whose new value takes effect when the update carrying it succeeds.
+
+    ``defer(obj, update, value)`` schedules the value; reads return the old
+    value until ``update`` is ``Successful`` (as EKS reports the old version
+    while a version update runs). A plain assignment cancels a pending value.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.slot = f"_emulator_{name}"
+        self.pending_slot = f"_emulator_{name}_pending"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        pending = obj.__dict__.get(self.pending_slot)
+        if pending is not None and pending[0].timeline.state() == "Successful":
+            obj.__dict__[self.slot] = pending[1]
+            del obj.__dict__[self.pending_slot]
+        return obj.__dict__.get(self.slot)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = value
+        obj.__dict__.pop(self.pending_slot, None)
+
+    def defer(self, obj: Any, update: EksUpdate, value: Any) -> None:
+        """Make ``value`` the attribute's value once ``update`` has succeeded."""
+        obj.__dict__[self.pending_slot] = (update, value)
+
+
+class HiddenWhileCreating:
+    """A cluster attribute EKS leaves out until the cluster is first ACTIVE (endpoint, CA)."""
+
+    def __init__(self, name: str) -> None:
+        self.slot = f"_emulator_{name}"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if obj.status == "CREATING":
+            return None
+        return obj.__dict__.get(self.slot)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = value
+
+
+def defer(obj: Any, attribute: str, update: EksUpdate, value: Any) -> None:
+    """Schedule ``obj.attribute = value`` for when ``update`` succeeds."""
+    descriptor = type(obj).__dict__[attribute]
+    assert isinstance(descriptor, Deferred)
+    descriptor.defer(obj, update, value)
+
+
 def _patch_cluster_init(cluster_class: type) -> None:
     original = cluster_class.__init__
 
@@ -358,7 +415,10 @@ def _patch_backend(backend_class: type) -> None:
             raise invalid_parameter(f"Requested release version {release} is not valid for kubernetes "
                                     f"version {version}.")
         _check_scaling(arguments.get("scaling_config") or {"minSize": 2, "maxSize": 2, "desiredSize": 2})
-        _subnets(_ec2(self.account_id, self.region_name), arguments.get("subnets"))
+        ec2 = _ec2(self.account_id, self.region_name)
+        _subnets(ec2, arguments.get("subnets"))
+        if arguments.get("launch_template"):
+            _check_launch_template(ec2, arguments["launch_template"])
         arguments["version"], arguments["release_version"] = version, release
         return original_create_nodegroup(*bound.args, **bound.kwargs)
 
@@ -366,6 +426,24 @@ def _patch_backend(backend_class: type) -> None:
     backend_class.delete_cluster = delete_cluster
     backend_class.delete_nodegroup = delete_nodegroup
     backend_class.create_nodegroup = create_nodegroup
+
+
+def _check_launch_template(ec2: Any, template: dict[str, Any]) -> None:
+    """EKS refuses a launch template (or version) that does not exist."""
+    if not template.get("name") and not template.get("id"):
+        raise invalid_parameter("A launch template needs a name or an id.")
+    try:
+        if template.get("id"):
+            found = ec2.describe_launch_templates(template_ids=[template["id"]])
+        else:
+            found = ec2.describe_launch_templates(template_names=[template["name"]])
+    except Exception:  # noqa: BLE001 - moto raises its own not-found errors
+        found = []
+    if not found:
+        raise invalid_parameter(f"Launch template {template.get('name') or template.get('id')} does not exist.")
+    version = str(template.get("version") or "")
+    if version.isdigit() and int(version) > len(found[0].versions):
+        raise invalid_parameter(f"Launch template version {version} does not exist.")
 
 
 def _delete_cluster_security_group(account: str, region: str, cluster: Any) -> None:
@@ -497,6 +575,12 @@ def install() -> None:
     Nodegroup.status = LifecycleAttribute(
         "status", "eks_nodegroup", lambda ng: f"{ng.cluster_name}/{ng.nodegroup_name}", NODEGROUP_PHASES,
     )
+    for attribute in ("version", "platformVersion"):
+        setattr(Cluster, attribute, Deferred(attribute))
+    for attribute in ("endpoint", "certificate_authority"):
+        setattr(Cluster, attribute, HiddenWhileCreating(attribute))
+    for attribute in ("version", "release_version", "launch_template"):
+        setattr(Nodegroup, attribute, Deferred(attribute))
     _patch_cluster_init(Cluster)
     _patch_nodegroup_init(Nodegroup)
     _patch_backend(EKSBackend)
@@ -544,7 +628,7 @@ def _vpc_update(call: Call, cluster: Any, config: dict[str, Any]) -> tuple[list[
     current = cluster.resources_vpc_config
     ec2 = _ec2(call.account, call.region)
     params, changes = [], {}
-    if "subnetIds" in config:
+    if "subnetIds" in config and sorted(config["subnetIds"] or []) != sorted(current.get("subnetIds") or []):
         subnets = _subnets(ec2, config["subnetIds"])
         if subnets[0].vpc_id != current.get("vpcId"):
             raise invalid_parameter("Subnets must be in the cluster's VPC.")
@@ -552,11 +636,12 @@ def _vpc_update(call: Call, cluster: Any, config: dict[str, Any]) -> tuple[list[
             raise invalid_parameter("Subnets specified must be in at least two different AZs")
         changes["subnetIds"] = list(config["subnetIds"])
         params.append({"type": "Subnets", "value": _json(changes["subnetIds"])})
-    if "securityGroupIds" in config:
+    if ("securityGroupIds" in config
+            and sorted(config["securityGroupIds"] or []) != sorted(current.get("securityGroupIds") or [])):
         _check_security_groups(ec2, config["securityGroupIds"], current.get("vpcId", ""))
         changes["securityGroupIds"] = list(config["securityGroupIds"])
         params.append({"type": "SecurityGroups", "value": _json(changes["securityGroupIds"])})
-    if all(current.get(key) == value for key, value in changes.items()):
+    if not changes:
         raise invalid_parameter("Cluster is already at the desired VPC configuration.", clusterName=cluster.name)
     return params, lambda: current.update(changes)
 
@@ -629,6 +714,21 @@ def _deletion_protection_update(cluster: Any, enabled: bool) -> tuple[list[dict[
     return [{"type": "DeletionProtection", "value": _bool(bool(enabled))}], apply
 
 
+def _vpc_config_changes(cluster: Any, config: dict[str, Any]) -> tuple[bool, bool]:
+    """(endpoint access changes?, subnets/security groups change?) of a resourcesVpcConfig request."""
+    current = cluster.resources_vpc_config
+    endpoint = any(
+        key in config and config[key] != current.get(key)
+        for key in ("endpointPublicAccess", "endpointPrivateAccess")
+    ) or ("publicAccessCidrs" in config
+          and sorted(config["publicAccessCidrs"] or []) != sorted(current.get("publicAccessCidrs") or []))
+    vpc = any(
+        key in config and sorted(config[key] or []) != sorted(current.get(key) or [])
+        for key in ("subnetIds", "securityGroupIds")
+    )
+    return endpoint, vpc
+
+
 _CLUSTER_CONFIG_UNSUPPORTED = (
     "computeConfig", "storageConfig", "kubernetesNetworkConfig", "remoteNetworkConfig",
     "controlPlaneScalingConfig", "kubeApiServerConfig", "kubeSchedulerConfig", "kubeControllerManagerConfig",
@@ -644,9 +744,14 @@ def update_cluster_config(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise invalid_parameter(f"The emulator does not support updating {', '.join(unsupported)}.")
     vpc_config = params.get("resourcesVpcConfig") or {}
     kinds: list[tuple[str, Callable[[], tuple[list[dict[str, str]], Callable[[], None]]]]] = []
-    if any(key in vpc_config for key in _ENDPOINT_KEYS):
+    # resourcesVpcConfig may repeat current values (modules often send the whole block): only the
+    # part that changes counts as the update; if nothing changes, the endpoint (or VPC) builder says so.
+    endpoint_given = any(key in vpc_config for key in _ENDPOINT_KEYS)
+    vpc_given = "subnetIds" in vpc_config or "securityGroupIds" in vpc_config
+    endpoint_changed, vpc_changed = _vpc_config_changes(cluster, vpc_config)
+    if endpoint_given and (endpoint_changed or not vpc_changed):
         kinds.append(("EndpointAccessUpdate", lambda: _endpoint_update(cluster, vpc_config)))
-    if "subnetIds" in vpc_config or "securityGroupIds" in vpc_config:
+    if vpc_given and (vpc_changed or not (endpoint_given or endpoint_changed)):
         kinds.append(("VpcConfigUpdate", lambda: _vpc_update(call, cluster, vpc_config)))
     if params.get("logging") is not None:
         kinds.append(("LoggingUpdate", lambda: _logging_update(cluster, params["logging"])))
@@ -674,6 +779,7 @@ def update_cluster_config(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def update_cluster_version(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateClusterVersion: one minor version up at a time."""
     cluster = get_cluster(call, params["name"])
+    require_active(cluster)
     target = str(params["version"])
     check_version(target)
     current = cluster.version
@@ -681,15 +787,16 @@ def update_cluster_version(call: Call, params: dict[str, Any]) -> dict[str, Any]
     if (target_major, target_minor) != (major, current_minor + 1):
         raise invalid_parameter(f"Unsupported Kubernetes minor version update from {current} to {target}",
                                 clusterName=cluster.name)
-    require_active(cluster)
-    cluster.version = target
-    cluster.platformVersion = platform_version(target)
-    cluster.status = "UPDATING"
     update_params = [
         {"type": "Version", "value": target},
-        {"type": "PlatformVersion", "value": cluster.platformVersion},
+        {"type": "PlatformVersion", "value": platform_version(target)},
     ]
-    return record_update(cluster, EksUpdate("VersionUpdate", update_params, "eks_cluster_update"))
+    # The update is created first so that it succeeds (and the version flips) before the cluster is ACTIVE.
+    update = EksUpdate("VersionUpdate", update_params, "eks_cluster_update")
+    defer(cluster, "version", update, target)
+    defer(cluster, "platformVersion", update, platform_version(target))
+    cluster.status = "UPDATING"
+    return record_update(cluster, update)
 
 
 def associate_encryption_config(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -904,6 +1011,7 @@ def update_nodegroup_version(call: Call, params: dict[str, Any]) -> dict[str, An
             if template.get(key) and current.get(key) and template[key] != current[key]:
                 raise invalid_parameter(f"The launch template {key} can't be changed; give {current[key]}.")
         new_template = {**current, "version": str(template.get("version") or current.get("version") or "1")}
+        _check_launch_template(_ec2(call.account, call.region), new_template)
         update_params += [
             {"type": "LaunchTemplateName", "value": str(new_template.get("name", ""))},
             {"type": "LaunchTemplateVersion", "value": new_template["version"]},
@@ -928,13 +1036,14 @@ def update_nodegroup_version(call: Call, params: dict[str, Any]) -> dict[str, An
                          {"type": "ReleaseVersion", "value": release}] + update_params
     require_active(cluster)
     _require_nodegroup_idle(nodegroup)
+    update = EksUpdate("VersionUpdate", update_params, "eks_nodegroup_update", nodegroup=nodegroup.nodegroup_name)
     if version is not None:
-        nodegroup.version, nodegroup.release_version = version, release
+        defer(nodegroup, "version", update, version)
+        defer(nodegroup, "release_version", update, release)
     if new_template is not None:
-        nodegroup.launch_template = new_template
+        defer(nodegroup, "launch_template", update, new_template)
     nodegroup.modified_at = utcnow()
     nodegroup.status = "UPDATING"
-    update = EksUpdate("VersionUpdate", update_params, "eks_nodegroup_update", nodegroup=nodegroup.nodegroup_name)
     return record_update(cluster, update)
 
 

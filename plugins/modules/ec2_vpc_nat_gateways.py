@@ -112,6 +112,12 @@ deleted:
   returned: always
   type: list
   elements: str
+released_addresses:
+  description: Public IPs of the Elastic IPs released with their gateways (or that would be).
+  returned: when O(state=absent)
+  type: list
+  elements: str
+  sample: ["203.0.113.10"]
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule

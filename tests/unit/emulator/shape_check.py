@@ -9,10 +9,13 @@ values). A mismatch raises ``AssertionError`` from the boto3 call.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import time
 from typing import Any, Callable, TypeVar
 
+import boto3
+from botocore.config import Config
 from botocore.model import Shape
 
 T = TypeVar("T")
@@ -98,6 +101,17 @@ def strict(client: Any) -> Any:
 
     client.meta.events.register(f"after-call.{client.meta.service_model.service_id.hyphenize()}", after_call)
     return client
+
+
+@functools.lru_cache(maxsize=None)
+def _session() -> boto3.session.Session:
+    return boto3.session.Session(region_name="us-east-1")
+
+
+def client(url: str, service: str, **kwargs: Any) -> Any:
+    """A boto3 client for the emulator at ``url`` from one shared session (faster than a session per test)."""
+    config = Config(retries={"mode": "standard", "max_attempts": 10})
+    return _session().client(service, endpoint_url=url, config=config, **kwargs)
 
 
 def wait_until(probe: Callable[[], T], timeout: float = 15.0, interval: float = 0.05) -> T:

@@ -22,6 +22,7 @@ except ImportError:  # tests/unit/emulator is not a package
 ROLE = "arn:aws:iam::123456789012:role/AWSDataLifecycleManagerDefaultRole"
 ACCOUNT = "123456789012"
 NO_RETRY = Config(retries={"total_max_attempts": 1})
+SESSION = boto3.session.Session()  # one session: the model loads once
 
 
 def details(**overrides):
@@ -57,7 +58,7 @@ def make_dlm(emulator, checker):
     """``make_dlm(region=..., account=..., **config)`` -> a checked DLM client."""
 
     def make(region="us-east-1", account=None, validate=True):
-        client = boto3.session.Session().client(
+        client = SESSION.client(
             "dlm", region_name=region, endpoint_url=emulator.url,
             config=NO_RETRY.merge(Config(parameter_validation=validate)),
         )
@@ -389,3 +390,21 @@ def test_calls_are_logged(dlm, emulator_client):
     log = [(e["service"], e["operation"], e["status"]) for e in emulator_client.requests()]
     assert log == [("dlm", "CreateLifecyclePolicy", 200), ("dlm", "GetLifecyclePolicy", 404),
                    ("dlm", "DeleteLifecyclePolicy", 200)]
+
+
+def test_shape_checker_is_not_vacuous():
+    from emulator.protocols import load_model
+
+    try:
+        from .dlm_shapes import shape_problems
+    except ImportError:
+        from dlm_shapes import shape_problems
+
+    output = load_model("dlm").operation_model("GetLifecyclePolicy").output_shape
+    good = {"Policy": {"PolicyId": "policy-0123456789abcdef0", "State": "ENABLED",
+                       "DateCreated": "2024-01-01T00:00:00.000Z", "Tags": {"a": "b"}}}
+    assert shape_problems(good, output) == []
+    bad = {"Policy": {"PolicyId": 7, "State": "PAUSED", "DateCreated": 1700000000, "Extra": 1,
+                      "PolicyDetails": {"Schedules": [{"RetainRule": {"Count": "7"}}]}}}
+    problems = shape_problems(bad, output)
+    assert len(problems) == 5, problems

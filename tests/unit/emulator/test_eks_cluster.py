@@ -8,20 +8,20 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emulator.eks_common import DEFAULT_VERSION
-from tests.unit.emulator.shape_check import error_code, make_network, strict, wait_until
+from tests.unit.emulator.shape_check import client, error_code, make_network, strict, wait_until
 
 ROLE = "arn:aws:iam::123456789012:role/eks-cluster"
 NODE_ROLE = "arn:aws:iam::123456789012:role/eks-node"
 
 
 @pytest.fixture
-def eks(aws):
-    return strict(aws("eks"))
+def eks(emulator):
+    return strict(client(emulator.url, "eks"))
 
 
 @pytest.fixture
-def ec2(aws):
-    return aws("ec2")
+def ec2(emulator):
+    return client(emulator.url, "ec2")
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def nodegroup_status(eks, name="workers", cluster="demo"):
     return eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]["status"]
 
 
-def test_describe_cluster_has_eks_defaults(eks, ec2, network):
+def test_describe_cluster_has_eks_defaults_and_requested_settings(eks, ec2, network):
     create_cluster(eks, network)
     create_cluster(eks, network, name="other", version="1.30")
     cluster = eks.describe_cluster(name="demo")["cluster"]
@@ -72,12 +72,11 @@ def test_describe_cluster_has_eks_defaults(eks, ec2, network):
         {"types": ["api", "audit", "authenticator", "controllerManager", "scheduler"], "enabled": False}]}
     assert "encryptionConfig" not in cluster
 
-
-def test_create_cluster_keeps_requested_configuration(eks, ec2, network):
+    # What the caller asks for is kept.
     group = ec2.create_security_group(GroupName="extra", Description="extra", VpcId=network["vpc"])["GroupId"]
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     create_cluster(
-        eks, network, version="1.31",
+        eks, network, name="custom", version="1.31",
         resourcesVpcConfig={"subnetIds": network["subnets"], "securityGroupIds": [group],
                             "endpointPublicAccess": True, "endpointPrivateAccess": True,
                             "publicAccessCidrs": ["203.0.113.0/24"]},
@@ -88,7 +87,7 @@ def test_create_cluster_keeps_requested_configuration(eks, ec2, network):
         upgradePolicy={"supportType": "STANDARD"},
         tags={"team": "platform"},
     )
-    cluster = eks.describe_cluster(name="demo")["cluster"]
+    cluster = eks.describe_cluster(name="custom")["cluster"]
     vpc = cluster["resourcesVpcConfig"]
     assert vpc["securityGroupIds"] == [group]
     assert (vpc["endpointPublicAccess"], vpc["endpointPrivateAccess"]) == (True, True)
@@ -102,29 +101,28 @@ def test_create_cluster_keeps_requested_configuration(eks, ec2, network):
     assert cluster["tags"] == {"team": "platform"}
 
 
-@pytest.mark.parametrize("overrides, code", [
-    ({"version": "1.19"}, "InvalidParameterException"),
-    ({"name": "-bad-name"}, "InvalidParameterException"),
-    ({"single_az": True}, "InvalidParameterException"),
-    ({"subnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]}, "InvalidParameterException"),
-    ({"endpoints_off": True}, "InvalidParameterException"),
-    ({"logging": {"clusterLogging": [{"types": ["kubelet"], "enabled": True}]}}, "InvalidParameterException"),
-])
-def test_create_cluster_is_validated(eks, network, overrides, code):
-    subnets = overrides.pop("subnets", network["subnets"])
-    if overrides.pop("single_az", False):
-        subnets = subnets[:1]
-    vpc_config = {"subnetIds": subnets}
-    if overrides.pop("endpoints_off", False):
-        vpc_config.update(endpointPublicAccess=False, endpointPrivateAccess=False)
-    name = overrides.pop("name", "demo")
-    with pytest.raises(ClientError) as excinfo:
-        eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=vpc_config, **overrides)
-    assert error_code(excinfo) == code
+def test_create_cluster_is_validated(eks, network):
+    cases = [
+        ({"version": "1.19"}, "InvalidParameterException"),
+        ({"name": "-bad-name"}, "InvalidParameterException"),
+        ({"single_az": True}, "InvalidParameterException"),
+        ({"subnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]}, "InvalidParameterException"),
+        ({"endpoints_off": True}, "InvalidParameterException"),
+        ({"logging": {"clusterLogging": [{"types": ["kubelet"], "enabled": True}]}}, "InvalidParameterException"),
+        ({"accessConfig": {"authenticationMode": "LDAP"}}, "InvalidParameterException"),
+    ]
+    for overrides, code in cases:
+        subnets = overrides.pop("subnets", network["subnets"])
+        if overrides.pop("single_az", False):
+            subnets = subnets[:1]
+        vpc_config = {"subnetIds": subnets}
+        if overrides.pop("endpoints_off", False):
+            vpc_config.update(endpointPublicAccess=False, endpointPrivateAccess=False)
+        name = overrides.pop("name", "demo")
+        with pytest.raises(ClientError) as excinfo:
+            eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=vpc_config, **overrides)
+        assert error_code(excinfo) == code, overrides
     assert eks.list_clusters()["clusters"] == []
-
-
-def test_duplicate_cluster_is_refused(eks, network):
     create_cluster(eks, network)
     with pytest.raises(ClientError) as excinfo:
         create_cluster(eks, network)
@@ -132,13 +130,16 @@ def test_duplicate_cluster_is_refused(eks, network):
 
 
 def test_cluster_lifecycle(eks, ec2, network, emulator_client):
-    emulator_client.configure(profile={"eks_cluster_create": 0.4, "eks_cluster_delete": 0.4})
+    emulator_client.configure(profile={"eks_cluster_create": 0.3, "eks_cluster_delete": 0.8})
     created = create_cluster(eks, network)
     assert created["status"] == "CREATING"
+    assert "endpoint" not in created and "certificateAuthority" not in created  # only once ACTIVE
     with pytest.raises(ClientError) as excinfo:
         create_nodegroup(eks, network)
     assert error_code(excinfo) == "InvalidRequestException"
     wait_until(lambda: cluster_status(eks) == "ACTIVE")
+    active = eks.describe_cluster(name="demo")["cluster"]
+    assert active["endpoint"].startswith("https://") and active["certificateAuthority"]["data"]
 
     group = eks.describe_cluster(name="demo")["cluster"]["resourcesVpcConfig"]["clusterSecurityGroupId"]
     assert eks.delete_cluster(name="demo")["cluster"]["status"] == "DELETING"
@@ -158,7 +159,7 @@ def test_cluster_lifecycle(eks, ec2, network, emulator_client):
 
 
 def test_nodegroup_lifecycle_blocks_cluster_delete(eks, network, emulator_client):
-    emulator_client.configure(profile={"eks_nodegroup_create": 0.4, "eks_nodegroup_delete": 0.4})
+    emulator_client.configure(profile={"eks_nodegroup_create": 0.3, "eks_nodegroup_delete": 0.6})
     create_cluster(eks, network, version="1.31")
     nodegroup = create_nodegroup(eks, network, updateConfig={"maxUnavailablePercentage": 25},
                                  scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 2},
@@ -202,7 +203,7 @@ def test_nodegroup_creation_is_validated(eks, network):
 
 def test_update_cluster_config_logging(eks, network, emulator_client):
     create_cluster(eks, network)
-    emulator_client.configure(profile={"eks_cluster_update": 0.4})
+    emulator_client.configure(profile={"eks_cluster_update": 0.6})
     update = eks.update_cluster_config(
         name="demo", logging={"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]})["update"]
     assert (update["type"], update["status"]) == ("LoggingUpdate", "InProgress")
@@ -222,7 +223,7 @@ def test_update_cluster_config_logging(eks, network, emulator_client):
     assert eks.list_updates(name="demo")["updateIds"] == [update["id"]]
 
 
-def test_update_cluster_config_endpoint_access(eks, network):
+def test_update_cluster_config_endpoint_access(eks, ec2, network):
     create_cluster(eks, network)
     update = eks.update_cluster_config(
         name="demo", resourcesVpcConfig={"endpointPrivateAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]},
@@ -232,6 +233,16 @@ def test_update_cluster_config_endpoint_access(eks, network):
         "EndpointPublicAccess": "true", "EndpointPrivateAccess": "true", "PublicAccessCidrs": '["198.51.100.0/24"]'}
     vpc = eks.describe_cluster(name="demo")["cluster"]["resourcesVpcConfig"]
     assert (vpc["endpointPrivateAccess"], vpc["publicAccessCidrs"]) == (True, ["198.51.100.0/24"])
+    # The whole block may be sent back: only the part that changes is the update.
+    whole = {key: vpc[key] for key in ("subnetIds", "securityGroupIds", "endpointPrivateAccess",
+                                       "publicAccessCidrs")}
+    update = eks.update_cluster_config(name="demo", resourcesVpcConfig={**whole, "endpointPublicAccess": False})
+    assert update["update"]["type"] == "EndpointAccessUpdate"
+    group = ec2.create_security_group(GroupName="extra", Description="extra", VpcId=network["vpc"])["GroupId"]
+    update = eks.update_cluster_config(name="demo", resourcesVpcConfig={**whole, "securityGroupIds": [group]})
+    assert update["update"]["type"] == "VpcConfigUpdate"
+    assert update["update"]["params"] == [{"type": "SecurityGroups", "value": f'["{group}"]'}]
+    assert eks.describe_cluster(name="demo")["cluster"]["resourcesVpcConfig"]["securityGroupIds"] == [group]
     for kwargs in (
         {"resourcesVpcConfig": {"endpointPrivateAccess": True}},  # no change
         {"resourcesVpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": False}},
@@ -259,7 +270,7 @@ def test_update_cluster_config_authentication_mode(eks, network):
     assert error_code(excinfo) == "InvalidParameterException"
 
 
-def test_update_cluster_config_other_settings(eks, network):
+def test_update_cluster_config_other_settings_and_encryption(eks, network):
     create_cluster(eks, network)
     assert eks.update_cluster_config(name="demo", upgradePolicy={"supportType": "STANDARD"})["update"]["type"] == \
         "UpgradePolicyUpdate"
@@ -271,6 +282,14 @@ def test_update_cluster_config_other_settings(eks, network):
         eks.delete_cluster(name="demo")
     assert error_code(excinfo) == "InvalidRequestException"
     eks.update_cluster_config(name="demo", deletionProtection=False)
+
+    config = [{"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:us-east-1:123456789012:key/abc"}}]
+    update = eks.associate_encryption_config(clusterName="demo", encryptionConfig=config)["update"]
+    assert update["type"] == "AssociateEncryptionConfig"
+    assert eks.describe_cluster(name="demo")["cluster"]["encryptionConfig"] == config
+    with pytest.raises(ClientError) as excinfo:
+        eks.associate_encryption_config(clusterName="demo", encryptionConfig=config)
+    assert error_code(excinfo) == "InvalidRequestException"
     eks.delete_cluster(name="demo")
 
 
@@ -280,28 +299,18 @@ def test_update_cluster_version(eks, network, emulator_client):
         with pytest.raises(ClientError) as excinfo:
             eks.update_cluster_version(name="demo", version=version)
         assert error_code(excinfo) == "InvalidParameterException", version
-    emulator_client.configure(profile={"eks_cluster_update": 0.4})
+    emulator_client.configure(profile={"eks_cluster_update": 0.6})
     update = eks.update_cluster_version(name="demo", version="1.31")["update"]
     assert (update["type"], update["status"]) == ("VersionUpdate", "InProgress")
     assert {"type": "Version", "value": "1.31"} in update["params"]
-    assert cluster_status(eks) == "UPDATING"
+    cluster = eks.describe_cluster(name="demo")["cluster"]
+    assert (cluster["status"], cluster["version"]) == ("UPDATING", "1.30")  # EKS flips the version at the end
     with pytest.raises(ClientError) as excinfo:
         eks.update_cluster_version(name="demo", version="1.32")
     assert error_code(excinfo) == "ResourceInUseException"
     wait_until(lambda: cluster_status(eks) == "ACTIVE")
     assert eks.describe_update(name="demo", updateId=update["id"])["update"]["status"] == "Successful"
     assert eks.describe_cluster(name="demo")["cluster"]["version"] == "1.31"
-
-
-def test_associate_encryption_config(eks, network):
-    create_cluster(eks, network)
-    config = [{"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:us-east-1:123456789012:key/abc"}}]
-    update = eks.associate_encryption_config(clusterName="demo", encryptionConfig=config)["update"]
-    assert update["type"] == "AssociateEncryptionConfig"
-    assert eks.describe_cluster(name="demo")["cluster"]["encryptionConfig"] == config
-    with pytest.raises(ClientError) as excinfo:
-        eks.associate_encryption_config(clusterName="demo", encryptionConfig=config)
-    assert error_code(excinfo) == "InvalidRequestException"
 
 
 def test_describe_update_errors(eks, network):
@@ -329,7 +338,7 @@ def test_update_nodegroup_config(eks, network, emulator_client):
     create_cluster(eks, network)
     create_nodegroup(eks, network, labels={"role": "worker", "old": "yes"},
                      taints=[{"key": "dedicated", "value": "ci", "effect": "NO_SCHEDULE"}])
-    emulator_client.configure(profile={"eks_nodegroup_update": 0.4})
+    emulator_client.configure(profile={"eks_nodegroup_update": 0.6})
     update = eks.update_nodegroup_config(
         clusterName="demo", nodegroupName="workers",
         labels={"addOrUpdateLabels": {"tier": "general"}, "removeLabels": ["old"]},
@@ -377,15 +386,21 @@ def test_update_nodegroup_version(eks, ec2, network, emulator_client):
                                      launchTemplate={"name": "nodes", "version": "2"})
     assert error_code(excinfo) == "InvalidParameterException"
 
-    emulator_client.configure(profile={"eks_nodegroup_update": 0.4})
+    emulator_client.configure(profile={"eks_nodegroup_update": 0.3})
     update = eks.update_nodegroup_version(clusterName="demo", nodegroupName="workers")["update"]
     assert (update["type"], update["status"]) == ("VersionUpdate", "InProgress")
     assert {"type": "Version", "value": "1.30"} in update["params"]
-    assert nodegroup_status(eks) == "UPDATING"
+    nodegroup = eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]
+    assert (nodegroup["status"], nodegroup["version"]) == ("UPDATING", "1.29")
     wait_until(lambda: nodegroup_status(eks) == "ACTIVE")
     nodegroup = eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]
     assert nodegroup["version"] == "1.30" and nodegroup["releaseVersion"].startswith("1.30.")
 
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_nodegroup_version(clusterName="demo", nodegroupName="custom",
+                                     launchTemplate={"name": "nodes", "version": "2"})
+    assert error_code(excinfo) == "InvalidParameterException"
+    ec2.create_launch_template_version(LaunchTemplateName="nodes", LaunchTemplateData={"InstanceType": "m5.large"})
     update = eks.update_nodegroup_version(clusterName="demo", nodegroupName="custom",
                                           launchTemplate={"name": "nodes", "version": "2"})["update"]
     assert {"type": "LaunchTemplateVersion", "value": "2"} in update["params"]

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from botocore.retries.standard import ExponentialBackoff
 
 NO_RETRY = Config(retries={"total_max_attempts": 1})
+SESSION = boto3.session.Session()  # one session: service models load once
 
 # service -> (protocol, a call without side effects)
 CALLS = {
@@ -30,8 +31,7 @@ EXPECTED = {
 
 
 def client(emulator, service, config=NO_RETRY):
-    return boto3.session.Session().client(service, region_name="us-east-1",
-                                          endpoint_url=emulator.url, config=config)
+    return SESSION.client(service, region_name="us-east-1", endpoint_url=emulator.url, config=config)
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
@@ -66,7 +66,9 @@ def test_botocore_classifies_injected_faults_as_retryable(emulator, emulator_cli
 def test_standard_retries_absorb_a_30_percent_fault_rate(emulator, emulator_client, monkeypatch):
     # Keep botocore's throttling backoff (up to seconds) short; the point here
     # is the emulator's behaviour, not botocore's timing.
-    monkeypatch.setitem(ExponentialBackoff._DEFAULT_BACKOFF_CONFIG, "throttling_base_scale", 0.01)
+    backoff = getattr(ExponentialBackoff, "_DEFAULT_BACKOFF_CONFIG", None)
+    if isinstance(backoff, dict) and "throttling_base_scale" in backoff:
+        monkeypatch.setitem(backoff, "throttling_base_scale", 0.01)
     emulator_client.configure(fault_rate=0.3, seed=20240611)
     ec2 = client(emulator, "ec2", Config(retries={"mode": "standard", "max_attempts": 10}))
     created = [ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16")["Vpc"]["VpcId"] for i in range(30)]

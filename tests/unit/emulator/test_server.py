@@ -14,6 +14,13 @@ from emulator.client import EmulatorClient
 from emulator.server import EmulatorServer
 
 TIMEOUT = 15.0  # generous: lifecycles below take ~0.3 s each
+SESSION = boto3.session.Session(region_name="us-east-1")  # one session: models load once
+
+
+@pytest.fixture
+def aws(emulator):
+    """``aws("ec2")`` -> a boto3 client of the shared session against the emulator."""
+    return lambda service: SESSION.client(service, endpoint_url=emulator.url)
 
 
 def wait_for(predicate, timeout=TIMEOUT, interval=0.05):
@@ -206,7 +213,7 @@ def test_nat_gateway_lifecycle(network, emulator_client):
                                                  WaiterConfig={"Delay": 1, "MaxAttempts": 10})
 
     ec2.delete_nat_gateway(NatGatewayId=nat_id)
-    assert state() == "deleting"
+    assert state() in ("deleting", "deleted")  # "deleted" only on a very slow machine
     wait_for(lambda: state() == "deleted")
 
     events = [(e["from"], e["to"]) for e in emulator_client.events() if e["id"] == nat_id]
@@ -231,7 +238,7 @@ def test_vpc_endpoint_lifecycle(network, emulator_client):
 
     wait_for(lambda: states() == ["available"])
     ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])
-    assert states() == ["deleting"]
+    assert states() in (["deleting"], [])  # [] only on a very slow machine
     wait_for(lambda: states() == [])
     with pytest.raises(ec2.exceptions.ClientError) as info:
         ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])
@@ -244,36 +251,37 @@ def test_vpc_endpoint_lifecycle(network, emulator_client):
 
 def test_events_are_ordered_across_resources(network, emulator_client):
     ec2, _, subnet = network
-    first = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])
-    second = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])
-    ids = [first["NatGateway"]["NatGatewayId"], second["NatGateway"]["NatGatewayId"]]
+    allocations = [ec2.allocate_address(Domain="vpc")["AllocationId"] for _ in range(2)]
+    ids = [ec2.create_nat_gateway(SubnetId=subnet, AllocationId=a)["NatGateway"]["NatGatewayId"]
+           for a in allocations]
 
-    def transitions():
-        return [(e["id"], e["to"]) for e in emulator_client.events() if e["id"] in ids]
+    def events():
+        return [e for e in emulator_client.events() if e["id"] in ids]
 
-    wait_for(lambda: len(transitions()) == 4)
-    assert transitions() == [(ids[0], "pending"), (ids[1], "pending"),
-                             (ids[0], "available"), (ids[1], "available")]
-    stamps = [e["ts"] for e in emulator_client.events()]
-    assert stamps == sorted(stamps)
-
-
-def test_instant_profile_settles_at_once(aws, emulator_client):
-    ec2 = aws("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
-    nat_id = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])[
-        "NatGateway"]["NatGatewayId"]
-    assert ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"][0]["State"] == "available"
+    wait_for(lambda: len(events()) == 4)
+    found = events()
+    assert [e["ts"] for e in found] == sorted(e["ts"] for e in found)
+    assert found[0]["id"] == ids[0] and found[0]["to"] == "pending"
+    for nat_id in ids:
+        assert [(e["from"], e["to"]) for e in found if e["id"] == nat_id] == [
+            (None, "pending"), ("pending", "available")]
+    # 0.3 s after its creation, each gateway became available.
+    for nat_id in ids:
+        pending, available = [e["ts"] for e in found if e["id"] == nat_id]
+        assert available - pending == pytest.approx(0.3, abs=1e-6)
 
 
-def test_scale_stretches_durations(aws, emulator_client):
+def test_instant_profile_settles_at_once_and_scale_stretches(network, emulator_client):
+    ec2, _, subnet = network
+    emulator_client.configure(profile="instant")
+
+    def new_nat():
+        allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        return ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+
+    def state(nat_id):
+        return ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"][0]["State"]
+
+    assert state(new_nat()) == "available"
     emulator_client.configure(profile=QUICK, scale=100)  # 30 s: still pending while we look
-    ec2 = aws("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.2.1.0/24")["Subnet"]["SubnetId"]
-    nat_id = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])[
-        "NatGateway"]["NatGatewayId"]
-    time.sleep(0.5)
-    assert ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"][0]["State"] == "pending"
-    assert boto3  # the module-level import is used by fixtures through aws()
+    assert state(new_nat()) == "pending"
