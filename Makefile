@@ -55,7 +55,7 @@ unit: $(STAMP) ## Unit tests (no network)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit
 
 integration: $(STAMP) ## Playbooks against the emulator, asserted through boto3
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/integration
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests/integration
 
 clean: ## Remove test artifacts (keeps .venv)
 	rm -rf $(ARTIFACTS) .pytest_cache tests/output

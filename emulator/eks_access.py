@@ -145,6 +145,31 @@ def caller_principal(account: str, region: str, access_key: str) -> str:
     return arn
 
 
+def principal_exists(account: str, arn: str) -> bool:
+    """False if ``arn`` is an IAM role or user of ``account`` that moto's IAM does not know.
+
+    Principals of other accounts (and moto's default ``sts`` identity) can't
+    be checked and count as existing.
+    """
+    from moto.iam.models import iam_backends
+
+    match = _PRINCIPAL.match(arn)
+    if match is None:
+        return False
+    partition, service, principal_account, kind, name = match.groups()
+    if service != "iam" or principal_account != account:
+        return True
+    iam = iam_backends[account][partition]
+    try:
+        if kind == "role":
+            iam.get_role_by_arn(arn)
+        else:
+            iam.get_user(name)
+    except Exception:  # noqa: BLE001 - moto raises its NoSuchEntity errors
+        return False
+    return True
+
+
 def register_creator(cluster: Any, principal_arn: str, bootstrap: bool) -> None:
     """Remember a new cluster's creator; its admin entry is created lazily."""
     extras(cluster).creator_arn = principal_arn
@@ -269,6 +294,8 @@ def create_access_entry(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     principal = params["principalArn"]
     if not _PRINCIPAL.match(principal):
         raise invalid_parameter(f"The principalArn {principal} is not a valid IAM role or user ARN.")
+    if not principal_exists(call.account, principal):
+        raise invalid_parameter(f"The specified principalArn is invalid: invalid principal {principal}.")
     entry_type = params.get("type") or "STANDARD"
     if entry_type not in ENTRY_TYPES:
         raise invalid_parameter(f"The access entry type {entry_type} is not valid; expected one of "

@@ -8,14 +8,17 @@
   durations; the backend's cluster dict and each cluster's node-group dict
   keep deleting resources visible until their delete completes. A cluster
   with node groups (even deleting ones) or Fargate profiles can't be deleted.
-* CreateCluster validates its input like EKS (name, Kubernetes version,
-  subnets in two AZs, security groups, endpoint access, log types) and keeps
+* CreateCluster validates its input like EKS (name, Kubernetes version, an
+  existing cluster role, subnets in two AZs, security groups, endpoint
+  access, log types) and keeps
   what moto drops (``accessConfig``, ``upgradePolicy``, ``zonalShiftConfig``,
   ``deletionProtection``); DescribeCluster gets EKS's defaults: a unique
   endpoint and OIDC issuer, a PEM-like certificate authority, ``vpcId``, a
   cluster security group (created in EC2, deleted with the cluster), endpoint
   access defaults, ``ipFamily``, a platform version, ``health``.
-* CreateNodegroup defaults ``version``/``releaseVersion`` to the cluster's,
+* CreateNodegroup checks the node role, subnets, launch template, scaling
+  and version (not newer than the cluster's), defaults
+  ``version``/``releaseVersion`` to the cluster's,
   keeps ``updateConfig``/``nodeRepairConfig`` and creates the node role's
   access entry when the cluster's authentication mode includes ``API``.
 
@@ -52,7 +55,7 @@ from .eks_common import (
     DEFAULT_VERSION, SUPPORTED_VERSIONS, EksUpdate, backend, extras, get_cluster, in_use,
     invalid_parameter, invalid_request, is_gone, not_found, paginate, record_update, require_active,
 )
-from .lifecycle import GONE, LifecycleAttribute, LingeringDict, Phase
+from .lifecycle import GONE, TRACKER, LifecycleAttribute, LingeringDict, Phase
 from .protocols import ApiError, Call
 
 Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
@@ -384,6 +387,9 @@ def _patch_backend(backend_class: type) -> None:
         if cluster.fargate_profiles:
             raise in_use("Cluster has fargate profiles attached", clusterName=name)
         cluster.status = "DELETING"
+        for addon in extras(cluster).addons.values():
+            if not addon.timeline.heading_to(GONE):
+                addon.timeline.begin("DELETING", GONE, TRACKER.seconds("eks_addon_delete"))
         _delete_cluster_security_group(self.account_id, self.region_name, cluster)
         return cluster
 
@@ -415,6 +421,7 @@ def _patch_backend(backend_class: type) -> None:
             raise invalid_parameter(f"Requested release version {release} is not valid for kubernetes "
                                     f"version {version}.")
         _check_scaling(arguments.get("scaling_config") or {"minSize": 2, "maxSize": 2, "desiredSize": 2})
+        _check_role(self.account_id, arguments.get("node_role") or "")
         ec2 = _ec2(self.account_id, self.region_name)
         _subnets(ec2, arguments.get("subnets"))
         if arguments.get("launch_template"):
@@ -426,6 +433,14 @@ def _patch_backend(backend_class: type) -> None:
     backend_class.delete_cluster = delete_cluster
     backend_class.delete_nodegroup = delete_nodegroup
     backend_class.create_nodegroup = create_nodegroup
+
+
+def _check_role(account: str, role_arn: str) -> None:
+    """EKS refuses an IAM role (cluster or node role) that does not exist."""
+    if ":role/" not in role_arn:
+        return  # moto's own format check answers
+    if not eks_access.principal_exists(account, role_arn):
+        raise invalid_parameter(f"The role with ARN {role_arn} cannot be found.")
 
 
 def _check_launch_template(ec2: Any, template: dict[str, Any]) -> None:
@@ -465,6 +480,7 @@ def _validate_create_cluster(response: Any) -> dict[str, Any]:
     version = response._get_param("version")
     if version is not None:
         check_version(version)
+    _check_role(response.current_account, response._get_param("roleArn") or "")
     ec2 = _ec2(response.current_account, response.region)
     vpc_config = response._get_param("resourcesVpcConfig") or {}
     subnets = _subnets(ec2, vpc_config.get("subnetIds"))

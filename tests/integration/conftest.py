@@ -175,3 +175,36 @@ def fresh_account(control):
     control.configure(profile="instant", scale=1.0, fault_rate=0.0, faults=["throttle", "5xx"], seed=None)
     yield control
     control.configure(profile="instant", scale=1.0, fault_rate=0.0)
+
+
+@pytest.fixture(scope="session")
+def run_tasks(emulator_server, tmp_path_factory) -> Callable[..., PlaybookRun]:
+    """Run a list of tasks (dicts, as in a playbook) on localhost against the emulator.
+
+    ``run_tasks([{"name": "x", "llmhub.eks.iam_roles": {...}}], "--check", "--diff")``;
+    the result's ``task_results()`` is keyed by task name. Every AWS module
+    of amazon.aws and llmhub.eks gets the emulator's endpoint and region
+    through ``module_defaults``.
+    """
+    import yaml
+
+    directory = tmp_path_factory.mktemp("tasks")
+    counter = iter(range(1_000_000))
+
+    def run(tasks: list[dict[str, Any]], *args: str, timeout: float = 600) -> PlaybookRun:
+        play = [{
+            "name": "Module test",
+            "hosts": CLUSTER,
+            "gather_facts": False,
+            "module_defaults": {"group/llmhub.eks.aws": {"region": "us-east-1", "endpoint_url": emulator_server.url}},
+            "tasks": tasks,
+        }]
+        path = directory / f"play_{next(counter)}.yml"
+        path.write_text(yaml.safe_dump(play, sort_keys=False), encoding="utf-8")
+        ansible_playbook = str(Path(sys.executable).with_name("ansible-playbook"))
+        command = [ansible_playbook, str(path), "-i", str(ROOT / "inventories" / "local"), *args]
+        proc = subprocess.run(command, cwd=ROOT, env=playbook_environment(emulator_server.url), capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, parse_report(proc.stdout))
+
+    return run

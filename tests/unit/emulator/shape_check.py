@@ -1,4 +1,4 @@
-"""Helpers of the emulator's EKS tests: output-shape checks, polling, a VPC.
+"""Helpers of the emulator's EKS tests: output-shape checks, polling, a VPC, IAM roles.
 
 :func:`strict` makes a boto3 client check every successful answer twice:
 the raw JSON body (no key the model does not know, right JSON types, enum
@@ -135,6 +135,15 @@ def make_network(ec2: Any, cidr: str = "10.0.0.0/16") -> dict[str, Any]:
         for index, zone in enumerate(("us-east-1a", "us-east-1b"))
     ]
     return {"vpc": vpc, "subnets": subnets}
+
+
+def make_roles(iam: Any, *names: str) -> list[str]:
+    """Create IAM roles (trusting EKS and EC2) and return their ARNs."""
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"Service": ["eks.amazonaws.com", "ec2.amazonaws.com"]},
+    }]})
+    return [iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"] for name in names]
 
 
 def error_code(excinfo: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.unit.emulator.shape_check import client, error_code, make_network, strict
+from tests.unit.emulator.shape_check import client, error_code, make_network, make_roles, strict
 
 ROLE = "arn:aws:iam::123456789012:role/eks-cluster"
 NODE_ROLE = "arn:aws:iam::123456789012:role/eks-node"
@@ -21,6 +21,8 @@ def eks(emulator):
 
 @pytest.fixture
 def network(emulator):
+    """A VPC with two subnets, and the IAM roles the tests use."""
+    make_roles(client(emulator.url, "iam"), "eks-cluster", "eks-node", "platform-admins")
     return make_network(client(emulator.url, "ec2"))
 
 
@@ -129,10 +131,11 @@ def test_access_entry_crud(eks, network):
     assert eks.list_access_entries(clusterName=cluster)["accessEntries"] == []
 
 
-def test_access_entry_validation(eks, network):
+def test_access_entry_validation_and_node_entries(eks, network):
     cluster = create_cluster(eks, network, bootstrapClusterCreatorAdminPermissions=False)
     cases = [
         ({"principalArn": "arn:aws:iam::123456789012:group/devs"}, "InvalidParameterException"),
+        ({"principalArn": "arn:aws:iam::123456789012:role/missing"}, "InvalidParameterException"),
         ({"principalArn": ADMIN_ROLE, "kubernetesGroups": ["system:masters"]}, "InvalidParameterException"),
         ({"principalArn": ADMIN_ROLE, "username": "system:admin"}, "InvalidParameterException"),
         ({"principalArn": ADMIN_ROLE, "type": "EC2_LINUX", "username": "node"}, "InvalidParameterException"),
@@ -163,9 +166,7 @@ def test_access_entry_validation(eks, network):
                                     accessScope={"type": "cluster"})
     assert error_code(excinfo) == "ResourceNotFoundException"
 
-
-def test_nodegroup_role_gets_an_ec2_linux_entry(eks, network):
-    cluster = create_cluster(eks, network, bootstrapClusterCreatorAdminPermissions=False)
+    # A node group gives its role an EC2_LINUX entry (which takes no policies nor groups).
     eks.create_nodegroup(clusterName=cluster, nodegroupName="workers", subnets=network["subnets"], nodeRole=NODE_ROLE)
     entry = eks.describe_access_entry(clusterName=cluster, principalArn=NODE_ROLE)["accessEntry"]
     assert entry["type"] == "EC2_LINUX"

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from emulator.eks_addons import CATALOGUE
 from emulator.eks_common import SUPPORTED_VERSIONS
-from tests.unit.emulator.shape_check import client, error_code, make_network, strict, wait_until
+from tests.unit.emulator.shape_check import client, error_code, make_network, make_roles, strict, wait_until
 
 ROLE = "arn:aws:iam::123456789012:role/eks-cluster"
 NODE_ROLE = "arn:aws:iam::123456789012:role/eks-node"
@@ -21,6 +21,8 @@ def eks(emulator):
 
 @pytest.fixture
 def network(emulator):
+    """A VPC with two subnets, and the IAM roles the tests use."""
+    make_roles(client(emulator.url, "iam"), "eks-cluster", "eks-node")
     return make_network(client(emulator.url, "ec2"))
 
 
@@ -123,7 +125,7 @@ def test_coredns_is_degraded_until_a_nodegroup_is_active(eks, cluster, network, 
     assert addon(eks, "coredns")["status"] == "DEGRADED"
 
 
-def test_addon_validation_role_and_tags(eks, cluster):
+def test_addon_validation_role_and_tags(eks, cluster, network, emulator_client):
     cases = [
         ({"addonName": "flannel"}, "InvalidParameterException"),
         ({"addonName": "coredns", "addonVersion": "v1.10.1-eksbuild.18"}, "InvalidParameterException"),
@@ -166,8 +168,7 @@ def test_addon_validation_role_and_tags(eks, cluster):
     assert eks.list_tags_for_resource(resourceArn=created["addonArn"])["tags"] == {"k": "v"}
     assert addon(eks, "aws-ebs-csi-driver")["tags"] == {"k": "v"}
 
-
-def test_addons_need_an_active_cluster(eks, network, emulator_client):
+    # Add-ons need an ACTIVE cluster.
     emulator_client.configure(profile={"eks_cluster_create": 30})
     eks.create_cluster(name="slow", roleArn=ROLE, resourcesVpcConfig={"subnetIds": network["subnets"]})
     with pytest.raises(ClientError) as excinfo:

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emulator.eks_common import DEFAULT_VERSION
-from tests.unit.emulator.shape_check import client, error_code, make_network, strict, wait_until
+from tests.unit.emulator.shape_check import client, error_code, make_network, make_roles, strict, wait_until
 
 ROLE = "arn:aws:iam::123456789012:role/eks-cluster"
 NODE_ROLE = "arn:aws:iam::123456789012:role/eks-node"
@@ -25,7 +25,9 @@ def ec2(emulator):
 
 
 @pytest.fixture
-def network(ec2):
+def network(emulator, ec2):
+    """A VPC with two subnets, and the IAM roles the tests use."""
+    make_roles(client(emulator.url, "iam"), "eks-cluster", "eks-node")
     return make_network(ec2)
 
 
@@ -35,8 +37,9 @@ def create_cluster(eks, network, name="demo", **kwargs):
 
 
 def create_nodegroup(eks, network, cluster="demo", name="workers", **kwargs):
+    kwargs.setdefault("nodeRole", NODE_ROLE)
     return eks.create_nodegroup(clusterName=cluster, nodegroupName=name, subnets=network["subnets"],
-                                nodeRole=NODE_ROLE, **kwargs)["nodegroup"]
+                                **kwargs)["nodegroup"]
 
 
 def cluster_status(eks, name="demo"):
@@ -110,6 +113,7 @@ def test_create_cluster_is_validated(eks, network):
         ({"endpoints_off": True}, "InvalidParameterException"),
         ({"logging": {"clusterLogging": [{"types": ["kubelet"], "enabled": True}]}}, "InvalidParameterException"),
         ({"accessConfig": {"authenticationMode": "LDAP"}}, "InvalidParameterException"),
+        ({"roleArn": "arn:aws:iam::123456789012:role/missing"}, "InvalidParameterException"),
     ]
     for overrides, code in cases:
         subnets = overrides.pop("subnets", network["subnets"])
@@ -118,9 +122,9 @@ def test_create_cluster_is_validated(eks, network):
         vpc_config = {"subnetIds": subnets}
         if overrides.pop("endpoints_off", False):
             vpc_config.update(endpointPublicAccess=False, endpointPrivateAccess=False)
-        name = overrides.pop("name", "demo")
+        name, role = overrides.pop("name", "demo"), overrides.pop("roleArn", ROLE)
         with pytest.raises(ClientError) as excinfo:
-            eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=vpc_config, **overrides)
+            eks.create_cluster(name=name, roleArn=role, resourcesVpcConfig=vpc_config, **overrides)
         assert error_code(excinfo) == code, overrides
     assert eks.list_clusters()["clusters"] == []
     create_cluster(eks, network)
@@ -158,7 +162,7 @@ def test_cluster_lifecycle(eks, ec2, network, emulator_client):
     assert transitions == [(None, "CREATING"), ("CREATING", "ACTIVE"), ("ACTIVE", "DELETING"), ("DELETING", "gone")]
 
 
-def test_nodegroup_lifecycle_blocks_cluster_delete(eks, network, emulator_client):
+def test_nodegroup_lifecycle_and_validation(eks, network, emulator_client):
     emulator_client.configure(profile={"eks_nodegroup_create": 0.3, "eks_nodegroup_delete": 0.6})
     create_cluster(eks, network, version="1.31")
     nodegroup = create_nodegroup(eks, network, updateConfig={"maxUnavailablePercentage": 25},
@@ -186,18 +190,19 @@ def test_nodegroup_lifecycle_blocks_cluster_delete(eks, network, emulator_client
     assert error_code(excinfo) == "ResourceNotFoundException"
     eks.delete_cluster(name="demo")
 
-
-def test_nodegroup_creation_is_validated(eks, network):
-    create_cluster(eks, network, version="1.30")
+    # Node group creation is validated like EKS.
+    create_cluster(eks, network, name="v130", version="1.30")
     for kwargs in ({"version": "1.31"}, {"releaseVersion": "1.29.0-20240101"},
                    {"scalingConfig": {"minSize": 3, "maxSize": 2, "desiredSize": 2}},
-                   {"updateConfig": {"maxUnavailable": 1, "maxUnavailablePercentage": 10}}):
+                   {"updateConfig": {"maxUnavailable": 1, "maxUnavailablePercentage": 10}},
+                   {"nodeRole": "arn:aws:iam::123456789012:role/missing"},
+                   {"launchTemplate": {"name": "missing"}}):
         with pytest.raises(ClientError) as excinfo:
-            create_nodegroup(eks, network, **kwargs)
+            create_nodegroup(eks, network, cluster="v130", **kwargs)
         assert error_code(excinfo) == "InvalidParameterException", kwargs
-    create_nodegroup(eks, network, version="1.29")
+    create_nodegroup(eks, network, cluster="v130", version="1.29")
     with pytest.raises(ClientError) as excinfo:
-        create_nodegroup(eks, network)
+        create_nodegroup(eks, network, cluster="v130")
     assert error_code(excinfo) == "ResourceInUseException"
 
 
@@ -255,22 +260,7 @@ def test_update_cluster_config_endpoint_access(eks, ec2, network):
         assert error_code(excinfo) == "InvalidParameterException", kwargs
 
 
-def test_update_cluster_config_authentication_mode(eks, network):
-    create_cluster(eks, network)
-    with pytest.raises(ClientError) as excinfo:
-        eks.update_cluster_config(name="demo", accessConfig={"authenticationMode": "API"})
-    assert error_code(excinfo) == "InvalidParameterException"
-    for mode in ("API_AND_CONFIG_MAP", "API"):
-        update = eks.update_cluster_config(name="demo", accessConfig={"authenticationMode": mode})["update"]
-        assert update["type"] == "AccessConfigUpdate"
-        assert update["params"] == [{"type": "AuthenticationMode", "value": mode}]
-        assert eks.describe_cluster(name="demo")["cluster"]["accessConfig"]["authenticationMode"] == mode
-    with pytest.raises(ClientError) as excinfo:
-        eks.update_cluster_config(name="demo", accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
-    assert error_code(excinfo) == "InvalidParameterException"
-
-
-def test_update_cluster_config_other_settings_and_encryption(eks, network):
+def test_update_cluster_config_other_settings(eks, network):
     create_cluster(eks, network)
     assert eks.update_cluster_config(name="demo", upgradePolicy={"supportType": "STANDARD"})["update"]["type"] == \
         "UpgradePolicyUpdate"
@@ -291,6 +281,20 @@ def test_update_cluster_config_other_settings_and_encryption(eks, network):
         eks.associate_encryption_config(clusterName="demo", encryptionConfig=config)
     assert error_code(excinfo) == "InvalidRequestException"
     eks.delete_cluster(name="demo")
+
+    # Authentication mode: CONFIG_MAP -> API_AND_CONFIG_MAP -> API only.
+    create_cluster(eks, network, name="auth")
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_cluster_config(name="auth", accessConfig={"authenticationMode": "API"})
+    assert error_code(excinfo) == "InvalidParameterException"
+    for mode in ("API_AND_CONFIG_MAP", "API"):
+        update = eks.update_cluster_config(name="auth", accessConfig={"authenticationMode": mode})["update"]
+        assert update["type"] == "AccessConfigUpdate"
+        assert update["params"] == [{"type": "AuthenticationMode", "value": mode}]
+        assert eks.describe_cluster(name="auth")["cluster"]["accessConfig"]["authenticationMode"] == mode
+    with pytest.raises(ClientError) as excinfo:
+        eks.update_cluster_config(name="auth", accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
+    assert error_code(excinfo) == "InvalidParameterException"
 
 
 def test_update_cluster_version(eks, network, emulator_client):
@@ -313,7 +317,7 @@ def test_update_cluster_version(eks, network, emulator_client):
     assert eks.describe_cluster(name="demo")["cluster"]["version"] == "1.31"
 
 
-def test_describe_update_errors(eks, network):
+def test_describe_update_errors_and_tagging(eks, network):
     create_cluster(eks, network)
     create_nodegroup(eks, network)
     update = eks.update_nodegroup_config(clusterName="demo", nodegroupName="workers",
@@ -332,6 +336,20 @@ def test_describe_update_errors(eks, network):
     with pytest.raises(ClientError) as excinfo:
         eks.describe_update(name="ghost", updateId=update["id"])
     assert error_code(excinfo) == "ResourceNotFoundException"
+
+    # Tagging covers node groups.
+    cluster = create_cluster(eks, network, name="tagged", tags={"a": "1"})
+    nodegroup = create_nodegroup(eks, network, cluster="tagged", tags={"b": "2"})
+    for arn, before in ((cluster["arn"], {"a": "1"}), (nodegroup["nodegroupArn"], {"b": "2"})):
+        assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == before
+        eks.tag_resource(resourceArn=arn, tags={"env": "test"})
+        assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {**before, "env": "test"}
+        eks.untag_resource(resourceArn=arn, tagKeys=["env"])
+        assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == before
+    assert eks.describe_nodegroup(clusterName="tagged", nodegroupName="workers")["nodegroup"]["tags"] == {"b": "2"}
+    with pytest.raises(ClientError) as excinfo:
+        eks.list_tags_for_resource(resourceArn=cluster["arn"] + "-ghost")
+    assert error_code(excinfo) == "NotFoundException"
 
 
 def test_update_nodegroup_config(eks, network, emulator_client):
@@ -407,18 +425,3 @@ def test_update_nodegroup_version(eks, ec2, network, emulator_client):
     wait_until(lambda: nodegroup_status(eks, "custom") == "ACTIVE")
     launch_template = eks.describe_nodegroup(clusterName="demo", nodegroupName="custom")["nodegroup"]["launchTemplate"]
     assert launch_template == {"name": "nodes", "version": "2", "id": template["LaunchTemplateId"]}
-
-
-def test_tagging_covers_nodegroups(eks, network):
-    cluster = create_cluster(eks, network, tags={"a": "1"})
-    nodegroup = create_nodegroup(eks, network, tags={"b": "2"})
-    for arn, before in ((cluster["arn"], {"a": "1"}), (nodegroup["nodegroupArn"], {"b": "2"})):
-        assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == before
-        eks.tag_resource(resourceArn=arn, tags={"env": "test"})
-        assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {**before, "env": "test"}
-        eks.untag_resource(resourceArn=arn, tagKeys=["env"])
-        assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == before
-    assert eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]["tags"] == {"b": "2"}
-    with pytest.raises(ClientError) as excinfo:
-        eks.list_tags_for_resource(resourceArn=cluster["arn"] + "-ghost")
-    assert error_code(excinfo) == "NotFoundException"
