@@ -11,7 +11,10 @@ cluster. Like real EKS:
   ``AmazonEKSClusterAdminPolicy``. It is created lazily, on the first
   access-entry call once the authentication mode allows access entries;
 * a managed node group gets an ``EC2_LINUX`` (``EC2_WINDOWS`` for Windows
-  AMIs) entry for its node role (see :func:`ensure_node_entry`).
+  AMIs) entry for its node role (see :func:`ensure_node_entry`);
+* a principal of the caller's account must exist in moto's IAM; usernames
+  and groups can't use Kubernetes' reserved prefixes; only ``STANDARD``
+  entries take usernames, groups and access policies.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from .eks_common import extras, get_cluster, in_use, invalid_parameter, invalid_request, not_found, paginate
@@ -191,7 +195,9 @@ def _bootstrap(cluster: Any) -> None:
     entries = extras(cluster).access_entries
     if not creator or creator in entries or not _PRINCIPAL.match(creator):
         return
-    created = cluster.created_at.timestamp() if hasattr(cluster.created_at, "timestamp") else None
+    created = None
+    if isinstance(cluster.created_at, datetime):  # moto's naive UTC datetime
+        created = cluster.created_at.replace(tzinfo=cluster.created_at.tzinfo or timezone.utc).timestamp()
     entry = AccessEntry(cluster, creator, "STANDARD", None, [], {}, created_at=created)
     policy = AssociatedPolicy(CLUSTER_ADMIN_POLICY, {"type": "cluster", "namespaces": []})
     policy.associated_at = policy.modified_at = entry.created_at
