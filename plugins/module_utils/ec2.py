@@ -92,3 +92,13 @@ def require_vpc(module):
     if not vpc_id and not module.check_mode:
         module.fail_json(msg="vpc_id is required: pass the id of the VPC (e.g. from amazon.aws.ec2_vpc_net)")
     return vpc_id
+
+
+def ids_by_reference(resources, id_key, name_key=None):
+    """{reference: id} where a reference is the resource's id, its Name tag or ``name_key``'s value."""
+    ids = {resource[id_key]: resource[id_key] for resource in resources}
+    if name_key:
+        ids.update({resource[name_key]: resource[id_key] for resource in resources})
+    else:
+        ids.update({name: resource[id_key] for name, resource in by_name(resources).items()})
+    return ids

@@ -164,9 +164,9 @@ from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concu
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.common import wait_for_set
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import COMMON_ARGS
-from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import by_name
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import desired_tags
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import ec2_client
+from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import ids_by_reference
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import name_of
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import paginate
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import reconcile_tags
@@ -189,12 +189,9 @@ class Refs:
         tables = paginate(client, "describe_route_tables", "RouteTables", Filters=filters)
         subnets = paginate(client, "describe_subnets", "Subnets", Filters=filters)
         groups = paginate(client, "describe_security_groups", "SecurityGroups", Filters=filters)
-        self.maps["route_tables"] = {t["RouteTableId"]: t["RouteTableId"] for t in tables}
-        self.maps["route_tables"].update({n: t["RouteTableId"] for n, t in by_name(tables).items()})
-        self.maps["subnets"] = {s["SubnetId"]: s["SubnetId"] for s in subnets}
-        self.maps["subnets"].update({n: s["SubnetId"] for n, s in by_name(subnets).items()})
-        self.maps["security_groups"] = {g["GroupId"]: g["GroupId"] for g in groups}
-        self.maps["security_groups"].update({g["GroupName"]: g["GroupId"] for g in groups})
+        self.maps["route_tables"] = ids_by_reference(tables, "RouteTableId")
+        self.maps["subnets"] = ids_by_reference(subnets, "SubnetId")
+        self.maps["security_groups"] = ids_by_reference(groups, "GroupId", name_key="GroupName")
 
     def resolve(self, kind, refs, missing):
         ids = set()

@@ -134,6 +134,7 @@ from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import COMMON_ARGS
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import by_name
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import desired_tags
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import ec2_client
+from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import ids_by_reference
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import name_of
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import paginate
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import reconcile_tags
@@ -154,13 +155,11 @@ class Names:
         if not vpc_id:
             return
         subnets = paginate(client, "describe_subnets", "Subnets", Filters=vpc_filter(vpc_id))
-        self.subnets = {s["SubnetId"]: s["SubnetId"] for s in subnets}
-        self.subnets.update({n: s["SubnetId"] for n, s in by_name(subnets).items()})
+        self.subnets = ids_by_reference(subnets, "SubnetId")
         gateways = paginate(
             client, "describe_nat_gateways", "NatGateways", Filter=vpc_filter(vpc_id, state=["pending", "available"])
         )
-        self.nat_gateways = {g["NatGatewayId"]: g["NatGatewayId"] for g in gateways}
-        self.nat_gateways.update({n: g["NatGatewayId"] for n, g in by_name(gateways).items()})
+        self.nat_gateways = ids_by_reference(gateways, "NatGatewayId")
         igws = client.describe_internet_gateways(
             aws_retry=True, Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
         )["InternetGateways"]
