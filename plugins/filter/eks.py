@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the llmhub.eks collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure helpers of the ``eks`` role: principals, access entries, add-on phases, validation."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible.errors import AnsibleFilterError
+
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+MIN_VERSION = (1, 28)
+VERSION = re.compile(r"^1\.(\d{1,2})$")
+ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+$")
+KNOWN_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent",
+                "aws-efs-csi-driver", "snapshot-controller", "amazon-cloudwatch-observability",
+                "aws-guardduty-agent", "adot", "aws-mountpoint-s3-csi-driver")
+
+
+def _fail(variable, message):
+    raise AnsibleFilterError(f"{variable}: {message}")
+
+
+def iam_principal_arn(caller_arn):
+    """The IAM principal behind a caller ARN (an assumed-role session becomes its role)."""
+    match = ASSUMED_ROLE.match(caller_arn or "")
+    if match:
+        return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
+    return caller_arn
+
+
+def eks_access_entry_list(entries, deployer_arn=None):
+    """``eks_access_entries`` plus the deploying principal as cluster admin (unless already listed)."""
+    entries = list(entries or [])
+    listed = {entry.get("principal_arn") for entry in entries}
+    if deployer_arn and iam_principal_arn(deployer_arn) not in listed:
+        entries.append({
+            "principal_arn": iam_principal_arn(deployer_arn),
+            "access_policies": [{"policy": ADMIN_POLICY, "access_scope": {"type": "cluster"}}],
+        })
+    return entries
+
+
+def eks_validate_settings(settings):
+    """Check the eks role's variables before any AWS call; errors name the variable. Returns settings."""
+    version = str(settings.get("eks_version", ""))
+    match = VERSION.match(version)
+    if not match:
+        _fail("eks_version", f"{version!r} must look like 1.31")
+    if (1, int(match.group(1))) < MIN_VERSION:
+        _fail("eks_version", f"{version} is below the minimum supported 1.{MIN_VERSION[1]}")
+    cidrs = settings.get("eks_public_access_cidrs") or []
+    if settings.get("eks_endpoint_public_access") and not cidrs:
+        _fail("eks_public_access_cidrs", "must list at least one CIDR while eks_endpoint_public_access is true")
+    if not settings.get("eks_endpoint_public_access") and not settings.get("eks_endpoint_private_access"):
+        _fail("eks_endpoint_private_access", "the API endpoint needs private or public access (both are false)")
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=True)
+        except (TypeError, ValueError) as exc:
+            _fail("eks_public_access_cidrs", f"{cidr!r} is not a valid CIDR ({exc})")
+    unknown = [t for t in settings.get("eks_log_types") or [] if t not in LOG_TYPES]
+    if unknown:
+        _fail("eks_log_types", f"unknown log types {unknown}; choose from {list(LOG_TYPES)}")
+    for variable in ("eks_addons_before_compute", "eks_addons_after_compute"):
+        names = []
+        for index, addon in enumerate(settings.get(variable) or []):
+            name = addon.get("name") if isinstance(addon, dict) else None
+            if name not in KNOWN_ADDONS:
+                _fail(f"{variable}[{index}].name", f"unknown add-on {name!r}; EKS add-ons are {list(KNOWN_ADDONS)}")
+            if name in names:
+                _fail(f"{variable}[{index}].name", f"{name} is listed twice")
+            names.append(name)
+    for index, entry in enumerate(settings.get("eks_access_entries") or []):
+        arn = entry.get("principal_arn", "") if isinstance(entry, dict) else ""
+        if not re.match(r"^arn:[^:]+:iam::\d{12}:(role|user)/.+", arn):
+            _fail(f"eks_access_entries[{index}].principal_arn", f"{arn!r} is not an IAM role or user ARN")
+    return settings
+
+
+def eks_named_items(names):
+    """``[a, b]`` -> ``[{"name": a}, {"name": b}]`` (the item lists that state=absent takes)."""
+    return [{"name": name} for name in names or []]
+
+
+class FilterModule:
+    """EKS role filters."""
+
+    def filters(self):
+        return {
+            "iam_principal_arn": iam_principal_arn,
+            "eks_access_entry_list": eks_access_entry_list,
+            "eks_validate_settings": eks_validate_settings,
+            "eks_named_items": eks_named_items,
+        }
