@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the llmhub.eks collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Planning of the ``nodegroups`` role: one definition list -> launch templates + node groups.
+
+Validates every definition before any AWS call (errors name the field, e.g.
+``nodegroups_definitions[2].scaling``) and produces the inputs of the
+``ec2_launch_templates`` and ``eks_nodegroups`` modules.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible.errors import AnsibleFilterError
+
+CAPACITY_TYPES = ("ON_DEMAND", "SPOT", "CAPACITY_BLOCK")
+# Kubernetes spelling -> EKS API spelling of taint effects.
+TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+                 "NO_SCHEDULE": "NO_SCHEDULE", "NO_EXECUTE": "NO_EXECUTE", "PREFER_NO_SCHEDULE": "PREFER_NO_SCHEDULE"}
+# Smallest root volume each AMI family boots from, in GiB.
+AMI_MIN_DISK_GB = {"AL2023": 20, "AL2": 20, "BOTTLEROCKET": 2, "WINDOWS": 50}
+VOLUME_TYPES = ("gp3", "gp2", "io1", "io2")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+def _fail(where, message):
+    raise AnsibleFilterError(f"{where}: {message}")
+
+
+def _min_disk(ami_type):
+    for family, size in AMI_MIN_DISK_GB.items():
+        if ami_type.startswith(family + "_") or ami_type == family:
+            return size
+    return 20
+
+
+def _int(where, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            return int(str(value))
+        except ValueError:
+            _fail(where, f"{value!r} is not a whole number")
+    return value
+
+
+def _scaling(where, scaling):
+    if not isinstance(scaling, dict):
+        _fail(where, "needs min_size, desired_size and max_size")
+    sizes = {key: _int(f"{where}.{key}", scaling.get(key)) for key in ("min_size", "desired_size", "max_size")}
+    if sizes["min_size"] < 0 or sizes["max_size"] < 1:
+        _fail(where, f"min_size must be >= 0 and max_size >= 1, got {sizes}")
+    if not sizes["min_size"] <= sizes["desired_size"] <= sizes["max_size"]:
+        _fail(where, "sizes must satisfy min_size <= desired_size <= max_size, got "
+                     f"min_size {sizes['min_size']}, desired_size {sizes['desired_size']}, max_size {sizes['max_size']}")
+    return sizes
+
+
+def _disk(where, disk, ami_type):
+    size = _int(f"{where}.size_gb", disk.get("size_gb"))
+    minimum = _min_disk(ami_type)
+    if size < minimum:
+        _fail(f"{where}.size_gb", f"{size} GiB is below the {minimum} GiB the {ami_type} AMI needs")
+    kind = disk.get("type", "gp3")
+    if kind not in VOLUME_TYPES:
+        _fail(f"{where}.type", f"{kind!r} must be one of {list(VOLUME_TYPES)}")
+    volume = {"size_gb": size, "type": kind, "encrypted": True}
+    if disk.get("iops") is not None:
+        iops = _int(f"{where}.iops", disk["iops"])
+        if kind == "gp3" and not (3000 <= iops <= 16000 and iops <= 500 * size):
+            _fail(f"{where}.iops", f"gp3 takes 3000-16000 IOPS and at most 500 per GiB, got {iops} for {size} GiB")
+        volume["iops"] = iops
+    if disk.get("throughput") is not None:
+        throughput = _int(f"{where}.throughput", disk["throughput"])
+        if kind != "gp3" or not 125 <= throughput <= 1000:
+            _fail(f"{where}.throughput", f"throughput (125-1000 MiB/s) is for gp3 volumes only, got {throughput} on {kind}")
+        volume["throughput"] = throughput
+    return volume
+
+
+def _taints(where, taints):
+    planned = []
+    for index, taint in enumerate(taints or []):
+        spot = f"{where}[{index}]"
+        if not isinstance(taint, dict) or not taint.get("key"):
+            _fail(spot, "needs a key, an optional value and an effect")
+        effect = TAINT_EFFECTS.get(taint.get("effect"))
+        if effect is None:
+            _fail(f"{spot}.effect", f"{taint.get('effect')!r} must be NoSchedule, NoExecute or PreferNoSchedule")
+        entry = {"key": taint["key"], "effect": effect}
+        if taint.get("value") not in (None, ""):
+            entry["value"] = str(taint["value"])
+        planned.append(entry)
+    return planned
+
+
+def nodegroups_plan(settings):
+    """Validate ``nodegroups_definitions`` and derive the module inputs."""
+    cluster = settings["nodegroups_cluster_name"]
+    definitions = settings.get("nodegroups_definitions") or []
+    if not isinstance(definitions, list) or not definitions:
+        _fail("nodegroups_definitions", "must list at least one node group")
+    tags = dict(settings.get("nodegroups_tags") or {})
+    tags["llmhub.io/cluster"] = cluster
+    names = []
+    templates, groups = [], []
+    for index, group in enumerate(definitions):
+        where = f"nodegroups_definitions[{index}]"
+        name = group.get("name") if isinstance(group, dict) else None
+        if not name or not NAME.match(str(name)):
+            _fail(f"{where}.name", f"{name!r} must be 1-63 letters, digits, - or _")
+        if name in names:
+            _fail(f"{where}.name", f"{name!r} is defined twice")
+        names.append(name)
+        capacity = group.get("capacity_type", "ON_DEMAND")
+        if capacity not in CAPACITY_TYPES:
+            _fail(f"{where}.capacity_type", f"{capacity!r} must be one of {list(CAPACITY_TYPES)}")
+        instance_types = group.get("instance_types") or []
+        if not isinstance(instance_types, list) or not instance_types:
+            _fail(f"{where}.instance_types", "must list at least one instance type")
+        ami_type = group.get("ami_type") or settings.get("nodegroups_ami_type", "AL2023_x86_64_STANDARD")
+        disk = _disk(f"{where}.disk", group.get("disk") or {"size_gb": 20}, ami_type)
+        if settings.get("nodegroups_volume_kms_key"):
+            disk["kms_key"] = settings["nodegroups_volume_kms_key"]
+        labels = {str(k): str(v) for k, v in (group.get("labels") or {}).items()}
+        template_name = f"{cluster}-{name}"
+        group_tags = {**tags, "llmhub.io/nodegroup": name, **(group.get("tags") or {})}
+        templates.append({
+            "name": template_name,
+            "ebs_optimized": True,
+            "monitoring": True,
+            "metadata": {"http_tokens": "required", "http_put_response_hop_limit": 2, "http_endpoint": "enabled"},
+            "root_volume": {"device_name": "/dev/xvda", **disk},
+            "security_groups": list(settings.get("nodegroups_security_groups") or []),
+            "instance_tags": {**group_tags, "Name": f"{cluster}-{name}"},
+            "tags": group_tags,
+        })
+        update_config = group.get("update_config") or {"max_unavailable": settings.get("nodegroups_max_unavailable", 1)}
+        groups.append({
+            "name": name,
+            "node_role": settings["nodegroups_node_role"],
+            "capacity_type": capacity,
+            "instance_types": [str(t) for t in instance_types],
+            "ami_type": ami_type,
+            "scaling": _scaling(f"{where}.scaling", group.get("scaling")),
+            "labels": labels,
+            "taints": _taints(f"{where}.taints", group.get("taints")),
+            "update_config": update_config,
+            "launch_template": {"name": template_name},
+            "tags": {**group_tags, "k8s.io/cluster-autoscaler/enabled": "true",
+                     f"k8s.io/cluster-autoscaler/{cluster}": "owned"},
+            **({"release_version": group["release_version"]} if group.get("release_version") else {}),
+        })
+    recreate = settings.get("nodegroups_recreate") or []
+    if isinstance(recreate, str):
+        recreate = [r for r in recreate.split(",") if r]
+    unknown = [r for r in recreate if r not in names]
+    if unknown:
+        _fail("nodegroups_recreate", f"{unknown} are not node groups of nodegroups_definitions {names}")
+    return {"launch_templates": templates, "nodegroups": groups, "recreate": list(recreate)}
+
+
+def nodegroups_placed(groups, subnets, templates_by_name=None):
+    """The planned groups in ``subnets``, each pinned to the launch template version ec2_launch_templates reports."""
+    placed = []
+    for group in groups:
+        template = (templates_by_name or {}).get(group["launch_template"]["name"]) or {}
+        launch_template = dict(group["launch_template"])
+        if template.get("version") is not None:
+            launch_template["version"] = str(template["version"])
+        placed.append({**group, "subnets": list(subnets or []), "launch_template": launch_template})
+    return placed
+
+
+class FilterModule:
+    """Node group planning filters."""
+
+    def filters(self):
+        return {
+            "nodegroups_plan": nodegroups_plan,
+            "nodegroups_placed": nodegroups_placed,
+        }
