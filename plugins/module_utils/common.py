@@ -33,9 +33,29 @@ POLL_MAX_DELAY = 15.0
 POLL_GROWTH = 1.5
 
 
+# AWSRetry's default list has the query protocols' "Throttling" but not the JSON
+# protocols' code (EKS, CloudWatch Logs, KMS answer ThrottlingException).
+RETRY_CODES = ["ThrottlingException", "TooManyRequestsException"]
+
+
+def retry_backoff():
+    """The retry decorator of every llmhub.eks call: jittered backoff on throttling and 5xx."""
+    return AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30, catch_extra_error_codes=RETRY_CODES)
+
+
 def retrying_client(module, service):
     """A boto3 client whose calls retry throttling and 5xx with jittered backoff when given aws_retry=True."""
-    return module.client(service, retry_decorator=AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30))
+    return module.client(service, retry_decorator=retry_backoff())
+
+
+def paginate(client, operation, key, **params):
+    """All items of a paginated call, following its tokens, retried as a whole on throttling."""
+
+    @retry_backoff()
+    def full_result():
+        return client.get_paginator(operation).paginate(**params).build_full_result()
+
+    return full_result().get(key, [])
 
 
 class SetOperationError(AnsibleAWSError):

@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 
 COMMON_ARGS = dict(
@@ -43,16 +43,6 @@ def desired_tags(module, name, extra=None):
 
 def tag_specifications(tags, resource_type):
     return boto3_tag_specifications(tags, types=resource_type)
-
-
-def paginate(client, operation, key, **params):
-    """All items of a describe call, following NextToken, retried as a whole on throttling."""
-
-    @AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
-    def full_result():
-        return client.get_paginator(operation).paginate(**params).build_full_result()
-
-    return full_result().get(key, [])
 
 
 def vpc_filter(vpc_id, **extra):
