@@ -22,6 +22,8 @@ def install_patches() -> None:
     eks_cluster_patches.install()
     install_iam_speedups()
     install_ec2_speedups()
+    install_launch_template_fixes()
+    install_kms_fixes()
 
 
 def install_ec2_speedups() -> None:
@@ -42,6 +44,61 @@ def install_ec2_speedups() -> None:
         return "".join(ec2_utils.random.choices(hex_chars, k=size))
 
     ec2_utils.random_resource_id = random_resource_id
+
+
+def install_kms_fixes() -> None:
+    """KMS takes a key id or key ARN everywhere; moto's key state calls only took ids (KeyError -> 500)."""
+    from moto.kms.models import KmsBackend
+
+    if getattr(KmsBackend, "_emulator_any_key_id", False):
+        return
+    for name in ("enable_key", "disable_key", "cancel_key_deletion", "schedule_key_deletion"):
+        original = getattr(KmsBackend, name)
+
+        def by_any_id(self: Any, key_id: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            return _original(self, KmsBackend.get_key_id(key_id), *args, **kwargs)
+
+        setattr(KmsBackend, name, by_any_id)
+    KmsBackend._emulator_any_key_id = True
+
+
+def install_launch_template_fixes() -> None:
+    """Two moto launch template bugs that break idempotent reconciliation.
+
+    * ``DescribeLaunchTemplates`` answered the tags the template had when it
+      was created (moto stored a snapshot): tags changed later by
+      ``CreateTags``/``DeleteTags`` never showed. Now they are read live.
+    * ``CreateLaunchTemplate`` copied its ``TagSpecifications`` (the tags of
+      the template itself, resource type ``launch-template``) into the first
+      version's ``LaunchTemplateData``, where AWS does not put them (and
+      refuses that resource type).
+    """
+    from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
+
+    if isinstance(LaunchTemplate.__dict__.get("tags"), property):
+        return
+
+    def live_tags(self: Any) -> list[dict[str, str]]:
+        return self.get_tags()
+
+    def ignore(self: Any, value: Any) -> None:
+        pass
+
+    LaunchTemplate.tags = property(live_tags, ignore)
+    original_create = LaunchTemplateBackend.create_launch_template
+
+    def create_launch_template(self: Any, name: str, description: str, template_data: dict[str, Any],
+                               tag_spec: dict[str, Any]) -> Any:
+        specs = template_data.get("TagSpecifications")
+        if isinstance(specs, list):
+            kept = [spec for spec in specs if spec.get("ResourceType") != "launch-template"]
+            if kept:
+                template_data["TagSpecifications"] = kept
+            else:
+                template_data.pop("TagSpecifications")
+        return original_create(self, name, description, template_data, tag_spec)
+
+    LaunchTemplateBackend.create_launch_template = create_launch_template
 
 
 def install_iam_speedups() -> None:

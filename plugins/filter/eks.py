@@ -32,13 +32,21 @@ def iam_principal_arn(caller_arn):
     return caller_arn
 
 
+IAM_PRINCIPAL = re.compile(r"^arn:[^:]+:iam::\d{12}:(role|user)/.+")
+
+
 def eks_access_entry_list(entries, deployer_arn=None):
-    """``eks_access_entries`` plus the deploying principal as cluster admin (unless already listed)."""
+    """``eks_access_entries`` plus the deploying principal as cluster admin (unless already listed).
+
+    A caller that is no IAM role or user (a federated or root session) is not
+    added: the cluster creator's bootstrap admin entry covers it.
+    """
     entries = list(entries or [])
     listed = {entry.get("principal_arn") for entry in entries}
-    if deployer_arn and iam_principal_arn(deployer_arn) not in listed:
+    deployer = iam_principal_arn(deployer_arn) if deployer_arn else None
+    if deployer and IAM_PRINCIPAL.match(deployer) and deployer not in listed:
         entries.append({
-            "principal_arn": iam_principal_arn(deployer_arn),
+            "principal_arn": deployer,
             "access_policies": [{"policy": ADMIN_POLICY, "access_scope": {"type": "cluster"}}],
         })
     return entries

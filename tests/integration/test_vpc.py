@@ -193,7 +193,7 @@ def test_check_diff_on_built_network_reports_no_change(built_platform, run_playb
 
 
 def test_summary_lists_what_was_built(built_platform, network):
-    summary = built_platform.task_results()["Show the network of the cluster"]["msg"]
+    summary = built_platform.task_results()["Show what was built"]["msg"]["network"]
     assert summary["vpc"] == f"{network['vpc']['VpcId']} 10.0.0.0/16"
     assert summary["azs"] == ", ".join(AZS)
     assert len(summary["subnets"]) == 9 and len(summary["endpoints"]) == 8 and len(summary["nat_gateways"]) == 3

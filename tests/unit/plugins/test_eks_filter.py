@@ -61,4 +61,5 @@ def test_deployer_is_added_as_cluster_admin_once():
                                                "access_scope": {"type": "cluster"}}]}
     assert eks.eks_access_entry_list(listed, "arn:aws:iam::123456789012:role/admins") == listed
     assert eks.eks_access_entry_list(listed, None) == listed
+    assert eks.eks_access_entry_list(listed, "arn:aws:sts::123456789012:federated-user/bob") == listed
     assert eks.eks_named_items(["a", "b"]) == [{"name": "a"}, {"name": "b"}]
