@@ -1,0 +1,240 @@
+"""The whole site.yml (iam, vpc, eks, nodegroups) against the emulator, asserted through boto3."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import CLUSTER, mutating_calls
+
+pytestmark = pytest.mark.integration
+
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+ISSUER_KEY = "{issuer}"
+
+
+@pytest.fixture(scope="module")
+def cluster(built_platform, boto):
+    return boto("eks").describe_cluster(name=CLUSTER)["cluster"]
+
+
+def tag_map(tags):
+    return {t["Key"]: t["Value"] for t in tags}
+
+
+# --- iam ---------------------------------------------------------------------------------
+
+def test_cluster_and_node_roles_with_their_policies(built_platform, boto):
+    iam = boto("iam")
+    attached = {p["PolicyName"] for p in
+                iam.list_attached_role_policies(RoleName=f"{CLUSTER}-cluster-role")["AttachedPolicies"]}
+    assert attached == {"AmazonEKSClusterPolicy", "AmazonEKSVPCResourceController"}
+    assert iam.list_role_policies(RoleName=f"{CLUSTER}-cluster-role")["PolicyNames"] == ["kms-secrets-encryption"]
+    attached = {p["PolicyName"] for p in
+                iam.list_attached_role_policies(RoleName=f"{CLUSTER}-node-role")["AttachedPolicies"]}
+    assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly",
+                        "AmazonSSMManagedInstanceCore"}
+    assert sorted(iam.list_role_policies(RoleName=f"{CLUSTER}-node-role")["PolicyNames"]) == [
+        "cloudwatch-agent", "ebs-volumes"]
+    profiles = iam.list_instance_profiles_for_role(RoleName=f"{CLUSTER}-node-role")["InstanceProfiles"]
+    assert [p["InstanceProfileName"] for p in profiles] == [f"{CLUSTER}-node-role"]
+
+
+def test_kms_key_rotation_alias_and_policy(built_platform, boto, cluster):
+    kms = boto("kms")
+    key = kms.describe_key(KeyId=f"alias/{CLUSTER}")["KeyMetadata"]
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+    policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    role_arn = boto("iam").get_role(RoleName=f"{CLUSTER}-cluster-role")["Role"]["Arn"]
+    users = {s["Sid"]: s["Principal"]["AWS"] for s in policy["Statement"]}
+    assert users["ClusterRoleUsesTheKey"] == role_arn
+    assert cluster["encryptionConfig"] == [{"resources": ["secrets"], "provider": {"keyArn": key["Arn"]}}]
+
+
+# --- eks ---------------------------------------------------------------------------------
+
+def test_cluster_version_network_endpoint_and_logging(cluster, boto):
+    assert cluster["version"] == "1.31"
+    assert cluster["status"] == "ACTIVE"
+    vpc = cluster["resourcesVpcConfig"]
+    subnets = boto("ec2").describe_subnets(SubnetIds=vpc["subnetIds"])["Subnets"]
+    assert sorted(tag_map(s["Tags"])["Name"] for s in subnets) == [
+        f"{CLUSTER}-private-us-east-1{az}" for az in "abc"]
+    groups = boto("ec2").describe_security_groups(GroupIds=vpc["securityGroupIds"])["SecurityGroups"]
+    assert [g["GroupName"] for g in groups] == [f"{CLUSTER}-cluster"]
+    assert (vpc["endpointPrivateAccess"], vpc["endpointPublicAccess"], vpc["publicAccessCidrs"]) == (
+        True, True, ["0.0.0.0/0"])
+    enabled = [t for setup in cluster["logging"]["clusterLogging"] if setup["enabled"] for t in setup["types"]]
+    assert sorted(enabled) == sorted(LOG_TYPES)
+    assert cluster["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"
+    role = boto("iam").get_role(RoleName=f"{CLUSTER}-cluster-role")["Role"]
+    assert cluster["roleArn"] == role["Arn"]
+
+
+def test_control_plane_log_group_keeps_30_days(built_platform, boto):
+    groups = boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/eks/{CLUSTER}/cluster")["logGroups"]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [(f"/aws/eks/{CLUSTER}/cluster", 30)]
+
+
+def test_oidc_provider_is_the_cluster_issuer(cluster, boto):
+    iam = boto("iam")
+    issuer = cluster["identity"]["oidc"]["issuer"]
+    providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    urls = {arn: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn) for arn in providers}
+    matching = [arn for arn, p in urls.items() if "https://" + p["Url"].removeprefix("https://") == issuer]
+    assert len(matching) == 1
+    assert urls[matching[0]]["ClientIDList"] == ["sts.amazonaws.com"]
+
+
+@pytest.mark.parametrize("role, service_account, policies", [
+    ("ebs-csi-driver", "ebs-csi-controller-sa", {"managed": ["AmazonEBSCSIDriverPolicy"], "inline": []}),
+    ("cluster-autoscaler", "cluster-autoscaler", {"managed": [], "inline": ["cluster-autoscaler"]}),
+    ("aws-load-balancer-controller", "aws-load-balancer-controller",
+     {"managed": [], "inline": ["aws-load-balancer-controller"]}),
+])
+def test_irsa_role_trust_and_policies(cluster, boto, role, service_account, policies):
+    iam = boto("iam")
+    name = f"{CLUSTER}-{role}"
+    trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+    issuer = cluster["identity"]["oidc"]["issuer"].removeprefix("https://")
+    account = boto("sts").get_caller_identity()["Account"]
+    assert trust["Statement"] == [{
+        "Effect": "Allow",
+        "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/{issuer}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:kube-system:{service_account}",
+                                       f"{issuer}:aud": "sts.amazonaws.com"}},
+    }]
+    attached = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
+    assert attached == policies["managed"]
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == policies["inline"]
+
+
+def test_addons_active_with_ebs_csi_service_account_role(cluster, boto):
+    eks = boto("eks")
+    addons = {name: eks.describe_addon(clusterName=CLUSTER, addonName=name)["addon"]
+              for name in eks.list_addons(clusterName=CLUSTER)["addons"]}
+    assert sorted(addons) == ["aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni"]
+    assert {a["status"] for a in addons.values()} == {"ACTIVE"}
+    ebs_role = boto("iam").get_role(RoleName=f"{CLUSTER}-ebs-csi-driver")["Role"]["Arn"]
+    assert addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"] == ebs_role
+    cni = json.loads(addons["vpc-cni"]["configurationValues"])
+    assert cni["env"]["ENABLE_PREFIX_DELEGATION"] == "true"
+
+
+def test_access_entries_keep_the_deployer_admin_and_node_role(cluster, boto):
+    eks = boto("eks")
+    entries = eks.list_access_entries(clusterName=CLUSTER)["accessEntries"]
+    node_role = boto("iam").get_role(RoleName=f"{CLUSTER}-node-role")["Role"]["Arn"]
+    assert node_role in entries
+    caller = boto("sts").get_caller_identity()["Arn"]
+    assert caller in entries
+    policies = eks.list_associated_access_policies(clusterName=CLUSTER, principalArn=caller)["associatedAccessPolicies"]
+    assert [p["policyArn"].rsplit("/", 1)[1] for p in policies] == ["AmazonEKSClusterAdminPolicy"]
+
+
+# --- nodegroups -------------------------------------------------------------------------------
+
+GROUPS = {
+    "system": {"types": ["m5.xlarge"], "capacity": "ON_DEMAND", "scaling": (2, 3, 4), "disk": (100, 3000, None),
+               "labels": {"role": "system"}, "taints": []},
+    "application": {"types": ["m5.2xlarge", "m5a.2xlarge", "m5n.2xlarge"], "capacity": "SPOT",
+                    "scaling": (3, 5, 10), "disk": (200, 3000, None), "labels": {"role": "application"}, "taints": []},
+    "database": {"types": ["r5.2xlarge"], "capacity": "ON_DEMAND", "scaling": (3, 4, 6), "disk": (500, 3000, 125),
+                 "labels": {"role": "database"},
+                 "taints": [{"key": "workload", "value": "database", "effect": "NO_SCHEDULE"}]},
+}
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_node_group_fields_and_launch_template(built_platform, boto, group):
+    expected = GROUPS[group]
+    eks, ec2 = boto("eks"), boto("ec2")
+    nodegroup = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=group)["nodegroup"]
+    assert nodegroup["status"] == "ACTIVE"
+    assert nodegroup["instanceTypes"] == expected["types"]
+    assert nodegroup["capacityType"] == expected["capacity"]
+    scaling = nodegroup["scalingConfig"]
+    assert (scaling["minSize"], scaling["desiredSize"], scaling["maxSize"]) == expected["scaling"]
+    assert nodegroup["labels"] == expected["labels"]
+    assert nodegroup.get("taints", []) == expected["taints"]
+    assert nodegroup["updateConfig"] == {"maxUnavailable": 1}
+    assert nodegroup["tags"]["k8s.io/cluster-autoscaler/enabled"] == "true"
+    assert nodegroup["tags"][f"k8s.io/cluster-autoscaler/{CLUSTER}"] == "owned"
+    assert nodegroup["nodeRole"].endswith(f":role/{CLUSTER}-node-role")
+    subnets = ec2.describe_subnets(SubnetIds=nodegroup["subnets"])["Subnets"]
+    assert {tag_map(s["Tags"])["llmhub.io/tier"] for s in subnets} == {"private"}
+    template_ref = nodegroup["launchTemplate"]
+    assert template_ref["name"] == f"{CLUSTER}-{group}"
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=template_ref["id"],
+                                                 Versions=[template_ref["version"]])[
+        "LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    ebs = data["BlockDeviceMappings"][0]["Ebs"]
+    size, iops, throughput = expected["disk"]
+    assert (ebs["VolumeSize"], ebs["VolumeType"], ebs["Iops"], ebs["Encrypted"]) == (size, "gp3", iops, True)
+    assert ebs.get("Throughput") == throughput
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert data["EbsOptimized"] is True and data["Monitoring"] == {"Enabled": True}
+    node_group_sg = ec2.describe_security_groups(GroupIds=data["SecurityGroupIds"])["SecurityGroups"]
+    assert [g["GroupName"] for g in node_group_sg] == [f"{CLUSTER}-node"]
+    propagated = {spec["ResourceType"]: tag_map(spec["Tags"]) for spec in data["TagSpecifications"]}
+    assert set(propagated) == {"instance", "volume"}
+    for tags in propagated.values():
+        assert tags["llmhub.io/cluster"] == CLUSTER and tags["llmhub.io/nodegroup"] == group
+
+
+# --- day 2 (these change the platform: keep them last) ----------------------------------
+
+def test_second_run_changes_nothing_and_makes_no_new_template_version(built_platform, run_playbook, control, boto):
+    control.clear_requests()
+    second = run_playbook("site.yml")
+    assert second.rc == 0, second.failure_messages()
+    assert second.changed == 0, second.changed_tasks()
+    assert mutating_calls(control) == []
+
+
+def test_public_cidrs_and_log_types_change_in_place(built_platform, run_playbook, control, boto):
+    before = boto("eks").describe_cluster(name=CLUSTER)["cluster"]
+    change = ["-e", json.dumps({"eks_public_access_cidrs": ["203.0.113.0/24"], "eks_log_types": ["api", "audit"]}),
+              "--tags", "eks"]
+    control.clear_requests()
+    check = run_playbook("site.yml", "--check", "--diff", *change)
+    assert check.rc == 0, check.failure_messages()
+    diff = check.task_results()["Ensure the EKS cluster (encryption, logging, endpoint access) and wait until it is ACTIVE"]
+    assert diff["changed"] is True
+    rendered = json.dumps(diff["diff"])
+    assert "203.0.113.0/24" in rendered
+    assert mutating_calls(control) == []
+    applied = run_playbook("site.yml", *change)
+    assert applied.rc == 0, applied.failure_messages()
+    after = boto("eks").describe_cluster(name=CLUSTER)["cluster"]
+    assert after["arn"] == before["arn"]
+    assert after["resourcesVpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    enabled = [t for s in after["logging"]["clusterLogging"] if s["enabled"] for t in s["types"]]
+    assert sorted(enabled) == ["api", "audit"]
+    assert len(boto("eks").list_updates(name=CLUSTER)["updateIds"]) >= 2
+
+
+def test_editing_one_groups_max_size_changes_only_that_group(built_platform, run_playbook, control, boto):
+    import copy
+
+    import yaml
+
+    from .conftest import ROOT
+
+    definitions = yaml.safe_load((ROOT / "roles/nodegroups/defaults/main.yml").read_text())["nodegroups_definitions"]
+    definitions = copy.deepcopy(definitions)
+    definitions[1]["scaling"]["max_size"] = 12
+    control.clear_requests()
+    run = run_playbook("site.yml", "--tags", "nodegroups", "-e", json.dumps({"nodegroups_definitions": definitions}))
+    assert run.rc == 0, run.failure_messages()
+    assert run.changed_tasks() == ["Ensure the managed node groups, requested together and waited on once"]
+    calls = [e for e in control.requests() if e["operation"].startswith(("Update", "Create"))]
+    assert [e["operation"] for e in calls] == ["UpdateNodegroupConfig"]
+    eks = boto("eks")
+    updates = {g: eks.list_updates(name=CLUSTER, nodegroupName=g)["updateIds"] for g in GROUPS}
+    assert {g: len(ids) for g, ids in updates.items()} == {"system": 0, "application": 1, "database": 0}
+    scaling = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="application")["nodegroup"]["scalingConfig"]
+    assert scaling["maxSize"] == 12
