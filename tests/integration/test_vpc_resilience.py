@@ -68,7 +68,8 @@ def test_deploy_succeeds_with_ten_percent_of_calls_throttled(fresh_account, run_
 
 
 def test_destroy_requires_confirmation_and_removes_everything(fresh_account, run_playbook, boto):
-    assert run_playbook("site.yml", "--tags", "vpc").rc == 0
+    built = run_playbook("site.yml")
+    assert built.rc == 0, built.failure_messages()
     refused = run_playbook("destroy.yml", "-e", "confirm_destroy=some-other-cluster")
     assert refused.rc != 0
     assert "confirm_destroy=llm-analytics-hub-prod-eks" in refused.failure_messages()
@@ -83,6 +84,12 @@ def test_destroy_requires_confirmation_and_removes_everything(fresh_account, run
     assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
     assert boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/vpc/{CLUSTER}")["logGroups"] == []
     roles = [r["RoleName"] for r in boto("iam").list_roles()["Roles"]]
-    assert f"{CLUSTER}-vpc-flow-logs" not in roles
+    assert [r for r in roles if r.startswith(CLUSTER)] == []
+    assert boto("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    assert boto("eks").list_clusters()["clusters"] == []
+    assert boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/eks/{CLUSTER}")["logGroups"] == []
+    assert boto("ec2").describe_launch_templates()["LaunchTemplates"] == []
+    key = boto("kms").describe_key(KeyId=f"alias/{CLUSTER}")["KeyMetadata"]
+    assert key["KeyState"] == "PendingDeletion"
     again = run_playbook("destroy.yml", "-e", f"confirm_destroy={CLUSTER}")
     assert again.rc == 0 and again.changed == 0
