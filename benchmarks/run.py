@@ -69,7 +69,8 @@ def run_playbook(url: str, inventory: Path, forks: int, tags: str | None) -> dic
     env.update({"AWS_ENDPOINT_URL": url, "LLMHUB_EMULATOR_URL": url, "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",  # noqa: S105
                 "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-                "ANSIBLE_FORKS": str(forks)})
+                "ANSIBLE_FORKS": str(forks), "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all",
+                "PROFILE_TASKS_SORT_ORDER": "descending"})
     command = [str(Path(sys.executable).with_name("ansible-playbook")), str(ROOT / "playbooks" / "site.yml"),
                "-i", str(inventory)]
     if tags:
@@ -94,10 +95,11 @@ def calls_summary(entries: list[dict]) -> dict:
             "by_operation": dict(by_operation.most_common()), "mutating_by_operation": dict(mutating.most_common())}
 
 
-def measure(profile: str, fleet: list[int], tags: str | None) -> dict:
-    results: dict = {"profile": profile, "tags": tags, "critical_path": critical_path_seconds(profile),
+def measure(profile: str, fleet: list[int], tags: str | None, scale: float = 1.0) -> dict:
+    results: dict = {"profile": profile, "scale": scale, "tags": tags,
+                     "critical_path": critical_path_seconds(profile, scale),
                      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    with tempfile.TemporaryDirectory() as scratch, EmulatorServer(profile=profile) as server:
+    with tempfile.TemporaryDirectory() as scratch, EmulatorServer(profile=profile, scale=scale) as server:
         client = EmulatorClient(server.url)
         single = write_inventory(Path(scratch), 1)
         client.reset()
@@ -131,6 +133,7 @@ def markdown(results: dict) -> str:
     critical = results["critical_path"]
     lines = [
         f"Measured {results['date']}, profile `{results['profile']}`"
+        + (f" x {results['scale']}" if results.get("scale", 1.0) != 1.0 else "")
         + (f", tags `{results['tags']}`" if results["tags"] else "") + ", one run.",
         "",
         "| measure | value | target |",
@@ -167,16 +170,17 @@ def update_readme(table: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="demo")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every profile duration")
     parser.add_argument("--fleet", default="1,3,10", help="fleet sizes, comma-separated")
     parser.add_argument("--tags", default=None, help="only these site.yml tags")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
     args = parser.parse_args(argv)
     fleet = sorted({int(n) for n in args.fleet.split(",") if n} | {1})
-    results = measure(args.profile, fleet, args.tags)
+    results = measure(args.profile, fleet, args.tags, args.scale)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = results["date"].replace(":", "").replace("-", "")[:15]
-    (args.out / f"{stamp}-{args.profile}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (args.out / f"{stamp}-{args.profile}-x{args.scale:g}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     table = markdown(results)
     (args.out / "latest.md").write_text(table, encoding="utf-8")
     if not args.no_readme:

@@ -203,3 +203,23 @@ class TestEntryDiff:
             {"policy_arn": EDIT, "access_scope": {"type": "namespace", "namespaces": ["apps"]}},
         ]
         assert view["kubernetes_groups"] == ["dev"] and view["tags"] == {"a": "b"}
+
+
+def test_set_waiter_polls_after_a_tenth_of_the_time_waited():
+    """Polls come quickly at first, then after ~10% of the elapsed time, capped at 15 s."""
+    from ansible_collections.llmhub.eks.plugins.module_utils import common
+
+    now = [0.0]
+    delays = []
+
+    def sleep(seconds):
+        delays.append(round(seconds, 3))
+        now[0] += seconds
+
+    ready_at = 600.0
+    common.wait_for_set(lambda ids: {i: {"t": now[0]} for i in ids}, ["x"], lambda r: r["t"] >= ready_at,
+                        lambda r: None, 1800, "test", sleep=sleep, clock=lambda: now[0])
+    assert delays[:3] == [0.25, 0.25, 0.25]
+    assert max(delays) == 15.0
+    assert now[0] - ready_at <= 15.0
+    assert len(delays) < 100
