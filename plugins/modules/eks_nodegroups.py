@@ -152,6 +152,8 @@ options:
   wait:
     description:
       - Whether to wait until every created or updated node group is V(ACTIVE) (and deleted ones are gone).
+      - Listed node groups still C(CREATING) or C(UPDATING) from an earlier call with O(wait=false) are waited on too,
+        so a second call with O(wait=true) is how a playbook waits for groups it requested earlier.
       - Successive updates of one node group and the replacement of a recreated one always wait for the previous step.
     type: bool
     default: true
@@ -765,6 +767,10 @@ def ensure_present(run):
                                 label=lambda p: p["spec"]["name"])
     errors = {plan["spec"]["name"]: error for plan, (_update, error) in zip(active, outcomes) if error}
     pending = {plan["spec"]["name"]: update for plan, (update, error) in zip(active, outcomes) if not error}
+    if module.params["wait"]:
+        # Unchanged groups still settling (created or updated by an earlier call with wait=false) are waited on too.
+        pending.update({plan["spec"]["name"]: None for plan in plans
+                        if not plan["action"] and (plan["current"] or {}).get("status") in ("CREATING", "UPDATING")})
     final, wait_error = {}, None
     if pending and module.params["wait"]:
         try:

@@ -202,7 +202,7 @@ def test_public_cidrs_and_log_types_change_in_place(built_platform, run_playbook
     control.clear_requests()
     check = run_playbook("site.yml", "--check", "--diff", *change)
     assert check.rc == 0, check.failure_messages()
-    diff = check.task_results()["Ensure the EKS cluster (encryption, logging, endpoint access) and wait until it is ACTIVE"]
+    diff = check.task_results()["Ensure the EKS cluster (encryption, logging, endpoint access)"]
     assert diff["changed"] is True
     rendered = json.dumps(diff["diff"])
     assert "203.0.113.0/24" in rendered
@@ -230,7 +230,7 @@ def test_editing_one_groups_max_size_changes_only_that_group(built_platform, run
     control.clear_requests()
     run = run_playbook("site.yml", "--tags", "nodegroups", "-e", json.dumps({"nodegroups_definitions": definitions}))
     assert run.rc == 0, run.failure_messages()
-    assert run.changed_tasks() == ["Ensure the managed node groups, requested together and waited on once"]
+    assert run.changed_tasks() == ["Ensure the managed node groups, all requested together"]
     calls = [e for e in control.requests() if e["operation"].startswith(("Update", "Create"))]
     assert [e["operation"] for e in calls] == ["UpdateNodegroupConfig"]
     eks = boto("eks")
