@@ -94,6 +94,11 @@ def eks_named_items(names):
     return [{"name": name} for name in names or []]
 
 
+def eks_addon_versions(addons):
+    """``eks_addon`` results -> ``["vpc-cni v1.19.5-eksbuild.1", ...]`` for the run summary."""
+    return [f"{addon['name']} {addon.get('version') or '?'}" for addon in addons or []]
+
+
 class FilterModule:
     """EKS role filters."""
 
@@ -103,4 +108,5 @@ class FilterModule:
             "eks_access_entry_list": eks_access_entry_list,
             "eks_validate_settings": eks_validate_settings,
             "eks_named_items": eks_named_items,
+            "eks_addon_versions": eks_addon_versions,
         }

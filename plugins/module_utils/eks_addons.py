@@ -17,12 +17,10 @@ import re
 from ansible.module_utils.common.yaml import HAS_YAML
 from ansible.module_utils.common.yaml import yaml_load
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library.
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import describe_cluster  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import eks_client  # noqa: F401 pylint: disable=unused-import
 
@@ -42,15 +40,7 @@ POLICY_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:eks::aws:cluster-access-policy/[A-Z
 
 # -- AWS plumbing shared by both modules ------------------------------------------------------------
 
-def is_not_found(error):
-    """True for EKS's ResourceNotFoundException."""
-    return (
-        isinstance(error, botocore.exceptions.ClientError)
-        and error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
-    )
-
-
-def active_nodegroups(client, cluster_name, run_concurrently):
+def active_nodegroups(client, cluster_name):
     """Names of the cluster's node groups that are ACTIVE (or updating, hence up)."""
     names = paginate(client, "list_nodegroups", "nodegroups", clusterName=cluster_name)
 
@@ -59,10 +49,8 @@ def active_nodegroups(client, cluster_name, run_concurrently):
             return client.describe_nodegroup(aws_retry=True, clusterName=cluster_name, nodegroupName=name)[
                 "nodegroup"
             ]["status"]
-        except botocore.exceptions.ClientError as e:
-            if is_not_found(e):
-                return None
-            raise
+        except is_boto3_error_code("ResourceNotFoundException"):
+            return None
 
     statuses = run_concurrently(status, names, "describe node groups")
     return [name for name, state in zip(names, statuses) if state in ("ACTIVE", "UPDATING")]

@@ -20,11 +20,11 @@ import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import PolicyError
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import normalize_policy
@@ -174,32 +174,24 @@ def role_spec(role, common_tags, partition, assume_role_policy, instance_profile
 # --------------------------------------------------------------------------- reading
 
 
-def _all_pages(client, operation, key, **params):
-    @AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
-    def full_result():
-        return client.get_paginator(operation).paginate(**params).build_full_result()
-
-    return full_result().get(key, [])
-
-
 def fetch_role(client, name, with_documents=True):
     """The role's current state, or None when it does not exist."""
     try:
         role = client.get_role(aws_retry=True, RoleName=name)["Role"]
     except is_boto3_error_code("NoSuchEntity"):
         return None
-    attached = _all_pages(client, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
-    inline_names = _all_pages(client, "list_role_policies", "PolicyNames", RoleName=name)
+    attached = paginate(client, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+    inline_names = paginate(client, "list_role_policies", "PolicyNames", RoleName=name)
     inline = {}
     for policy_name in inline_names:
         document = None
         if with_documents:
             document = client.get_role_policy(aws_retry=True, RoleName=name, PolicyName=policy_name)["PolicyDocument"]
         inline[policy_name] = document
-    profiles = _all_pages(client, "list_instance_profiles_for_role", "InstanceProfiles", RoleName=name)
+    profiles = paginate(client, "list_instance_profiles_for_role", "InstanceProfiles", RoleName=name)
     tags = role.get("Tags")
     if tags is None:
-        tags = _all_pages(client, "list_role_tags", "Tags", RoleName=name)
+        tags = paginate(client, "list_role_tags", "Tags", RoleName=name)
     return {
         "role": role,
         "managed_policies": sorted(p["PolicyArn"] for p in attached),

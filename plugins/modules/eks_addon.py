@@ -485,7 +485,7 @@ class AddonSet:
         bad = [view for view in views if view["status"] != "ACTIVE"]
         if not bad:
             return None
-        no_nodes = not active_nodegroups(self.client, self.cluster_name, run_concurrently)
+        no_nodes = not active_nodegroups(self.client, self.cluster_name)
         parts = []
         for view in bad:
             text = f"{view['name']} is {view['status']}"

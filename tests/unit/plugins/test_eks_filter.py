@@ -63,3 +63,8 @@ def test_deployer_is_added_as_cluster_admin_once():
     assert eks.eks_access_entry_list(listed, None) == listed
     assert eks.eks_access_entry_list(listed, "arn:aws:sts::123456789012:federated-user/bob") == listed
     assert eks.eks_named_items(["a", "b"]) == [{"name": "a"}, {"name": "b"}]
+
+
+def test_addon_versions_for_the_summary():
+    assert eks.eks_addon_versions([{"name": "coredns", "version": "v1.12.1-eksbuild.2"}, {"name": "kube-proxy"}]) == [
+        "coredns v1.12.1-eksbuild.2", "kube-proxy ?"]
