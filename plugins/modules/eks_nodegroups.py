@@ -13,9 +13,13 @@ version_added: 0.1.0
 description:
   - Creates, updates, replaces and deletes all listed EKS managed node groups of one cluster in a single module
     invocation. Node groups not listed are left alone.
-  - Describes the cluster once (it must be V(ACTIVE)) and its node groups concurrently, then requests every missing
-    node group at once (all create calls are made before anything is waited on), updates the others in place, and
-    waits B(once) for all of them to be V(ACTIVE).
+  - Describes the cluster once and its node groups concurrently, then requests every missing node group at once (all
+    create calls are made before anything is waited on), updates the others in place, and waits B(once) for all of
+    them to be V(ACTIVE).
+  - A cluster still C(CREATING) or C(UPDATING) is waited for (within O(wait_timeout), whatever O(wait) says) before
+    any node group is changed, since EKS accepts node group changes only from an V(ACTIVE) cluster. A playbook can
+    therefore request the cluster with O(llmhub.eks.eks_cluster#module:wait=false), do other work, and call this
+    module next: the node groups are requested the moment the cluster is ready. Any other cluster status fails.
   - In-place updates use C(UpdateNodegroupConfig) for scaling, labels and taints (sent as add-or-update and remove
     differences) and the update configuration, and C(UpdateNodegroupVersion) for a new launch template version or
     AMI release. A node group runs one EKS update at a time (the next waits for the previous one); different node
@@ -342,6 +346,7 @@ from ansible_collections.llmhub.eks.plugins.module_utils.eks import UnresolvedRe
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import describe_cluster
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import eks_client
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import resolve_role_arn
+from ansible_collections.llmhub.eks.plugins.module_utils.eks import wait_for_cluster_status
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import describe_nodegroup
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import failure_reason
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import find_launch_templates
@@ -362,6 +367,9 @@ DIFF_KEYS = ("capacity_type", "instance_types", "ami_type", "node_role", "subnet
 RETURN_KEYS = ("name", "arn", "status", "capacity_type", "instance_types", "ami_type", "node_role", "subnets",
                "scaling", "labels", "taints", "update_config", "launch_template", "disk_size", "release_version",
                "version", "health_issues", "tags")
+
+
+SETTLING_CLUSTER_STATUSES = ("CREATING", "UPDATING")
 
 
 class Run:
@@ -717,6 +725,14 @@ def ensure_present(run):
     if cluster is None and not module.check_mode:
         module.fail_json(msg=f"cluster_name: there is no EKS cluster {run.cluster_name!r} in {module.region}; create "
                              "it first (llmhub.eks.eks_cluster)")
+    if cluster is not None and cluster.get("status") in SETTLING_CLUSTER_STATUSES and not module.check_mode:
+        # EKS refuses node group changes until the cluster is ACTIVE: waiting here lets a playbook request the
+        # cluster without waiting and ask for its node groups as the next step, the moment it can be served.
+        try:
+            cluster = wait_for_cluster_status(run.eks, run.cluster_name, "ACTIVE", timeout=run.remaining())
+        except AnsibleAWSError as e:
+            module.fail_json(msg=f"cluster_name: {e.message}; node groups can only be changed while the cluster "
+                                 "is ACTIVE")
     if cluster is not None and cluster.get("status") != "ACTIVE" and not module.check_mode:
         module.fail_json(msg=f"cluster_name: the cluster {run.cluster_name} is {cluster.get('status')}; node groups "
                              "can only be changed while it is ACTIVE (wait for the cluster, then run again)")

@@ -24,6 +24,11 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
 
 @pytest.fixture
 def cluster(fresh_account, boto):
+    return make_cluster(fresh_account, boto)
+
+
+def make_cluster(fresh_account, boto):
+    """VPC, two private subnets, the two roles and the cluster; the request log starts empty after them."""
     ec2, iam, eks = boto("ec2"), boto("iam"), boto("eks")
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = {}
@@ -237,6 +242,23 @@ def test_three_nodegroups_lifecycle(cluster, run_tasks, fresh_account, boto):
     assert seventh.task_results()["delete"]["deleted"] == ["system", "application", "database"]
     assert not seventh.task_results()["delete again"]["changed"]
     assert eks.list_nodegroups(clusterName=CLUSTER)["nodegroups"] == []
+
+
+def test_waits_for_a_cluster_still_creating(fresh_account, run_tasks, boto):
+    """The cluster was requested without waiting: the node groups are requested as soon as it is ACTIVE."""
+    fresh_account.configure(profile={"eks_cluster_create": 2.0, "eks_nodegroup_create": 0.5})
+    make_cluster(fresh_account, boto)
+    assert boto("eks").describe_cluster(name=CLUSTER)["cluster"]["status"] == "CREATING"
+
+    run = run_tasks([templates(), nodegroups_task(nodegroups=groups()[:1])])
+    assert run.rc == 0, run.failure_messages()
+    assert run.task_results()["nodegroups"]["created"] == ["system"]
+    cluster_active = [event["ts"] for event in fresh_account.events()
+                      if event["kind"] == "eks_cluster" and event["to"] == "ACTIVE"]
+    creates = [entry["ts"] for entry in fresh_account.requests() if entry["operation"] == "CreateNodegroup"]
+    assert len(cluster_active) == 1 and len(creates) == 1
+    assert creates[0] >= cluster_active[0], "the node group was requested before the cluster was ACTIVE"
+    assert describe_all(boto("eks"))["system"]["status"] == "ACTIVE"
 
 
 def test_a_failed_create_does_not_stop_the_others(cluster, run_tasks, boto):
