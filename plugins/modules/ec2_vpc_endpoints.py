@@ -158,6 +158,9 @@ deleted:
   elements: str
 """
 
+# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
+from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently

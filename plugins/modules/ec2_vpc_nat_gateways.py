@@ -120,6 +120,9 @@ released_addresses:
   sample: ["203.0.113.10"]
 """
 
+# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
+from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import diff_view

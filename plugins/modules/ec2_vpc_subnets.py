@@ -139,6 +139,9 @@ deleted:
   elements: str
 """
 
+# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
+from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
+
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code

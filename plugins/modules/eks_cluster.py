@@ -272,6 +272,9 @@ updates:
   sample: [{"id": "0a1b2c3d-...", "type": "LoggingUpdate", "status": "Successful"}]
 """
 
+# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
+from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
+
 import ipaddress
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict

@@ -18,8 +18,8 @@ description:
     them to be V(ACTIVE).
   - A cluster still C(CREATING) or C(UPDATING) is waited for (within O(wait_timeout), whatever O(wait) says) before
     any node group is changed, since EKS accepts node group changes only from an V(ACTIVE) cluster. A playbook can
-    therefore request the cluster with O(llmhub.eks.eks_cluster#module:wait=false), do other work, and call this
-    module next: the node groups are requested the moment the cluster is ready. Any other cluster status fails.
+    therefore request the cluster with O(llmhub.eks.eks_cluster#module:wait=false), do other work, then call this
+    module, which requests the node groups the moment the cluster is ready. Any other cluster status fails.
   - In-place updates use C(UpdateNodegroupConfig) for scaling, labels and taints (sent as add-or-update and remove
     differences) and the update configuration, and C(UpdateNodegroupVersion) for a new launch template version or
     AMI release. A node group runs one EKS update at a time (the next waits for the previous one); different node
@@ -322,6 +322,9 @@ desired_size_drift:
   type: dict
   sample: {"application": {"desired_size": 5, "current_desired_size": 7}}
 """
+
+# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
+from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
 
 import time
 import uuid

@@ -181,7 +181,7 @@ def fresh_account(control):
 def run_tasks(emulator_server, tmp_path_factory) -> Callable[..., PlaybookRun]:
     """Run a list of tasks (dicts, as in a playbook) on localhost against the emulator.
 
-    ``run_tasks([{"name": "x", "llmhub.eks.iam_roles": {...}}], "--check", "--diff")``;
+    ``run_tasks([{"name": "x", "llmhub.eks.iam_roles": {...}}], "--check", "--diff", env={...})``;
     the result's ``task_results()`` is keyed by task name. Every AWS module
     of amazon.aws and llmhub.eks gets the emulator's endpoint and region
     through ``module_defaults``.
@@ -191,7 +191,8 @@ def run_tasks(emulator_server, tmp_path_factory) -> Callable[..., PlaybookRun]:
     directory = tmp_path_factory.mktemp("tasks")
     counter = iter(range(1_000_000))
 
-    def run(tasks: list[dict[str, Any]], *args: str, timeout: float = 600) -> PlaybookRun:
+    def run(tasks: list[dict[str, Any]], *args: str, timeout: float = 600,
+            env: dict[str, str] | None = None) -> PlaybookRun:
         play = [{
             "name": "Module test",
             "hosts": CLUSTER,
@@ -203,8 +204,8 @@ def run_tasks(emulator_server, tmp_path_factory) -> Callable[..., PlaybookRun]:
         path.write_text(yaml.safe_dump(play, sort_keys=False), encoding="utf-8")
         ansible_playbook = str(Path(sys.executable).with_name("ansible-playbook"))
         command = [ansible_playbook, str(path), "-i", str(ROOT / "inventories" / "local"), *args]
-        proc = subprocess.run(command, cwd=ROOT, env=playbook_environment(emulator_server.url), capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        proc = subprocess.run(command, cwd=ROOT, env={**playbook_environment(emulator_server.url), **(env or {})},
+                              capture_output=True, text=True, timeout=timeout, check=False)
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, parse_report(proc.stdout))
 
     return run

@@ -1,0 +1,441 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the llmhub.eks collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Turbo mode: run this collection's modules in a warm worker process.
+
+Every module invocation is a new Python process that compiles ansible's and
+amazon.aws's module_utils from the AnsiballZ zip (no bytecode cache), imports
+boto3 and botocore and parses botocore's JSON service models: about 0.4 s of
+CPU before the first API call, most of the cost of an invocation that finds
+its set of resources already as wanted. Like cloud.common's turbo mode (used
+by kubernetes.core and vmware.vmware_rest), the first invocation starts a
+per-user worker that does that work once; the next invocations hand it their
+arguments and their stdout/stderr (SCM_RIGHTS over a Unix socket in a 0700
+directory) and the worker forks a child that runs the module the way
+AnsiballZ does, writing straight to the controller's pipes, then reports the
+exit status. Nothing of the module's behaviour changes: same code, same
+arguments, same output, the caller's environment and working directory.
+
+Importing this module is what hands a run over (the import is the first one
+of each llmhub.eks module). It does so only when AnsiballZ runs a module of
+this collection, a worker for the same code is up, and ``LLMHUB_TURBO`` is not
+``0``; otherwise the module runs in its own process as usual (and starts a
+worker for the next one). The worker is keyed by the Python interpreter, the
+ansible-core and amazon.aws code it preloads and this file, so changed code
+gets a new worker; it exits after ``LLMHUB_TURBO_IDLE`` seconds (default 15)
+without work. ``LLMHUB_TURBO_DIR`` moves its directory (default
+``<tmp>/llmhub-eks-turbo-<uid>``); ``<key>.log`` there lists what it served.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import socket
+import stat
+import struct
+import sys
+import tempfile
+import time
+
+COLLECTION_MODULES = "ansible_collections.llmhub.eks.plugins.modules."
+OWN_PACKAGE = "ansible_collections.llmhub.eks"
+# Files of the AnsiballZ zip whose content the worker preloads: they key it.
+KEY_FILES = (
+    "ansible/module_utils/ansible_release.py",
+    "ansible/module_utils/basic.py",
+    "ansible/module_utils/_internal/_ansiballz/_loader.py",
+    "ansible_collections/amazon/aws/plugins/module_utils/common.py",
+    "ansible_collections/amazon/aws/plugins/module_utils/modules.py",
+    "ansible_collections/amazon/aws/plugins/module_utils/botocore.py",
+    "ansible_collections/llmhub/eks/plugins/module_utils/turbo.py",
+)
+PRELOAD = (
+    "ansible.module_utils.basic",
+    "ansible.module_utils._internal._ansiballz._loader",
+    "ansible_collections.amazon.aws.plugins.module_utils.modules",
+    "ansible_collections.amazon.aws.plugins.module_utils.botocore",
+    "ansible_collections.amazon.aws.plugins.module_utils.retries",
+    "ansible_collections.amazon.aws.plugins.module_utils.exceptions",
+    "ansible_collections.amazon.aws.plugins.module_utils.tagging",
+    "ansible_collections.amazon.aws.plugins.module_utils.iam",
+    "boto3",
+    "botocore",
+)
+WARM_SERVICES = ("ec2", "eks", "iam", "kms", "logs", "sts")
+STARTED = b"S"
+HEADER = struct.Struct("!I")
+STATUS = struct.Struct("!i")
+DEFAULT_IDLE_SECONDS = 15.0
+LOG_LIMIT_BYTES = 1 << 20
+LISTEN_BACKLOG = 64
+
+_IN_WORKER = False
+
+
+class Unavailable(Exception):
+    """No worker can take this run: the module runs in its own process."""
+
+
+def enabled(environ=None):
+    environ = os.environ if environ is None else environ
+    return environ.get("LLMHUB_TURBO", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def idle_seconds(environ=None):
+    environ = os.environ if environ is None else environ
+    try:
+        return max(1.0, float(environ.get("LLMHUB_TURBO_IDLE", DEFAULT_IDLE_SECONDS)))
+    except ValueError:
+        return DEFAULT_IDLE_SECONDS
+
+
+def runtime_dir(environ=None):
+    """The worker directory, created 0700; refused (Unavailable) if someone else could use it."""
+    environ = os.environ if environ is None else environ
+    path = environ.get("LLMHUB_TURBO_DIR") or os.path.join(tempfile.gettempdir(), f"llmhub-eks-turbo-{os.getuid()}")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except OSError as e:
+        raise Unavailable(f"cannot create {path}: {e}") from e
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise Unavailable(f"{path} must be a directory of this user that only this user can use (mode 0700)")
+    return path
+
+
+def worker_key(modlib, executable=None):
+    """Worker identity: the interpreter and the content of the preloaded files (their CRCs in the zip)."""
+    import hashlib  # pylint: disable=import-outside-toplevel
+    import zipfile  # pylint: disable=import-outside-toplevel
+
+    digest = hashlib.sha256((executable or sys.executable).encode())
+    digest.update(sys.version.encode())
+    with zipfile.ZipFile(modlib) as archive:
+        names = set(archive.namelist())
+        for name in KEY_FILES:
+            crc = archive.getinfo(name).CRC if name in names else -1
+            digest.update(f"{name}={crc};".encode())
+    return digest.hexdigest()[:20]
+
+
+# --------------------------------------------------------------------------- the module's side
+
+
+def _recv_exact(conn, size):
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def run_in_worker(module_fqn, modlib, params, profile, environ=None):
+    """Run the module in the worker; returns its exit status. Raises Unavailable if no worker took it."""
+    environ = os.environ if environ is None else environ
+    directory = runtime_dir(environ)
+    key = worker_key(modlib)
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            conn.connect(os.path.join(directory, key + ".sock"))
+        except OSError as e:
+            conn.close()
+            start_worker(directory, key, modlib)
+            raise Unavailable("no worker yet") from e
+        request = json.dumps({
+            "module_fqn": module_fqn, "modlib": modlib, "params": params.decode("utf-8", "surrogateescape"),
+            "profile": profile, "env": dict(environ), "cwd": os.getcwd(), "umask": _current_umask(),
+        }).encode()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        conn.sendmsg([HEADER.pack(len(request))],
+                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [1, 2]))])
+        conn.sendall(request)
+        if _recv_exact(conn, 1) != STARTED:
+            raise Unavailable("the worker did not take the run")
+        status = _recv_exact(conn, STATUS.size)
+    except OSError as e:
+        raise Unavailable(f"worker connection failed: {e}") from e
+    finally:
+        conn.close()
+    if status is None:
+        # The module started in the worker but its child vanished: say so instead of an empty answer.
+        _write_failure("The llmhub.eks turbo worker stopped while running this module; run the task again, or set "
+                       "LLMHUB_TURBO=0 to run modules without the worker.")
+        return 1
+    return STATUS.unpack(status)[0]
+
+
+def _write_failure(message):
+    """A module result (what the controller reads from stdout) saying the run failed."""
+    sys.stdout.write(json.dumps({"failed": True, "msg": message}) + "\n")
+    sys.stdout.flush()
+
+
+def _current_umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def start_worker(directory, key, modlib):
+    """Start a detached worker for ``key`` unless one holds its lock (starting or running)."""
+    import fcntl  # pylint: disable=import-outside-toplevel
+    import shutil  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    lock_path = os.path.join(directory, key + ".lock")
+    with open(lock_path, "a", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    # A copy of this run's zip, the worker's own: the AnsiballZ temporary directory goes away with this process.
+    archive = os.path.join(directory, f"{key}-{os.getpid()}.zip")
+    shutil.copyfile(modlib, archive)
+    boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from ansible_collections.llmhub.eks.plugins.module_utils import turbo; "
+            "turbo.serve(sys.argv[1], sys.argv[2], sys.argv[3])")
+    subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, "-c", boot, archive, directory, key],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        close_fds=True, start_new_session=True, cwd="/",
+    )
+
+
+def _hand_over_if_module_main():
+    """Called on import: hand an AnsiballZ run of one of our modules to the worker, exit with its status."""
+    if _IN_WORKER or not enabled():
+        return
+    main = sys.modules.get("__main__")
+    module_fqn = getattr(main, "_module_fqn", None)
+    modlib = getattr(main, "_modlib_path", None)
+    basic = sys.modules.get("ansible.module_utils.basic")
+    params = getattr(basic, "_ANSIBLE_ARGS", None)
+    if not (isinstance(module_fqn, str) and module_fqn.startswith(COLLECTION_MODULES) and modlib and params):
+        return
+    try:
+        status = run_in_worker(module_fqn, modlib, params, getattr(basic, "_ANSIBLE_PROFILE", None))
+    except (Unavailable, OSError, KeyError, ValueError):
+        return
+    sys.stdout.flush()
+    raise SystemExit(status)
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+def _memoize_botocore_files():
+    """Parse each botocore data file once per worker (botocore caches per session; modules make many sessions)."""
+    from botocore import loaders  # pylint: disable=import-outside-toplevel
+
+    original = loaders.JSONFileLoader.load_file
+    parsed = {}
+
+    def load_file(self, file_path):
+        if file_path not in parsed:
+            parsed[file_path] = original(self, file_path)
+        return parsed[file_path]
+
+    loaders.JSONFileLoader.load_file = load_file
+
+
+def _preload():
+    import importlib  # pylint: disable=import-outside-toplevel
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    _memoize_botocore_files()
+    import boto3  # pylint: disable=import-outside-toplevel
+
+    session = boto3.session.Session(region_name="us-east-1")
+    for service in WARM_SERVICES:
+        session.client(service, aws_access_key_id="warm", aws_secret_access_key="warm")
+
+
+def serve(archive, directory, key):
+    """Worker main loop: accept runs, fork a child per run, exit when idle."""
+    import fcntl  # pylint: disable=import-outside-toplevel
+    import select  # pylint: disable=import-outside-toplevel
+
+    global _IN_WORKER  # pylint: disable=global-statement
+    _IN_WORKER = True
+    lock = open(os.path.join(directory, key + ".lock"), "a", encoding="utf-8")  # pylint: disable=consider-using-with
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        _remove(archive)  # another worker for this key is up
+        return
+    socket_path = os.path.join(directory, key + ".sock")
+    log_path = os.path.join(directory, key + ".log")
+    if os.path.exists(log_path) and os.path.getsize(log_path) > LOG_LIMIT_BYTES:
+        os.unlink(log_path)
+    log = open(log_path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
+    try:
+        _preload()
+    except Exception as e:  # pylint: disable=broad-exception-caught
+        log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} worker {os.getpid()} cannot preload: {e!r}\n")
+        log.close()
+        _remove(archive)
+        lock.close()
+        return
+    _remove(socket_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    os.chmod(socket_path, 0o600)
+    listener.listen(LISTEN_BACKLOG)
+    log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} worker {os.getpid()} ready\n")
+    log.flush()
+    idle = idle_seconds()
+    children = set()
+    last_activity = time.monotonic()
+    try:
+        while True:
+            ready, _w, _x = select.select([listener], [], [], 0.5)
+            _reap(children)
+            if ready:
+                conn, _address = listener.accept()
+                pid = os.fork()
+                if pid == 0:
+                    listener.close()
+                    _child(conn, log)
+                conn.close()
+                children.add(pid)
+                last_activity = time.monotonic()
+            elif children:
+                last_activity = time.monotonic()
+            elif time.monotonic() - last_activity > idle:
+                break
+    finally:
+        listener.close()
+        _remove(socket_path)
+        _remove(archive)
+        log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} worker {os.getpid()} idle, stopped\n")
+        log.close()
+        lock.close()
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _reap(children):
+    for pid in list(children):
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            children.discard(pid)
+
+
+def _receive_request(conn):
+    fds = array.array("i")
+    header, ancillary, _flags, _address = conn.recvmsg(HEADER.size, socket.CMSG_LEN(2 * fds.itemsize))
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+    if len(header) != HEADER.size or len(fds) != 2:
+        raise OSError("malformed request")
+    body = _recv_exact(conn, HEADER.unpack(header)[0])
+    if body is None:
+        raise OSError("truncated request")
+    return json.loads(body), list(fds)
+
+
+def _extend_package_paths(modlib):
+    """Let the preloaded packages find modules in this run's zip: ours first (fresh code), the others after."""
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__path__", None)
+        # Namespace packages (not a list) follow sys.path by themselves.
+        if not isinstance(path, list) or not (name == "ansible" or name.startswith(("ansible.", "ansible_collections"))):
+            continue
+        entry = os.path.join(modlib, *name.split("."))
+        if entry in path:
+            continue
+        if name == "ansible_collections" or name.startswith(OWN_PACKAGE) or OWN_PACKAGE.startswith(name + "."):
+            path.insert(0, entry)
+        else:
+            path.append(entry)
+
+
+def _child(conn, log):
+    """In the forked child: take the caller's pipes, environment and directory, run the module, report."""
+    status = 1
+    started = time.monotonic()
+    request = {}
+    try:
+        request, fds = _receive_request(conn)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        for fd in fds:
+            os.close(fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        os.umask(request["umask"])
+        conn.sendall(STARTED)
+    except Exception:  # pylint: disable=broad-exception-caught
+        os._exit(1)  # nothing ran: the caller runs the module itself
+    _exit_with_caller(conn)
+    try:
+        status = _run_module(request)
+    except Exception as e:  # pylint: disable=broad-exception-caught
+        _write_failure(f"The llmhub.eks turbo worker could not run the module: {e!r}; set LLMHUB_TURBO=0 to run "
+                       "modules without the worker.")
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} ran {request.get('module_fqn')} in process {os.getpid()}:"
+                      f" exit {status} after {time.monotonic() - started:.2f}s\n")
+            log.flush()
+            conn.sendall(STATUS.pack(status))
+        finally:
+            os._exit(0)
+
+
+def _exit_with_caller(conn):
+    """Stop the run if the module's own process goes away (task timeout, Ctrl-C): it never sends after the request."""
+    import threading  # pylint: disable=import-outside-toplevel
+
+    def watch():
+        try:
+            conn.recv(1)
+        except OSError:
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="caller-watch", daemon=True).start()
+
+
+def _run_module(request):
+    from ansible.module_utils._internal._ansiballz import _loader  # pylint: disable=import-outside-toplevel
+
+    modlib = request["modlib"]
+    sys.path.insert(0, modlib)
+    _extend_package_paths(modlib)
+    try:
+        _loader.run_module(json_params=request["params"].encode("utf-8", "surrogateescape"),
+                           profile=request["profile"], module_fqn=request["module_fqn"], modlib_path=modlib,
+                           extensions={})
+    except SystemExit as e:
+        if e.code is None:
+            return 0
+        return e.code if isinstance(e.code, int) else 1
+    return 1
+
+
+_hand_over_if_module_main()

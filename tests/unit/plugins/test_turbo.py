@@ -1,0 +1,91 @@
+"""Turbo mode's pieces that decide whether and where a module may run in a worker."""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / ".collections"))
+
+from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: E402
+
+
+def payload(path: Path, files: dict[str, str]) -> str:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return str(path)
+
+
+BASE = {name: f"# {name}\n" for name in turbo.KEY_FILES}
+
+
+def test_worker_key_follows_the_preloaded_code_and_the_interpreter(tmp_path):
+    first = turbo.worker_key(payload(tmp_path / "a.zip", {**BASE, "ansible_collections/x/module.py": "a"}))
+    # Code the worker does not preload (the module itself, other module_utils) does not change the worker.
+    assert turbo.worker_key(payload(tmp_path / "b.zip", {**BASE, "ansible_collections/x/module.py": "b"})) == first
+    changed = {**BASE, "ansible_collections/llmhub/eks/plugins/module_utils/turbo.py": "# edited\n"}
+    assert turbo.worker_key(payload(tmp_path / "c.zip", changed)) != first
+    amazon = {**BASE, "ansible_collections/amazon/aws/plugins/module_utils/modules.py": "# 11.0.0\n"}
+    assert turbo.worker_key(payload(tmp_path / "d.zip", amazon)) != first
+    assert turbo.worker_key(str(tmp_path / "a.zip"), executable="/other/python") != first
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, True), ("1", True), ("yes", True), ("0", False), ("false", False), ("Off", False), ("no", False),
+])
+def test_enabled(value, expected):
+    environ = {} if value is None else {"LLMHUB_TURBO": value}
+    assert turbo.enabled(environ) is expected
+
+
+def test_idle_seconds():
+    assert turbo.idle_seconds({}) == turbo.DEFAULT_IDLE_SECONDS
+    assert turbo.idle_seconds({"LLMHUB_TURBO_IDLE": "3"}) == 3.0
+    assert turbo.idle_seconds({"LLMHUB_TURBO_IDLE": "0"}) == 1.0
+    assert turbo.idle_seconds({"LLMHUB_TURBO_IDLE": "soon"}) == turbo.DEFAULT_IDLE_SECONDS
+
+
+def test_runtime_dir_is_private(tmp_path):
+    made = turbo.runtime_dir({"LLMHUB_TURBO_DIR": str(tmp_path / "new")})
+    assert os.stat(made).st_mode & 0o777 == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    with pytest.raises(turbo.Unavailable, match="only this user"):
+        turbo.runtime_dir({"LLMHUB_TURBO_DIR": str(shared)})
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(turbo.Unavailable):
+        turbo.runtime_dir({"LLMHUB_TURBO_DIR": str(tmp_path / "link")})
+
+
+def test_a_plain_import_hands_nothing_over():
+    """Imported outside an AnsiballZ run (tests, sanity, the worker itself) the module is inert."""
+    assert turbo._hand_over_if_module_main() is None  # pylint: disable=protected-access
+
+
+def test_package_paths_put_this_runs_collection_code_first(monkeypatch):
+    names = ("ansible_collections", "ansible_collections.llmhub", "ansible_collections.llmhub.eks.plugins.module_utils",
+             "ansible_collections.amazon.aws.plugins.module_utils", "ansible.module_utils", "botocore")
+    fake = {}
+    for name in names:
+        module = types.ModuleType(name)
+        module.__path__ = [f"/worker.zip/{name.replace('.', '/')}"]
+        fake[name] = module
+    monkeypatch.setattr(sys, "modules", {**sys.modules, **fake})
+    turbo._extend_package_paths("/run.zip")  # pylint: disable=protected-access
+    for name in ("ansible_collections", "ansible_collections.llmhub",
+                 "ansible_collections.llmhub.eks.plugins.module_utils"):
+        assert fake[name].__path__[0] == os.path.join("/run.zip", *name.split(".")), name
+    for name in ("ansible_collections.amazon.aws.plugins.module_utils", "ansible.module_utils"):
+        assert fake[name].__path__ == [f"/worker.zip/{name.replace('.', '/')}",
+                                       os.path.join("/run.zip", *name.split("."))], name
+    assert fake["botocore"].__path__ == ["/worker.zip/botocore"]
