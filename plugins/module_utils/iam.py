@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from functools import partial
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
@@ -393,15 +394,17 @@ def apply_plan(client, plan):
                     client.delete_role_policy(aws_retry=True, RoleName=name, PolicyName=policy_name)
                 except is_boto3_error_code("NoSuchEntity"):
                     pass
-    for arn in after["managed_policies"]:
-        if arn not in before["managed_policies"]:
-            client.attach_role_policy(aws_retry=True, RoleName=name, PolicyArn=arn)
-    for policy_name, document in after["inline_policies"].items():
-        if before["inline_policies"].get(policy_name, "missing") != document:
-            client.put_role_policy(aws_retry=True, RoleName=name, PolicyName=policy_name,
-                                   PolicyDocument=_inline_document(spec, policy_name))
+    # Policy attachments, inline policies and the instance profile do not depend on each other: made together.
+    steps = [(arn, partial(client.attach_role_policy, aws_retry=True, RoleName=name, PolicyArn=arn))
+             for arn in after["managed_policies"] if arn not in before["managed_policies"]]
+    steps += [(policy_name, partial(client.put_role_policy, aws_retry=True, RoleName=name, PolicyName=policy_name,
+                                    PolicyDocument=_inline_document(spec, policy_name)))
+              for policy_name, document in after["inline_policies"].items()
+              if before["inline_policies"].get(policy_name, "missing") != document]
     if after["instance_profile"] and not before["instance_profile"]:
-        plan.instance_profile_arn = ensure_instance_profile(client, name, after["path"], after["tags"])
+        steps.append(("instance profile", partial(_set_instance_profile, client, plan)))
+    run_concurrently(lambda step: step[1](), steps, f"attach the policies of IAM role {name}",
+                     label=lambda step: step[0])
     if not plan.created:
         to_set, to_unset = compare_aws_tags(before["tags"], after["tags"], purge_tags=True)
         if to_unset:
@@ -409,6 +412,10 @@ def apply_plan(client, plan):
         if to_set:
             client.tag_role(aws_retry=True, RoleName=name, Tags=ansible_dict_to_boto3_tag_list(to_set))
     return plan
+
+
+def _set_instance_profile(client, plan):
+    plan.instance_profile_arn = ensure_instance_profile(client, plan.name, plan.after["path"], plan.after["tags"])
 
 
 def ensure_instance_profile(client, name, path, tags):

@@ -205,8 +205,8 @@ class TestEntryDiff:
         assert view["kubernetes_groups"] == ["dev"] and view["tags"] == {"a": "b"}
 
 
-def test_set_waiter_polls_after_a_tenth_of_the_time_waited():
-    """Polls come quickly at first, then after ~10% of the elapsed time, capped at 15 s."""
+def test_set_waiter_polls_after_a_twentieth_of_the_time_waited():
+    """Polls come quickly at first, then after ~5% of the elapsed time, capped at 10 s."""
     from ansible_collections.llmhub.eks.plugins.module_utils import common
 
     now = [0.0]
@@ -220,6 +220,11 @@ def test_set_waiter_polls_after_a_tenth_of_the_time_waited():
     common.wait_for_set(lambda ids: {i: {"t": now[0]} for i in ids}, ["x"], lambda r: r["t"] >= ready_at,
                         lambda r: None, 1800, "test", sleep=sleep, clock=lambda: now[0])
     assert delays[:3] == [0.25, 0.25, 0.25]
-    assert max(delays) == 15.0
-    assert now[0] - ready_at <= 15.0
-    assert len(delays) < 100
+    assert max(delays) == 10.0
+    assert now[0] - ready_at <= 10.0
+    # Each delay is 5% of the time waited so far (bounded by 0.25 s and 10 s).
+    waited = 0.0
+    for delay in delays:
+        assert delay == pytest.approx(min(10.0, max(0.25, waited * 0.05)), abs=0.002)
+        waited += delay
+    assert len(delays) < 150
