@@ -17,9 +17,11 @@ description:
     create calls are made before anything is waited on), updates the others in place, and waits B(once) for all of
     them to be V(ACTIVE).
   - A cluster still C(CREATING) or C(UPDATING) is waited for (within O(wait_timeout), whatever O(wait) says) before
-    any node group is changed, since EKS accepts node group changes only from an V(ACTIVE) cluster. A playbook can
-    therefore request the cluster with O(llmhub.eks.eks_cluster#module:wait=false), do other work, then call this
-    module, which requests the node groups the moment the cluster is ready. Any other cluster status fails.
+    any node group is changed, since EKS accepts node group changes only from an V(ACTIVE) cluster. For a cluster
+    being created, roles, subnets and launch templates are looked up and the groups planned while AWS creates it, so
+    the requests go out the moment it is V(ACTIVE); a playbook can request the cluster with
+    O(llmhub.eks.eks_cluster#module:wait=false), do other work, then call this module. Any other cluster status
+    fails.
   - In-place updates use C(UpdateNodegroupConfig) for scaling, labels and taints (sent as add-or-update and remove
     differences) and the update configuration, and C(UpdateNodegroupVersion) for a new launch template version or
     AMI release. A node group runs one EKS update at a time (the next waits for the previous one); different node
@@ -372,9 +374,6 @@ RETURN_KEYS = ("name", "arn", "status", "capacity_type", "instance_types", "ami_
                "version", "health_issues", "tags")
 
 
-SETTLING_CLUSTER_STATUSES = ("CREATING", "UPDATING")
-
-
 class Run:
     """What one invocation works with: the module, its clients, the cluster and the time left."""
 
@@ -721,6 +720,25 @@ def attempt(run, plan):
 # --------------------------------------------------------------------------- states
 
 
+def wait_until_cluster_active(run):
+    try:
+        return wait_for_cluster_status(run.eks, run.cluster_name, "ACTIVE", timeout=run.remaining())
+    except AnsibleAWSError as e:
+        run.module.fail_json(msg=f"cluster_name: {e.message}; node groups can only be changed while the cluster "
+                                 "is ACTIVE")
+
+
+def resolved_or_message(resolver, run, specs, cluster, lenient):
+    """(references, None), or (None, message) when a reference names nothing (errors of AWS propagate)."""
+    args = (run, specs, cluster, lenient) if resolver is resolve_subnets else (run, specs, lenient)
+    try:
+        return resolver(*args), None
+    except AnsibleAWSError as e:
+        if e.exception is not None:
+            raise
+        return None, e.message
+
+
 def ensure_present(run):
     module = run.module
     specs = module.params["nodegroups"]
@@ -728,30 +746,23 @@ def ensure_present(run):
     if cluster is None and not module.check_mode:
         module.fail_json(msg=f"cluster_name: there is no EKS cluster {run.cluster_name!r} in {module.region}; create "
                              "it first (llmhub.eks.eks_cluster)")
-    if cluster is not None and cluster.get("status") in SETTLING_CLUSTER_STATUSES and not module.check_mode:
-        # EKS refuses node group changes until the cluster is ACTIVE: waiting here lets a playbook request the
-        # cluster without waiting and ask for its node groups as the next step, the moment it can be served.
-        try:
-            cluster = wait_for_cluster_status(run.eks, run.cluster_name, "ACTIVE", timeout=run.remaining())
-        except AnsibleAWSError as e:
-            module.fail_json(msg=f"cluster_name: {e.message}; node groups can only be changed while the cluster "
-                                 "is ACTIVE")
-    if cluster is not None and cluster.get("status") != "ACTIVE" and not module.check_mode:
-        module.fail_json(msg=f"cluster_name: the cluster {run.cluster_name} is {cluster.get('status')}; node groups "
+    status = (cluster or {}).get("status")
+    if status == "UPDATING" and not module.check_mode:
+        # The update may change what the node groups are planned against (the cluster version): wait, then read.
+        cluster = wait_until_cluster_active(run)
+    elif status not in (None, "ACTIVE", "CREATING") and not module.check_mode:
+        module.fail_json(msg=f"cluster_name: the cluster {run.cluster_name} is {status}; node groups "
                              "can only be changed while it is ACTIVE (wait for the cluster, then run again)")
     lenient = module.check_mode
     current = current_nodegroups(run, [spec["name"] for spec in specs]) if cluster else {}
-    references, unresolved = [], []
-    for resolve, args in ((resolve_roles, (run, specs, lenient)), (resolve_subnets, (run, specs, cluster, lenient)),
-                          (resolve_templates, (run, specs, lenient))):
-        try:
-            references.append(resolve(*args))
-        except AnsibleAWSError as e:
-            if e.exception is not None:
-                raise
-            unresolved.append(e.message)
+    outcomes = run_concurrently(
+        lambda resolver: resolved_or_message(resolver, run, specs, cluster, lenient),
+        (resolve_roles, resolve_subnets, resolve_templates), "resolve node group references",
+        label=lambda resolver: resolver.__name__)
+    unresolved = [message for _references, message in outcomes if message]
     if unresolved:
         module.fail_json(msg="; ".join(unresolved))
+    references = [found for found, _message in outcomes]
     roles, subnets, templates = references
     plans = []
     for index, spec in enumerate(specs):
@@ -782,6 +793,10 @@ def ensure_present(run):
         module.exit_json(**result)
 
     active = [plan for plan in plans if plan["action"]]
+    if active and status == "CREATING":
+        # Everything above was read and planned while AWS creates the cluster; EKS accepts node group changes
+        # only from an ACTIVE cluster, so the requests go out the moment it is.
+        wait_until_cluster_active(run)
     outcomes = run_concurrently(lambda plan: attempt(run, plan), active, "change node groups",
                                 label=lambda p: p["spec"]["name"])
     errors = {plan["spec"]["name"]: error for plan, (_update, error) in zip(active, outcomes) if error}

@@ -32,3 +32,16 @@ def test_every_module_is_in_the_aws_action_group():
 
     group = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["action_groups"]["aws"]
     assert sorted(entry for entry in group if isinstance(entry, str)) == MODULES
+
+
+def test_ansible_doc_renders_every_lookup():
+    ansible_doc = str(Path(sys.executable).with_name("ansible-doc"))
+    names = [f"llmhub.eks.{p.stem}" for p in sorted((ROOT / "plugins" / "lookup").glob("*.py"))]
+    assert names, "no lookup plugin found"
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    output = subprocess.run([ansible_doc, "-t", "lookup", "--json", *names], cwd=ROOT, env=env,
+                            capture_output=True, text=True, check=True).stdout
+    docs = json.loads(output)
+    assert sorted(docs) == names
+    for name, doc in docs.items():
+        assert doc["doc"]["short_description"] and doc["examples"].strip() and doc["return"], name
