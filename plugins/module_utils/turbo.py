@@ -23,9 +23,10 @@ this collection, a worker for the same code is up, and ``LLMHUB_TURBO`` is not
 ``0``; otherwise the module runs in its own process as usual (and starts a
 worker for the next one). The worker is keyed by the Python interpreter, the
 ansible-core and amazon.aws code it preloads and this file, so changed code
-gets a new worker; it exits after ``LLMHUB_TURBO_IDLE`` seconds (default 15)
-without work. ``LLMHUB_TURBO_DIR`` moves its directory (default
-``<tmp>/llmhub-eks-turbo-<uid>``); ``<key>.log`` there lists what it served.
+gets a new worker (so does an upgrade of boto3 or botocore); it exits after
+``LLMHUB_TURBO_IDLE`` seconds (default 15) without work. ``LLMHUB_TURBO_DIR``
+moves its directory (default ``<tmp>/llmhub-eks-turbo-<uid>``); ``<key>.log``
+there lists what it served.
 """
 
 from __future__ import annotations
@@ -113,12 +114,28 @@ def worker_key(modlib, executable=None):
 
     digest = hashlib.sha256((executable or sys.executable).encode())
     digest.update(sys.version.encode())
+    digest.update(_sdk_stamp().encode())
     with zipfile.ZipFile(modlib) as archive:
         names = set(archive.namelist())
         for name in KEY_FILES:
             crc = archive.getinfo(name).CRC if name in names else -1
             digest.update(f"{name}={crc};".encode())
     return digest.hexdigest()[:20]
+
+
+def _sdk_stamp():
+    """Where boto3 and botocore are installed and when (an upgrade gets a new worker), without importing them."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+
+    stamp = []
+    for name in ("boto3", "botocore"):
+        try:
+            spec = importlib.util.find_spec(name)
+            origin = spec.origin if spec else None
+            stamp.append(f"{origin}@{os.stat(origin).st_mtime_ns}" if origin else f"{name}:none")
+        except (ImportError, OSError, ValueError):
+            stamp.append(f"{name}:none")
+    return ";".join(stamp)
 
 
 # --------------------------------------------------------------------------- the module's side

@@ -37,6 +37,14 @@ def test_worker_key_follows_the_preloaded_code_and_the_interpreter(tmp_path):
     assert turbo.worker_key(str(tmp_path / "a.zip"), executable="/other/python") != first
 
 
+def test_worker_key_follows_the_installed_sdk(tmp_path, monkeypatch):
+    archive = payload(tmp_path / "a.zip", BASE)
+    first = turbo.worker_key(archive)
+    assert "boto3/__init__.py@" in turbo._sdk_stamp()  # pylint: disable=protected-access
+    monkeypatch.setattr(turbo, "_sdk_stamp", lambda: "boto3 upgraded")
+    assert turbo.worker_key(archive) != first
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     (None, True), ("1", True), ("yes", True), ("0", False), ("false", False), ("Off", False), ("no", False),
 ])
