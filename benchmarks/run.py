@@ -38,7 +38,8 @@ from emulator.profiles import load_profile  # noqa: E402
 from emulator.server import EmulatorServer  # noqa: E402
 
 MUTATING = re.compile(r"^(Create|Delete|Modify|Allocate|Release|Associate|Disassociate|Attach|Detach|Put|Replace|"
-                      r"Update|Authorize|Revoke|Tag|Untag|Enable|Disable|Schedule|Cancel|Register|Deregister)")
+                      r"Update|Authorize|Revoke|Tag|Untag|Enable|Disable|Schedule|Cancel|Register|Deregister|"
+                      r"Add|Remove|Set|Start|Stop)")
 TASK_LINE = re.compile(r"^(?P<name>.+?) -{2,} (?P<seconds>\d+\.\d+)s$")
 MARK_BEGIN, MARK_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 

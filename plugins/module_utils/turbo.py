@@ -65,7 +65,8 @@ PRELOAD = (
     "boto3",
     "botocore",
 )
-WARM_SERVICES = ("ec2", "eks", "iam", "kms", "logs", "sts")
+# In the order site.yml needs them after the first module (which starts the worker): VPC, EKS, ...
+WARM_SERVICES = ("ec2", "eks", "iam", "logs", "kms", "sts")
 STARTED = b"S"
 HEADER = struct.Struct("!I")
 STATUS = struct.Struct("!i")
@@ -272,11 +273,14 @@ def _preload():
         except ImportError:
             pass
     _memoize_botocore_files()
+
+
+def _warm(service):
+    """Parse one service's botocore models (and the endpoint data) into the memo the children inherit."""
     import boto3  # pylint: disable=import-outside-toplevel
 
-    session = boto3.session.Session(region_name="us-east-1")
-    for service in WARM_SERVICES:
-        session.client(service, aws_access_key_id="warm", aws_secret_access_key="warm")
+    boto3.session.Session(region_name="us-east-1").client(service, aws_access_key_id="warm",
+                                                          aws_secret_access_key="warm")
 
 
 def serve(archive, directory, key):
@@ -315,10 +319,19 @@ def serve(archive, directory, key):
     idle = idle_seconds()
     children = set()
     last_activity = time.monotonic()
+    # Listening starts once the imports are done; the service models are parsed one at a time while no run
+    # is waiting (a run that comes earlier parses what it needs itself, as a module in its own process would).
+    cold_services = list(WARM_SERVICES)
     try:
         while True:
-            ready, _w, _x = select.select([listener], [], [], 0.5)
+            ready, _w, _x = select.select([listener], [], [], 0 if cold_services else 0.5)
             _reap(children)
+            if not ready and cold_services:
+                try:
+                    _warm(cold_services.pop(0))
+                except Exception:  # pylint: disable=broad-exception-caught
+                    pass  # a run needing it parses it itself
+                continue
             if ready:
                 conn, _address = listener.accept()
                 pid = os.fork()

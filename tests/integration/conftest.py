@@ -24,7 +24,8 @@ from emulator.client import EmulatorClient
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "llm-analytics-hub-prod-eks"
 MUTATING_PREFIXES = ("Create", "Delete", "Modify", "Allocate", "Release", "Associate", "Disassociate", "Attach",
-                     "Detach", "Put", "Replace", "Update", "Authorize", "Revoke", "Tag", "Untag")
+                     "Detach", "Put", "Replace", "Update", "Authorize", "Revoke", "Tag", "Untag", "Enable", "Disable",
+                     "Cancel", "Schedule", "Add", "Remove", "Set", "Start", "Stop", "Register", "Deregister")
 
 
 @dataclass

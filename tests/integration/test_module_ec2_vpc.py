@@ -95,7 +95,8 @@ def test_refuses_to_choose_between_two_vpcs_and_to_delete_a_used_one(fresh_accou
         ids.append(vpc_id)
     twice = run_tasks([vpc_task(ignore_errors=True)])
     message = twice.task_results()["vpc"]["msg"]
-    assert message.startswith("name: 2 VPCs are named hub-vpc with CIDR 10.20.0.0/16") and all(i in message for i in ids)
+    assert message.startswith("name: 2 VPCs are named hub-vpc with CIDR 10.20.0.0/16")
+    assert all(vpc_id in message for vpc_id in ids)
 
     ec2.delete_vpc(VpcId=ids[1])
     ec2.create_subnet(VpcId=ids[0], CidrBlock="10.20.1.0/24")
