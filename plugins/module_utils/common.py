@@ -21,6 +21,7 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports the missing library.
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -50,6 +51,28 @@ def retry_backoff():
 def retrying_client(module, service):
     """A boto3 client whose calls retry throttling and 5xx with jittered backoff when given aws_retry=True."""
     return module.client(service, retry_decorator=retry_backoff())
+
+
+# A policy naming a principal created moments ago (a role, an OIDC provider) is refused until IAM has propagated
+# it, typically within seconds: such calls are retried after doubling delays (1, 2, 4, 8, 10, ... s).
+PRINCIPAL_RETRY_FIRST_DELAY = 1.0
+PRINCIPAL_RETRY_MAX_DELAY = 10.0
+
+
+def retry_while_principal_unknown(call, error_code, timeout, sleep=time.sleep, **params):
+    """``call(aws_retry=True, **params)``, retried while AWS answers ``error_code`` about a principal (IAM:
+    MalformedPolicyDocument "Invalid principal", KMS: MalformedPolicyDocumentException), sleeping at most
+    ``timeout`` seconds in all."""
+    waited, delay = 0.0, PRINCIPAL_RETRY_FIRST_DELAY
+    while True:
+        try:
+            return call(aws_retry=True, **params)
+        except is_boto3_error_code(error_code) as e:
+            if "principal" not in str(e).lower() or waited + delay > timeout:
+                raise
+            sleep(delay)
+            waited += delay
+            delay = min(PRINCIPAL_RETRY_MAX_DELAY, delay * 2)
 
 
 def paginate(client, operation, key, **params):

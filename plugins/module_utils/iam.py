@@ -26,6 +26,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate
+from ansible_collections.llmhub.eks.plugins.module_utils.common import retry_while_principal_unknown
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import PolicyError
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import normalize_policy
@@ -39,9 +40,9 @@ MANAGED_POLICY_NAME = re.compile(r"(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}")
 DEFAULT_MAX_SESSION = 3600
 MAX_SESSION_RANGE = (3600, 43200)
 DESCRIPTION_MAX = 1000
-# A trust policy naming a principal created moments ago (another role of the same set, an OIDC provider) can be
-# refused as "Invalid principal" until IAM has propagated it: such calls are retried after these delays (seconds).
-PRINCIPAL_RETRY_DELAYS = (1, 2, 4, 8)
+# A trust policy naming a principal created moments ago (another role of the same set, an OIDC provider) is
+# retried this long (seconds) while IAM answers "Invalid principal".
+PRINCIPAL_WAIT_SECONDS = 15
 
 # Members of a role's spec (a dict) built by the modules:
 #   name, path (None: "/" on creation, not checked afterwards), description (None: not managed),
@@ -336,14 +337,8 @@ class RolePlan:
 
 def _with_principal_retry(call, sleep=time.sleep, **params):
     """``call(**params)``, retried while IAM does not know a principal of the document yet."""
-    for delay in PRINCIPAL_RETRY_DELAYS + (None,):
-        try:
-            return call(aws_retry=True, **params)
-        except is_boto3_error_code("MalformedPolicyDocument") as e:
-            if delay is None or "invalid principal" not in str(e).lower():
-                raise
-            sleep(delay)
-    return None  # not reached
+    return retry_while_principal_unknown(call, "MalformedPolicyDocument", PRINCIPAL_WAIT_SECONDS, sleep=sleep,
+                                         **params)
 
 
 def _inline_document(spec, name):

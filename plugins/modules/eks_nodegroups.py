@@ -330,6 +330,7 @@ from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F
 
 import time
 import uuid
+from functools import partial
 
 try:
     import botocore
@@ -728,11 +729,10 @@ def wait_until_cluster_active(run):
                                  "is ACTIVE")
 
 
-def resolved_or_message(resolver, run, specs, cluster, lenient):
+def resolved_or_message(resolve):
     """(references, None), or (None, message) when a reference names nothing (errors of AWS propagate)."""
-    args = (run, specs, cluster, lenient) if resolver is resolve_subnets else (run, specs, lenient)
     try:
-        return resolver(*args), None
+        return resolve(), None
     except AnsibleAWSError as e:
         if e.exception is not None:
             raise
@@ -755,10 +755,11 @@ def ensure_present(run):
                              "can only be changed while it is ACTIVE (wait for the cluster, then run again)")
     lenient = module.check_mode
     current = current_nodegroups(run, [spec["name"] for spec in specs]) if cluster else {}
-    outcomes = run_concurrently(
-        lambda resolver: resolved_or_message(resolver, run, specs, cluster, lenient),
-        (resolve_roles, resolve_subnets, resolve_templates), "resolve node group references",
-        label=lambda resolver: resolver.__name__)
+    resolvers = [("node roles", partial(resolve_roles, run, specs, lenient)),
+                 ("subnets", partial(resolve_subnets, run, specs, cluster, lenient)),
+                 ("launch templates", partial(resolve_templates, run, specs, lenient))]
+    outcomes = run_concurrently(lambda resolver: resolved_or_message(resolver[1]), resolvers,
+                                "resolve node group references", label=lambda resolver: resolver[0])
     unresolved = [message for _references, message in outcomes if message]
     if unresolved:
         module.fail_json(msg="; ".join(unresolved))

@@ -28,9 +28,8 @@ options:
     type: str
     required: true
   description:
-    description: Description of the key.
+    description: Description of the key; left as it is when omitted (a new key then has none).
     type: str
-    default: ""
   policy:
     description: Key policy (a JSON document or a dictionary). When omitted, the policy is left as it is (a new key
       gets AWS's default policy).
@@ -115,21 +114,18 @@ tags:
 from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
 
 import json
-import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import retry_while_principal_unknown
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import PolicyError
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import policies_equal
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import validate_policy
-
-PRINCIPAL_RETRY_FIRST_DELAY = 1.0
-PRINCIPAL_RETRY_MAX_DELAY = 10.0
 
 
 def alias_name(module):
@@ -160,16 +156,8 @@ def describe(kms, alias):
 
 def with_principal_retry(module, call, **params):
     """``call(**params)``, retried while KMS rejects the policy for a principal IAM has not made visible yet."""
-    deadline = time.monotonic() + module.params["principal_wait_timeout"]
-    delay = PRINCIPAL_RETRY_FIRST_DELAY
-    while True:
-        try:
-            return call(aws_retry=True, **params)
-        except is_boto3_error_code("MalformedPolicyDocumentException") as e:
-            if "principal" not in str(e).lower() or time.monotonic() + delay > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(PRINCIPAL_RETRY_MAX_DELAY, delay * 2)
+    return retry_while_principal_unknown(call, "MalformedPolicyDocumentException",
+                                         module.params["principal_wait_timeout"], **params)
 
 
 def tags_of(kms_tags):
@@ -200,14 +188,14 @@ def ensure_present(module, kms):
     description = module.params["description"]
     current = describe(kms, alias)
     if current is None:
-        result = dict(changed=True, **result_of({"Description": description}, alias, rotation, wanted_tags or {},
-                                                planned_state="Enabled"))
+        result = dict(changed=True, **result_of({"Description": description or ""}, alias, rotation,
+                                                wanted_tags or {}, planned_state="Enabled"))
         if module._diff:
             result["diff"] = dict(before={}, after=dict(alias=alias, description=description, policy=policy,
                                                         enable_key_rotation=rotation, tags=wanted_tags or {}))
         if module.check_mode:
             module.exit_json(**result)
-        params = dict(Description=description, KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT")
+        params = dict(Description=description or "", KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT")
         if policy is not None:
             params["Policy"] = json.dumps(policy)
         if wanted_tags:
@@ -246,7 +234,7 @@ def ensure_present(module, kms):
     ], f"read KMS key {alias}")
     current_policy, current_rotation, current_tags = reads
     updates = []
-    if current.get("Description", "") != description:
+    if description is not None and current.get("Description", "") != description:
         updates.append(("description", lambda: kms.update_key_description(aws_retry=True, KeyId=key_id,
                                                                           Description=description)))
     if policy is not None and not policies_equal(current_policy, policy):
@@ -267,14 +255,15 @@ def ensure_present(module, kms):
     if updates and not module.check_mode:
         run_concurrently(lambda update: update[1](), updates, f"update KMS key {alias}", label=lambda u: u[0])
     changed = revive or bool(updates)
-    result = dict(changed=changed, **result_of(dict(current, Description=description), alias, rotation, tags_after,
-                                               planned_state="Enabled"))
+    description_after = current.get("Description", "") if description is None else description
+    result = dict(changed=changed, **result_of(dict(current, Description=description_after), alias, rotation,
+                                               tags_after, planned_state="Enabled"))
     if module._diff:
         result["diff"] = dict(
             before=dict(alias=alias, description=current.get("Description", ""), enable_key_rotation=current_rotation,
                         policy=current_policy if policy is not None else None, tags=current_tags,
                         key_state=original_state),
-            after=dict(alias=alias, description=description, enable_key_rotation=rotation, policy=policy,
+            after=dict(alias=alias, description=description_after, enable_key_rotation=rotation, policy=policy,
                        tags=tags_after, key_state="Enabled"))
     module.exit_json(**result)
 
@@ -297,7 +286,7 @@ def ensure_absent(module, kms):
 def main():
     argument_spec = dict(
         alias=dict(type="str", required=True),
-        description=dict(type="str", default=""),
+        description=dict(type="str"),
         policy=dict(type="json"),
         enable_key_rotation=dict(type="bool", default=True),
         deletion_window_days=dict(type="int", default=30),

@@ -277,3 +277,12 @@ def test_trust_policy_calls_wait_for_a_principal_iam_does_not_know_yet():
     with pytest.raises(ClientError):
         iam._with_principal_retry(broken, sleep=sleeps.append, RoleName="r")
     assert sleeps == [1, 2]
+
+    # A principal that never appears: retried with doubling delays, then the error (not a silent success).
+    def never(**_params):
+        raise malformed('Invalid principal in policy: "AWS":"arn:aws:iam::123456789012:role/gone"')
+
+    sleeps.clear()
+    with pytest.raises(ClientError):
+        iam._with_principal_retry(never, sleep=sleeps.append, RoleName="r")
+    assert sum(sleeps) <= iam.PRINCIPAL_WAIT_SECONDS and sleeps[:4] == [1, 2, 4, 8]
