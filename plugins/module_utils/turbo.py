@@ -73,6 +73,8 @@ STATUS = struct.Struct("!i")
 DEFAULT_IDLE_SECONDS = 15.0
 LOG_LIMIT_BYTES = 1 << 20
 LISTEN_BACKLOG = 64
+WORKER_STOPPED = ("The llmhub.eks turbo worker stopped while running this module; run the task again, or set "
+                  "LLMHUB_TURBO=0 to run modules without the worker.")
 
 _IN_WORKER = False
 
@@ -110,17 +112,36 @@ def runtime_dir(environ=None):
 
 def worker_key(modlib, executable=None):
     """Worker identity: the interpreter and the content of the preloaded files (their CRCs in the zip)."""
-    import hashlib  # pylint: disable=import-outside-toplevel
     import zipfile  # pylint: disable=import-outside-toplevel
+
+    with zipfile.ZipFile(modlib) as archive:
+        names = set(archive.namelist())
+        crcs = {name: archive.getinfo(name).CRC for name in KEY_FILES if name in names}
+    return _key(crcs, executable)
+
+
+def installed_worker_key(paths, executable):
+    """The same identity from installed files (``paths``: each of KEY_FILES to where the controller finds it)."""
+    import zlib  # pylint: disable=import-outside-toplevel
+
+    crcs = {}
+    for name in KEY_FILES:
+        try:
+            with open(paths[name], "rb") as source:
+                crcs[name] = zlib.crc32(source.read())
+        except (KeyError, OSError):
+            continue
+    return _key(crcs, executable)
+
+
+def _key(crcs, executable=None):
+    import hashlib  # pylint: disable=import-outside-toplevel
 
     digest = hashlib.sha256((executable or sys.executable).encode())
     digest.update(sys.version.encode())
     digest.update(_sdk_stamp().encode())
-    with zipfile.ZipFile(modlib) as archive:
-        names = set(archive.namelist())
-        for name in KEY_FILES:
-            crc = archive.getinfo(name).CRC if name in names else -1
-            digest.update(f"{name}={crc};".encode())
+    for name in KEY_FILES:
+        digest.update(f"{name}={crcs.get(name, -1)};".encode())
     return digest.hexdigest()[:20]
 
 
@@ -183,10 +204,82 @@ def run_in_worker(module_fqn, modlib, params, profile, environ=None):
         conn.close()
     if status is None:
         # The module started in the worker but its child vanished: say so instead of an empty answer.
-        _write_failure("The llmhub.eks turbo worker stopped while running this module; run the task again, or set "
-                       "LLMHUB_TURBO=0 to run modules without the worker.")
+        _write_failure(WORKER_STOPPED)
         return 1
     return STATUS.unpack(status)[0]
+
+
+def run_from_controller(module_fqn, roots, key_paths, params, profile, environ, cwd, executable):
+    """Hand a run to the worker straight from the controller (connection local): no AnsiballZ process.
+
+    ``roots`` are where the controller found this collection (first), amazon.aws and ansible; ``key_paths``
+    maps KEY_FILES to those installed files. Returns ``(status, stdout, stderr)`` as the module's process
+    would have produced them. Raises Unavailable when no worker for this code is up or it did not take the
+    run: nothing ran, the caller runs the module the usual way (which starts a worker).
+    """
+    directory = runtime_dir(environ)
+    key = installed_worker_key(key_paths, executable)
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    pipes = []
+    try:
+        try:
+            conn.connect(os.path.join(directory, key + ".sock"))
+            out_read, out_write = os.pipe()
+            err_read, err_write = os.pipe()
+            pipes = [out_read, err_read]
+            request = json.dumps({
+                "module_fqn": module_fqn, "roots": list(roots),
+                "params": params.decode("utf-8", "surrogateescape"), "profile": profile, "env": dict(environ),
+                "cwd": cwd, "umask": _current_umask(),
+            }).encode()
+            try:
+                conn.sendmsg([HEADER.pack(len(request))],
+                             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [out_write, err_write]))])
+                conn.sendall(request)
+            finally:
+                os.close(out_write)
+                os.close(err_write)
+            if _recv_exact(conn, 1) != STARTED:
+                raise Unavailable("the worker did not take the run")
+        except OSError as e:
+            raise Unavailable(f"no worker took the run: {e}") from e
+        # The module runs from here on: whatever happens, it is not run a second time.
+        return _collect(conn, out_read, err_read)
+    finally:
+        conn.close()
+        for fd in pipes:
+            os.close(fd)
+
+
+def _collect(conn, out_read, err_read):
+    """Read the module's stdout and stderr until it exits, and its exit status."""
+    import selectors  # pylint: disable=import-outside-toplevel
+
+    output = {out_read: b"", err_read: b""}
+    answer = b""
+    try:
+        with selectors.DefaultSelector() as selector:
+            for fd in (out_read, err_read):
+                selector.register(fd, selectors.EVENT_READ)
+            selector.register(conn, selectors.EVENT_READ)
+            open_streams = 3
+            while open_streams:
+                for item, _events in selector.select():
+                    chunk = conn.recv(STATUS.size) if item.fileobj is conn else os.read(item.fd, 65536)
+                    if not chunk:
+                        selector.unregister(item.fileobj)
+                        open_streams -= 1
+                    elif item.fileobj is conn:
+                        answer += chunk
+                    else:
+                        output[item.fd] += chunk
+    except OSError:
+        answer = b""
+    stdout = output[out_read].decode("utf-8", "surrogateescape")
+    stderr = output[err_read].decode("utf-8", "replace")
+    if len(answer) != STATUS.size:
+        return 1, stdout if stdout.strip() else json.dumps({"failed": True, "msg": WORKER_STOPPED}), stderr
+    return STATUS.unpack(answer)[0], stdout, stderr
 
 
 def _write_failure(message):
@@ -385,8 +478,10 @@ def _receive_request(conn):
     return json.loads(body), list(fds)
 
 
-def _extend_package_paths(modlib):
-    """Let the preloaded packages find modules in this run's zip: ours first (fresh code), the others after."""
+def _extend_package_paths(modlib, own=True):
+    """Let the preloaded packages find modules under ``modlib`` (a zip or a directory): ours first (fresh code),
+    the others after. ``own=False`` leaves this collection's packages alone (a root the controller took only
+    other code from)."""
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__path__", None)
         # Namespace packages (not a list) follow sys.path by themselves.
@@ -395,10 +490,25 @@ def _extend_package_paths(modlib):
         entry = os.path.join(modlib, *name.split("."))
         if entry in path:
             continue
-        if name == "ansible_collections" or name.startswith(OWN_PACKAGE) or OWN_PACKAGE.startswith(name + "."):
+        ours = name.startswith(OWN_PACKAGE) or OWN_PACKAGE.startswith(name + ".")
+        if ours and not own and name != "ansible_collections":
+            continue
+        if own and ours:
             path.insert(0, entry)
         else:
             path.append(entry)
+
+
+def _use_installed(roots):
+    """Code from the controller's installed files: this collection from ``roots[0]``, the rest after the zip."""
+    import importlib  # pylint: disable=import-outside-toplevel
+
+    for index, root in enumerate(roots):
+        sys.path.append(root)
+        _extend_package_paths(root, own=index == 0)
+    # The modules package is not preloaded: import it, then put the installed directory ahead of the zip's copy.
+    importlib.import_module(COLLECTION_MODULES[:-1])
+    _extend_package_paths(roots[0])
 
 
 def _child(conn, log):
@@ -429,8 +539,9 @@ def _child(conn, log):
         try:
             sys.stdout.flush()
             sys.stderr.flush()
-            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} ran {request.get('module_fqn')} in process {os.getpid()}:"
-                      f" exit {status} after {time.monotonic() - started:.2f}s\n")
+            handed_by = "the controller" if request.get("roots") else "AnsiballZ"
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} ran {request.get('module_fqn')} for {handed_by} in"
+                      f" process {os.getpid()}: exit {status} after {time.monotonic() - started:.2f}s\n")
             log.flush()
             conn.sendall(STATUS.pack(status))
         finally:
@@ -454,9 +565,13 @@ def _exit_with_caller(conn):
 def _run_module(request):
     from ansible.module_utils._internal._ansiballz import _loader  # pylint: disable=import-outside-toplevel
 
-    modlib = request["modlib"]
-    sys.path.insert(0, modlib)
-    _extend_package_paths(modlib)
+    if request.get("roots"):
+        modlib = request["roots"][0]
+        _use_installed(request["roots"])
+    else:
+        modlib = request["modlib"]
+        sys.path.insert(0, modlib)
+        _extend_package_paths(modlib)
     try:
         _loader.run_module(json_params=request["params"].encode("utf-8", "surrogateescape"),
                            profile=request["profile"], module_fqn=request["module_fqn"], modlib_path=modlib,

@@ -1,13 +1,16 @@
-"""Turbo mode (plugins/module_utils/turbo.py): modules handed to a warm worker behave as in their own process.
+"""Turbo mode (plugins/module_utils/turbo.py, plugins/action/turbo.py): modules handed to a warm worker
+behave as in their own process.
 
 Each test uses its own worker directory (LLMHUB_TURBO_DIR), so it sees only its
 own worker: the first module run starts it, the next ones are served by it,
-which its log (one line per run) shows.
+which its log (one line per run, saying who handed the run over: the
+controller's action plugin or an AnsiballZ process) shows.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,10 +51,15 @@ def tasks() -> list[dict]:
     ]
 
 
-def served(directory: Path) -> list[str]:
-    """Module names of the runs the worker served, from its log."""
+CONTROLLER, ANSIBALLZ = "the controller", "AnsiballZ"
+IAM_ROLES = "ansible_collections.llmhub.eks.plugins.modules.iam_roles"
+EKS_NODEGROUPS = "ansible_collections.llmhub.eks.plugins.modules.eks_nodegroups"
+
+
+def served(directory: Path) -> list[tuple[str, str, str]]:
+    """(module, who handed it over, exit status) of the runs the worker served, from its log."""
     lines = "".join(path.read_text(encoding="utf-8") for path in directory.glob("*.log"))
-    return re.findall(r" ran (\S+) in process \d+: exit (\d+)", lines)
+    return re.findall(r" ran (\S+) for (the controller|AnsiballZ) in process \d+: exit (\d+)", lines)
 
 
 def comparable(result: dict) -> dict:
@@ -72,9 +80,9 @@ def test_worker_runs_modules_with_their_own_arguments_environment_and_output(fre
 
     warm = run_tasks(tasks(), env=env)
     assert warm.rc == 0, warm.stderr
-    assert served(directory) == [("ansible_collections.llmhub.eks.plugins.modules.iam_roles", "0"),
-                                 ("ansible_collections.llmhub.eks.plugins.modules.eks_nodegroups", "1"),
-                                 ("ansible_collections.llmhub.eks.plugins.modules.eks_nodegroups", "1")]
+    # With the local connection and the controller's Python, the controller hands the runs over itself.
+    assert served(directory) == [(IAM_ROLES, CONTROLLER, "0"), (EKS_NODEGROUPS, CONTROLLER, "1"),
+                                 (EKS_NODEGROUPS, CONTROLLER, "1")]
     results = warm.task_results()
     assert results["plan role"]["changed"] and results["plan role"]["created"] == ["turbo-plan"]
     assert results["plan role"]["diff"]["after"]["turbo-plan"]["assume_role_policy"]
@@ -89,6 +97,25 @@ def test_worker_runs_modules_with_their_own_arguments_environment_and_output(fre
     for name, result in cold.task_results().items():
         assert comparable(result) == comparable(results[name]), name
     assert "CreateRole" not in [entry["operation"] for entry in fresh_account.requests()], "check mode created"
+
+
+def test_another_interpreter_hands_runs_over_from_its_ansiballz_process(run_tasks, tmp_path):
+    """The controller hands a run over only for its own interpreter: another path to Python is another worker."""
+    other = next((str(path) for path in (Path(sys.executable).with_name(name) for name in ("python3", "python"))
+                  if path.exists() and str(path) != sys.executable), None)
+    if other is None:
+        pytest.skip("no second path to this Python in its bin directory")
+    directory = tmp_path / "turbo"
+    env = {"LLMHUB_TURBO_DIR": str(directory), "LLMHUB_TURBO_IDLE": "60"}
+    interpreter = ("-e", f"ansible_python_interpreter={other}")
+    run = run_tasks([nodegroups_of_missing_cluster("warm up")], *interpreter, env=env)
+    assert run.rc == 0, run.failure_messages()
+    wait_for(lambda: list(directory.glob("*.sock")), timeout=60)
+
+    run = run_tasks([nodegroups_of_missing_cluster("missing cluster"), role_plan()], *interpreter, env=env)
+    assert run.rc == 0, run.stderr
+    assert served(directory) == [(EKS_NODEGROUPS, ANSIBALLZ, "1"), (IAM_ROLES, ANSIBALLZ, "0")]
+    assert run.task_results()["plan role"]["created"] == ["turbo-plan"]
 
 
 def test_turbo_off_starts_no_worker(run_tasks, tmp_path):

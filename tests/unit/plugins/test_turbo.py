@@ -97,3 +97,43 @@ def test_package_paths_put_this_runs_collection_code_first(monkeypatch):
         assert fake[name].__path__ == [f"/worker.zip/{name.replace('.', '/')}",
                                        os.path.join("/run.zip", *name.split("."))], name
     assert fake["botocore"].__path__ == ["/worker.zip/botocore"]
+
+
+def test_installed_files_give_the_key_of_the_zip_ansible_packs_from_them(tmp_path):
+    """The controller finds the worker an AnsiballZ run started: same files, same key."""
+    installed = tmp_path / "installed"
+    for name, text in BASE.items():
+        (installed / name).parent.mkdir(parents=True, exist_ok=True)
+        (installed / name).write_text(text, encoding="utf-8")
+    paths = {name: str(installed / name) for name in turbo.KEY_FILES}
+    archive = payload(tmp_path / "a.zip", {**BASE, "ansible_collections/x/module.py": "a"})
+    assert turbo.installed_worker_key(paths, sys.executable) == turbo.worker_key(archive)
+    (installed / turbo.KEY_FILES[-1]).write_text("# edited\n", encoding="utf-8")
+    assert turbo.installed_worker_key(paths, sys.executable) != turbo.worker_key(archive)
+    assert turbo.installed_worker_key({}, sys.executable) != turbo.worker_key(archive)
+
+
+def test_a_root_of_other_collections_leaves_this_collections_packages_alone(monkeypatch):
+    names = ("ansible_collections", "ansible_collections.llmhub.eks.plugins.module_utils",
+             "ansible_collections.amazon.aws.plugins.module_utils")
+    fake = {}
+    for name in names:
+        module = types.ModuleType(name)
+        module.__path__ = [f"/worker.zip/{name.replace('.', '/')}"]
+        fake[name] = module
+    monkeypatch.setattr(sys, "modules", {**sys.modules, **fake})
+    turbo._extend_package_paths("/site-packages", own=False)  # pylint: disable=protected-access
+    assert fake["ansible_collections.llmhub.eks.plugins.module_utils"].__path__ == [
+        "/worker.zip/ansible_collections/llmhub/eks/plugins/module_utils"]
+    for name in ("ansible_collections", "ansible_collections.amazon.aws.plugins.module_utils"):
+        assert fake[name].__path__[-1] == os.path.join("/site-packages", *name.split(".")), name
+
+
+def test_every_module_runs_through_the_turbo_action_plugin():
+    """A module without plugins/action/<name>.py would silently run the slow way."""
+    modules = {path.stem for path in (ROOT / "plugins" / "modules").glob("*.py") if not path.stem.startswith("_")}
+    actions = {path.stem for path in (ROOT / "plugins" / "action").glob("*.py")}
+    assert modules == actions
+    for name in actions:
+        text = (ROOT / "plugins" / "action" / f"{name}.py").read_text(encoding="utf-8")
+        assert "from ansible_collections.llmhub.eks.plugins.plugin_utils.turbo_action import ActionModule" in text
