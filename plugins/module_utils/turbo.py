@@ -17,11 +17,15 @@ AnsiballZ does, writing straight to the controller's pipes, then reports the
 exit status. Nothing of the module's behaviour changes: same code, same
 arguments, same output, the caller's environment and working directory.
 
-Importing this module is what hands a run over (the import is the first one
-of each llmhub.eks module). It does so only when AnsiballZ runs a module of
-this collection, a worker for the same code is up, and ``LLMHUB_TURBO`` is not
-``0``; otherwise the module runs in its own process as usual (and starts a
-worker for the next one). The worker is keyed by the Python interpreter, the
+Two callers hand runs over. With a local connection and the controller's own
+Python, the module's action plugin (``plugins/plugin_utils/turbo_action.py``)
+does it from the controller with ``run_from_controller`` - no AnsiballZ
+payload, no module process - and starts a worker from the installed files if
+none is up. Otherwise importing this module is what hands a run over (the
+import is the first one of each llmhub.eks module): when AnsiballZ runs a
+module of this collection and a worker for the same code is up; if none is,
+the module runs in its own process as usual and starts a worker from its zip
+for the next one. Nothing is handed over when ``LLMHUB_TURBO`` is ``0``. The worker is keyed by the Python interpreter, the
 ansible-core and amazon.aws code it preloads and this file, so changed code
 gets a new worker (so does an upgrade of boto3 or botocore); it exits after
 ``LLMHUB_TURBO_IDLE`` seconds (default 15) without work. ``LLMHUB_TURBO_DIR``
@@ -73,6 +77,10 @@ STATUS = struct.Struct("!i")
 DEFAULT_IDLE_SECONDS = 15.0
 LOG_LIMIT_BYTES = 1 << 20
 LISTEN_BACKLOG = 64
+# A worker started from the controller imports from installed files (bytecode cached): listening in ~0.3 s.
+STARTUP_SECONDS = 5.0
+STARTUP_GRACE_SECONDS = 1.0
+STARTUP_POLL_SECONDS = 0.02
 WORKER_STOPPED = ("The llmhub.eks turbo worker stopped while running this module; run the task again, or set "
                   "LLMHUB_TURBO=0 to run modules without the worker.")
 
@@ -213,9 +221,10 @@ def run_from_controller(module_fqn, roots, key_paths, params, profile, environ, 
     """Hand a run to the worker straight from the controller (connection local): no AnsiballZ process.
 
     ``roots`` are where the controller found this collection (first), amazon.aws and ansible; ``key_paths``
-    maps KEY_FILES to those installed files. Returns ``(status, stdout, stderr)`` as the module's process
-    would have produced them. Raises Unavailable when no worker for this code is up or it did not take the
-    run: nothing ran, the caller runs the module the usual way (which starts a worker).
+    maps KEY_FILES to those installed files. Starts a worker from those files when none is up (and waits
+    for it: quicker than a module process importing the same code from a zip). Returns ``(status, stdout,
+    stderr)`` as the module's process would have produced them. Raises Unavailable when no worker took the
+    run: nothing ran, the caller runs the module the usual way.
     """
     directory = runtime_dir(environ)
     key = installed_worker_key(key_paths, executable)
@@ -223,7 +232,7 @@ def run_from_controller(module_fqn, roots, key_paths, params, profile, environ, 
     pipes = []
     try:
         try:
-            conn.connect(os.path.join(directory, key + ".sock"))
+            _connect_starting_if_needed(conn, directory, key, roots, executable)
             out_read, out_write = os.pipe()
             err_read, err_write = os.pipe()
             pipes = [out_read, err_read]
@@ -294,30 +303,70 @@ def _current_umask():
     return mask
 
 
-def start_worker(directory, key, modlib):
-    """Start a detached worker for ``key`` unless one holds its lock (starting or running)."""
+def _held(directory, key):
+    """Whether a worker for ``key`` holds its lock (starting or running)."""
     import fcntl  # pylint: disable=import-outside-toplevel
-    import shutil  # pylint: disable=import-outside-toplevel
-    import subprocess  # pylint: disable=import-outside-toplevel
 
-    lock_path = os.path.join(directory, key + ".lock")
-    with open(lock_path, "a", encoding="utf-8") as lock:
+    with open(os.path.join(directory, key + ".lock"), "a", encoding="utf-8") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            return
+            return True
         fcntl.flock(lock, fcntl.LOCK_UN)
+    return False
+
+
+def start_worker(directory, key, modlib):
+    """Start a detached worker for ``key`` from this AnsiballZ run's zip unless one is starting or running."""
+    import shutil  # pylint: disable=import-outside-toplevel
+
+    if _held(directory, key):
+        return
     # A copy of this run's zip, the worker's own: the AnsiballZ temporary directory goes away with this process.
     archive = os.path.join(directory, f"{key}-{os.getpid()}.zip")
     shutil.copyfile(modlib, archive)
-    boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+    _spawn(sys.executable, directory, key, archive, [archive])
+
+
+def start_installed_worker(directory, key, roots, executable):
+    """Start a detached worker for ``key`` from the installed files under ``roots`` (the controller's side)."""
+    if not _held(directory, key):
+        _spawn(executable, directory, key, "", roots)
+
+
+def _spawn(executable, directory, key, archive, code_paths):
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    boot = ("import sys; sys.path[:0] = [path for path in sys.argv[4:] if path not in sys.path]; "
             "from ansible_collections.llmhub.eks.plugins.module_utils import turbo; "
             "turbo.serve(sys.argv[1], sys.argv[2], sys.argv[3])")
     subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, "-c", boot, archive, directory, key],
+        [executable, "-c", boot, archive, directory, key, *code_paths],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         close_fds=True, start_new_session=True, cwd="/",
     )
+
+
+def _connect_starting_if_needed(conn, directory, key, roots, executable):
+    """Connect to the worker for ``key``, starting one from the installed files and waiting for it if needed."""
+    socket_path = os.path.join(directory, key + ".sock")
+    try:
+        conn.connect(socket_path)
+        return
+    except OSError:
+        if os.path.exists(os.path.join(directory, key + ".broken")):
+            raise Unavailable("the worker for this code cannot start (see its log)") from None
+    start_installed_worker(directory, key, roots, executable)
+    started = time.monotonic()
+    while True:
+        time.sleep(STARTUP_POLL_SECONDS)
+        try:
+            conn.connect(socket_path)
+            return
+        except OSError as e:
+            waited = time.monotonic() - started
+            if waited > STARTUP_SECONDS or (waited > STARTUP_GRACE_SECONDS and not _held(directory, key)):
+                raise Unavailable(f"no worker came up: {e}") from e
 
 
 def _hand_over_if_module_main():
@@ -368,6 +417,15 @@ def _preload():
     _memoize_botocore_files()
 
 
+def _freeze_namespace_paths():
+    """Installed collections are namespace packages (no ``__init__.py``): give the imported ones plain lists of
+    directories, as in a worker started from a zip, so that each run can put its own code first."""
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__path__", None)
+        if name.startswith("ansible_collections") and path is not None and not isinstance(path, list):
+            module.__path__ = list(path)
+
+
 def _warm(service):
     """Parse one service's botocore models (and the endpoint data) into the memo the children inherit."""
     import boto3  # pylint: disable=import-outside-toplevel
@@ -394,14 +452,20 @@ def serve(archive, directory, key):
     if os.path.exists(log_path) and os.path.getsize(log_path) > LOG_LIMIT_BYTES:
         os.unlink(log_path)
     log = open(log_path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
+    broken_path = os.path.join(directory, key + ".broken")
     try:
         _preload()
     except Exception as e:  # pylint: disable=broad-exception-caught
         log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} worker {os.getpid()} cannot preload: {e!r}\n")
         log.close()
+        with open(broken_path, "w", encoding="utf-8"):
+            pass  # the controller stops starting workers for this code
         _remove(archive)
         lock.close()
         return
+    _remove(broken_path)
+    if not archive:
+        _freeze_namespace_paths()
     _remove(socket_path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)

@@ -137,3 +137,40 @@ def test_every_module_runs_through_the_turbo_action_plugin():
     for name in actions:
         text = (ROOT / "plugins" / "action" / f"{name}.py").read_text(encoding="utf-8")
         assert "from ansible_collections.llmhub.eks.plugins.plugin_utils.turbo_action import ActionModule" in text
+
+
+def test_a_worker_started_from_installed_collections_gets_plain_package_path_lists(monkeypatch):
+    """Installed collections import as namespace packages; the worker needs lists to put each run's code first."""
+    ours = types.ModuleType("ansible_collections.llmhub.eks.plugins.module_utils")
+    ours.__path__ = ("/installed/ansible_collections/llmhub/eks/plugins/module_utils",)  # not a list, as namespaces
+    other = types.ModuleType("google")
+    other.__path__ = ("/site-packages/google",)
+    monkeypatch.setattr(sys, "modules", {**sys.modules, ours.__name__: ours, "google": other})
+    turbo._freeze_namespace_paths()  # pylint: disable=protected-access
+    assert ours.__path__ == ["/installed/ansible_collections/llmhub/eks/plugins/module_utils"]
+    assert other.__path__ == ("/site-packages/google",)
+
+
+def test_the_controller_does_not_wait_for_a_worker_that_cannot_start(tmp_path, monkeypatch):
+    """A worker that failed to preload leaves a marker: the controller runs modules the usual way at once."""
+    import socket
+
+    directory = tmp_path / "turbo"
+    directory.mkdir(mode=0o700)
+    (directory / "k.broken").touch()
+    monkeypatch.setattr(turbo, "_spawn", lambda *args: pytest.fail("started a worker"))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn, pytest.raises(turbo.Unavailable):
+        turbo._connect_starting_if_needed(conn, str(directory), "k", [], sys.executable)  # pylint: disable=protected-access
+
+
+def test_the_controller_gives_up_on_a_worker_that_never_listens(tmp_path, monkeypatch):
+    import socket
+
+    directory = tmp_path / "turbo"
+    directory.mkdir(mode=0o700)
+    spawned = []
+    monkeypatch.setattr(turbo, "_spawn", lambda *args: spawned.append(args))
+    monkeypatch.setattr(turbo, "STARTUP_GRACE_SECONDS", 0.05)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn, pytest.raises(turbo.Unavailable):
+        turbo._connect_starting_if_needed(conn, str(directory), "k", ["/r"], "/py")  # pylint: disable=protected-access
+    assert [args[:3] for args in spawned] == [("/py", str(directory), "k")]
