@@ -62,9 +62,11 @@ def by_name(resources):
     return indexed
 
 
-def reconcile_tags(client, module, resource_id, current_tags, wanted_tags):
-    """Bring one resource's tags to ``wanted_tags`` (purging others when purge_tags). Returns changed."""
-    to_set, to_unset = compare_aws_tags(current_tags, wanted_tags, purge_tags=module.params.get("purge_tags", True))
+def reconcile_tags(client, module, resource_id, current_tags, wanted_tags, purge=None):
+    """Bring one resource's tags to ``wanted_tags`` (purging others when ``purge``, by default the module's
+    purge_tags). Returns changed."""
+    purge = module.params.get("purge_tags", True) if purge is None else purge
+    to_set, to_unset = compare_aws_tags(current_tags, wanted_tags, purge_tags=purge)
     if not to_set and not to_unset:
         return False
     if module.check_mode:

@@ -131,6 +131,8 @@ from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import ec2_client
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import require_vpc
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import tag_specifications
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import tags_of
+from ansible_collections.llmhub.eks.plugins.module_utils.logs import ensure_log_group as ensure_log_group_state
+from ansible_collections.llmhub.eks.plugins.module_utils.logs import find_log_group
 
 TRUST_POLICY = {
     "Version": "2012-10-17",
@@ -160,27 +162,16 @@ def delivery_policy(log_group_arn):
     }
 
 
-def find_log_group(logs, name):
-    groups = logs.describe_log_groups(aws_retry=True, logGroupNamePrefix=name)["logGroups"]
-    return next((g for g in groups if g["logGroupName"] == name), None)
-
-
 def ensure_log_group(module, logs, actions):
+    """The destination group with its retention and tags."""
     name = module.params["log_group_name"]
-    retention = module.params["retention_in_days"]
-    group = find_log_group(logs, name)
-    if group is None:
-        actions.append(f"create log group {name}")
-        if not module.check_mode:
-            logs.create_log_group(aws_retry=True, logGroupName=name, tags=desired_tags(module, name))
-            group = find_log_group(logs, name)
-    if group is None or group.get("retentionInDays") != retention:
-        actions.append(f"set retention of {name} to {retention} days")
-        if not module.check_mode:
-            logs.put_retention_policy(aws_retry=True, logGroupName=name, retentionInDays=retention)
-    if group is None:  # check mode: the group would be created
+    _before, after, changes = ensure_log_group_state(logs, name, module.params["retention_in_days"],
+                                                     desired_tags(module, name), module.check_mode,
+                                                     purge_tags=module.params.get("purge_tags", True))
+    actions.extend(changes)
+    if after["arn"] is None:  # check mode: the group would be created
         return f"arn:aws:logs:{module.region}:*:log-group:{name}"
-    return group["arn"].removesuffix(":*")
+    return after["arn"]
 
 
 def ensure_role(module, iam, log_group_arn, actions):
