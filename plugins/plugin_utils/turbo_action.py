@@ -99,11 +99,21 @@ def _installed_places(module_path):
     relative = os.path.join("ansible_collections", *COLLECTION, "plugins", "modules", name + ".py")
     if not module_path.endswith(os.sep + relative):
         return None
-    own_root = module_path[:-len(relative) - 1]
-    amazon_root = _collection_root("amazon", "aws")
-    ansible_root = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules["ansible"].__file__)))
-    if amazon_root is None:
+    places = installed_places(module_path[:-len(relative) - 1])
+    if places is None:
         return None
+    module_fqn = ".".join(("ansible_collections",) + COLLECTION + ("plugins", "modules", name))
+    return places + (module_fqn,)
+
+
+def installed_places(own_root=None):
+    """``(roots, key_paths)``: the directories holding this collection (``own_root``, by default where the
+    controller finds it), amazon.aws and ansible, and where each of turbo.KEY_FILES is under them."""
+    own_root = own_root or _collection_root(*COLLECTION)
+    amazon_root = _collection_root("amazon", "aws")
+    if own_root is None or amazon_root is None:
+        return None
+    ansible_root = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules["ansible"].__file__)))
     roots = [own_root] + [root for root in (amazon_root, ansible_root) if root != own_root]
     key_paths = {}
     for key_file in turbo.KEY_FILES:
@@ -113,8 +123,25 @@ def _installed_places(module_path):
             key_paths[key_file] = os.path.join(own_root, key_file)
         else:
             key_paths[key_file] = os.path.join(amazon_root, key_file)
-    module_fqn = ".".join(("ansible_collections",) + COLLECTION + ("plugins", "modules", name))
-    return roots, key_paths, module_fqn
+    return roots, key_paths
+
+
+def warm_worker(environ, interpreter):
+    """Start the turbo worker in the background for the modules that will run with ``interpreter``, unless it
+    is up or turbo mode is off. For controller-side code that runs before the first module (a lookup)."""
+    if not turbo.enabled(environ) or interpreter != sys.executable:
+        return
+    places = installed_places()
+    if places is None:
+        return
+    roots, key_paths = places
+    try:
+        directory = turbo.runtime_dir(environ)
+        key = turbo.installed_worker_key(key_paths, sys.executable)
+        if not os.path.exists(os.path.join(directory, key + ".sock")):
+            turbo.start_installed_worker(directory, key, roots, sys.executable)
+    except (turbo.Unavailable, OSError):
+        pass  # the first module starts it
 
 
 def _collection_root(namespace, name):

@@ -120,6 +120,24 @@ def test_another_interpreter_hands_runs_over_from_its_ansiballz_process(run_task
     assert run.task_results()["plan role"]["created"] == ["turbo-plan"]
 
 
+def caller_lookup() -> dict:
+    return {"name": "caller", "ansible.builtin.set_fact": {
+        "caller": "{{ lookup('llmhub.eks.aws_caller_identity', endpoint_url=llmhub_aws_endpoint_url) }}"}}
+
+
+def test_the_caller_lookup_starts_the_worker_for_the_modules_that_follow(run_tasks, tmp_path):
+    directory = tmp_path / "turbo"
+    run = run_tasks([caller_lookup()], env={"LLMHUB_TURBO_DIR": str(directory), "LLMHUB_TURBO_IDLE": "60"})
+    assert run.rc == 0, run.failure_messages()
+    wait_for(lambda: list(directory.glob("*.sock")), timeout=60)
+    assert not served(directory)
+
+    off = tmp_path / "off"
+    run = run_tasks([caller_lookup()], env={"LLMHUB_TURBO_DIR": str(off), "LLMHUB_TURBO": "0"})
+    assert run.rc == 0, run.failure_messages()
+    assert not off.exists() or not list(off.iterdir())
+
+
 def test_turbo_off_starts_no_worker(run_tasks, tmp_path):
     directory = tmp_path / "turbo"
     run = run_tasks([nodegroups_of_missing_cluster("missing cluster")],
