@@ -276,6 +276,7 @@ updates:
 from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
 
 import ipaddress
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
@@ -496,19 +497,32 @@ class Runner:
 
     # references -------------------------------------------------------------------
 
-    def resolve(self, cluster):
+    def start_lookups(self, pool):
+        """Look the role, the subnets and the key up concurrently (and while the cluster is read): futures."""
+        params = self.params
+        lookups = {}
+        if params["role"]:
+            lookups["role"] = pool.submit(resolve_role_arn, retrying_client(self.module, "iam"), params["role"])
+        if params["subnets"]:
+            self.ec2 = ec2_client(self.module)
+            lookups["subnets"] = pool.submit(resolve_subnets, self.ec2, params["subnets"])
+        if params["encryption_key"]:
+            lookups["key"] = pool.submit(resolve_kms_key_arn, retrying_client(self.module, "kms"),
+                                         params["encryption_key"])
+        return lookups
+
+    def resolve(self, cluster, lookups):
         """Ids and ARNs for the references in the parameters (tolerating missing ones for a planned cluster)."""
         params = self.params
         planned = cluster is None and self.module.check_mode
         resolved = {}
         vpc_id = ((cluster or {}).get("resourcesVpcConfig") or {}).get("vpcId")
         if params["role"]:
-            resolved["role_arn"] = self.tolerant(planned, lambda: resolve_role_arn(retrying_client(self.module, "iam"),
-                                                                                   params["role"]), params["role"])
+            resolved["role_arn"] = self.tolerant(planned, lookups["role"].result, params["role"])
         ec2 = None
         if params["subnets"]:
-            ec2 = ec2_client(self.module)
-            subnets = self.tolerant(planned, lambda: resolve_subnets(ec2, params["subnets"]), None)
+            ec2 = self.ec2
+            subnets = self.tolerant(planned, lookups["subnets"].result, None)
             if subnets is None:
                 resolved["subnet_ids"] = list(params["subnets"])
             else:
@@ -527,9 +541,7 @@ class Runner:
                 resolved["security_group_ids"] = ([g["GroupId"] for g in groups] if groups is not None
                                                   else list(params["security_groups"]))
         if params["encryption_key"]:
-            kms = retrying_client(self.module, "kms")
-            resolved["encryption_key_arn"] = self.tolerant(planned, lambda: resolve_kms_key_arn(kms, params["encryption_key"]),
-                                                           params["encryption_key"])
+            resolved["encryption_key_arn"] = self.tolerant(planned, lookups["key"].result, params["encryption_key"])
         return resolved
 
     def tolerant(self, planned, resolve, fallback):
@@ -556,7 +568,11 @@ class Runner:
     # present ------------------------------------------------------------------------
 
     def present(self):
-        cluster = describe_cluster(self.eks, self.name)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            lookups = self.start_lookups(pool)
+            self.present_with(describe_cluster(self.eks, self.name), lookups)
+
+    def present_with(self, cluster, lookups):
         if cluster is not None and cluster.get("status") == "DELETING":
             if self.module.check_mode:
                 cluster = None
@@ -570,8 +586,8 @@ class Runner:
             missing = [option for option in ("role", "subnets") if not self.params[option]]
             if missing:
                 self.module.fail_json(msg=f"{' and '.join(missing)}: required to create EKS cluster {self.name}")
-            return self.create(self.resolve(None))
-        return self.update(cluster, self.resolve(cluster))
+            return self.create(self.resolve(None, lookups))
+        return self.update(cluster, self.resolve(cluster, lookups))
 
     def create(self, resolved):
         params = self.params
