@@ -76,7 +76,7 @@ def run_playbook(url: str, inventory: Path, forks: int, tags: str | None) -> dic
                "-i", str(inventory)]
     if tags:
         command += ["--tags", tags]
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
     if proc.returncode != 0:
@@ -84,8 +84,29 @@ def run_playbook(url: str, inventory: Path, forks: int, tags: str | None) -> dic
     recap = proc.stdout.split("TASKS RECAP", 1)[-1]
     tasks = [(m["name"].strip(), float(m["seconds"])) for m in map(TASK_LINE.match, recap.splitlines()) if m]
     changed = sum(int(n) for n in re.findall(r"changed=(\d+)", proc.stdout.split("PLAY RECAP", 1)[-1]))
-    return {"wall_seconds": round(wall, 2), "changed": changed,
+    return {"wall_seconds": round(wall, 2), "changed": changed, "started_at": started_at,
             "slowest_tasks": sorted(tasks, key=lambda t: -t[1])[:10]}
+
+
+# What the critical path waits on, in order: (label, operation, first or last call of it).
+MILESTONES = (
+    ("first AWS call", None, "first"),
+    ("cluster requested", "CreateCluster", "first"),
+    ("node groups requested", "CreateNodegroup", "first"),
+    ("node groups seen ACTIVE (last DescribeNodegroup)", "DescribeNodegroup", "last"),
+    ("add-ons seen ACTIVE (last DescribeAddon)", "DescribeAddon", "last"),
+)
+
+
+def milestones(entries: list[dict], started_at: float, wall: float) -> dict[str, float]:
+    """Seconds from the start of ansible-playbook to each milestone of the critical path (request log times)."""
+    marks = {}
+    for label, operation, which in MILESTONES:
+        times = [e["ts"] for e in entries if operation is None or e["operation"] == operation]
+        if times:
+            marks[label] = round((times[0] if which == "first" else times[-1]) - started_at, 2)
+    marks["run ends"] = round(wall, 2)
+    return marks
 
 
 def calls_summary(entries: list[dict]) -> dict:
@@ -105,9 +126,12 @@ def measure(profile: str, fleet: list[int], tags: str | None, scale: float = 1.0
         single = write_inventory(Path(scratch), 1)
         client.reset()
         full = run_playbook(server.url, single, 1, tags)
-        full["calls"] = calls_summary(client.requests())
+        entries = client.requests()
+        full["calls"] = calls_summary(entries)
+        full["milestones"] = milestones(entries, full.pop("started_at"), full["wall_seconds"])
         client.clear_requests()
         noop = run_playbook(server.url, single, 1, tags)
+        noop.pop("started_at")
         noop["calls"] = calls_summary(client.requests())
         results["full_deploy"] = full
         results["noop_rerun"] = noop
@@ -152,6 +176,11 @@ def markdown(results: dict) -> str:
         if size != "1":
             lines.append(f"| fleet of {size} clusters | {seconds} s, {ratios[f'fleet_{size}_over_1']} x one cluster"
                          f" | {'<= 1.3' if size == '10' else ''} |")
+    if full.get("milestones"):
+        critical_marks = (f"cluster ACTIVE after {critical['eks_cluster_create']:.1f} s, node groups after "
+                          f"{critical['eks_nodegroup_create']:.1f} s, add-ons after {critical['eks_addon_create']:.1f} s")
+        lines += ["", f"Timeline of the full deploy (seconds from the start; {critical_marks}):", ""]
+        lines += [f"- {seconds:.2f} s {label}" for label, seconds in full["milestones"].items()]
     lines += ["", "Slowest tasks of the full deploy:", ""]
     lines += [f"- {seconds:.2f} s {name}" for name, seconds in full["slowest_tasks"]]
     lines += ["", "API calls of the full deploy by operation:", ""]

@@ -4,9 +4,9 @@
 
 """The action plugin of every llmhub.eks module (``plugins/action/<module>.py`` imports it).
 
-With a ``local`` connection, the module's interpreter being the controller's
-own Python and the turbo worker up (see ``plugins/module_utils/turbo.py``),
-the controller hands the module's arguments straight to the worker: the
+With a ``local`` connection and the module's interpreter being the
+controller's own Python, the controller hands the module's arguments straight
+to the turbo worker (see ``plugins/module_utils/turbo.py``): the
 module runs exactly as AnsiballZ would run it (same code from the same
 installed files, same arguments including check mode, diff and no_log, the
 task's environment, the directory and umask a local connection runs it in) but
@@ -14,8 +14,9 @@ without building an AnsiballZ payload (compiling ~80 module_utils files to
 find imports), a temporary directory and a Python process that imports
 ansible's module_utils from a zip: about 0.5 s of the 0.6-0.8 s a module
 task costs. In every other case (another connection, become, async, another
-interpreter, ``LLMHUB_TURBO=0``, no worker yet) the module runs the usual way,
-as the ``normal`` action plugin runs it; that run starts the worker.
+interpreter, PYTHON_MODULE_RLIMIT_NOFILE set, ``LLMHUB_TURBO=0``) the module runs
+the usual way, as the ``normal`` action plugin runs it. With no worker up, the
+controller starts one from the installed files and waits for it (~0.3 s).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import sys
 
+from ansible import constants as C
 from ansible.module_utils.common.json import Direction, get_module_encoder
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
@@ -66,6 +68,8 @@ class ActionModule(ActionBase):
         interpreter = task_vars.get("ansible_python_interpreter")
         if interpreter is None or str(self._templar.template(interpreter)) != sys.executable:
             return None
+        if C.config.get_config_value("PYTHON_MODULE_RLIMIT_NOFILE", variables=task_vars) not in (0, "0", None):
+            return None  # the AnsiballZ wrapper sets that limit in the module's process
         found = self._shared_loader_obj.module_loader.find_plugin_with_context(
             self._task.action, collection_list=self._task.collections)
         places = _installed_places(found.plugin_resolved_path if found.resolved else None)

@@ -23,4 +23,8 @@ def test_benchmark_harness_reports_every_measure(tmp_path):
     assert report["noop_rerun"]["calls"]["mutating"] == 0
     assert report["noop_rerun"]["changed"] == 0
     assert report["full_deploy"]["slowest_tasks"]
+    # With only the vpc tag there is no cluster: the timeline has the first call and the end, in that order.
+    marks = report["full_deploy"]["milestones"]
+    assert 0 < marks["first AWS call"] < marks["run ends"] == report["full_deploy"]["wall_seconds"]
+    assert "cluster requested" not in marks
     assert "| full deploy / critical path |" in (tmp_path / "latest.md").read_text()
