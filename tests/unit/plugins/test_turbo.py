@@ -80,15 +80,21 @@ def test_a_plain_import_hands_nothing_over():
     assert turbo._hand_over_if_module_main() is None  # pylint: disable=protected-access
 
 
-def test_package_paths_put_this_runs_collection_code_first(monkeypatch):
-    names = ("ansible_collections", "ansible_collections.llmhub", "ansible_collections.llmhub.eks.plugins.module_utils",
-             "ansible_collections.amazon.aws.plugins.module_utils", "ansible.module_utils", "botocore")
+def worker_packages(monkeypatch, *names):
+    """Packages as a worker started from /worker.zip has them (imported, with list paths), in sys.modules."""
     fake = {}
     for name in names:
         module = types.ModuleType(name)
         module.__path__ = [f"/worker.zip/{name.replace('.', '/')}"]
         fake[name] = module
     monkeypatch.setattr(sys, "modules", {**sys.modules, **fake})
+    return fake
+
+
+def test_package_paths_put_this_runs_collection_code_first(monkeypatch):
+    fake = worker_packages(monkeypatch, "ansible_collections", "ansible_collections.llmhub",
+                           "ansible_collections.llmhub.eks.plugins.module_utils",
+                           "ansible_collections.amazon.aws.plugins.module_utils", "ansible.module_utils", "botocore")
     turbo._extend_package_paths("/run.zip")  # pylint: disable=protected-access
     for name in ("ansible_collections", "ansible_collections.llmhub",
                  "ansible_collections.llmhub.eks.plugins.module_utils"):
@@ -114,14 +120,8 @@ def test_installed_files_give_the_key_of_the_zip_ansible_packs_from_them(tmp_pat
 
 
 def test_a_root_of_other_collections_leaves_this_collections_packages_alone(monkeypatch):
-    names = ("ansible_collections", "ansible_collections.llmhub.eks.plugins.module_utils",
-             "ansible_collections.amazon.aws.plugins.module_utils")
-    fake = {}
-    for name in names:
-        module = types.ModuleType(name)
-        module.__path__ = [f"/worker.zip/{name.replace('.', '/')}"]
-        fake[name] = module
-    monkeypatch.setattr(sys, "modules", {**sys.modules, **fake})
+    fake = worker_packages(monkeypatch, "ansible_collections", "ansible_collections.llmhub.eks.plugins.module_utils",
+                           "ansible_collections.amazon.aws.plugins.module_utils")
     turbo._extend_package_paths("/site-packages", own=False)  # pylint: disable=protected-access
     assert fake["ansible_collections.llmhub.eks.plugins.module_utils"].__path__ == [
         "/worker.zip/ansible_collections/llmhub/eks/plugins/module_utils"]
