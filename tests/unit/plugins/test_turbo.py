@@ -137,6 +137,8 @@ def test_every_module_runs_through_the_turbo_action_plugin():
     for name in actions:
         text = (ROOT / "plugins" / "action" / f"{name}.py").read_text(encoding="utf-8")
         assert "from ansible_collections.llmhub.eks.plugins.plugin_utils.turbo_action import ActionModule" in text
+        # The action plugin serializes arguments with the profile of modules without METADATA ("legacy").
+        assert "\nMETADATA" not in (ROOT / "plugins" / "modules" / f"{name}.py").read_text(encoding="utf-8")
 
 
 def test_a_worker_started_from_installed_collections_gets_plain_package_path_lists(monkeypatch):
