@@ -10,6 +10,8 @@ Shared by ``cloudwatch_log_group`` (the EKS control-plane log group) and
 
 from __future__ import annotations
 
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
 
 def find_log_group(logs, name):
     """The log group called exactly ``name`` (DescribeLogGroups matches by prefix), or None."""
@@ -54,12 +56,11 @@ def ensure_log_group(logs, name, retention, tags, check_mode, purge_tags=True):
             logs.put_retention_policy(aws_retry=True, logGroupName=name, retentionInDays=retention)
     after_tags = dict(current_tags)
     if tags is not None and before is not None:
-        stale = sorted(key for key in current_tags if key not in tags) if purge_tags else []
-        missing = {key: value for key, value in tags.items() if current_tags.get(key) != value}
+        missing, stale = compare_aws_tags(current_tags, tags, purge_tags=purge_tags)
         if stale:
-            actions.append(f"remove tags {', '.join(stale)} from {name}")
+            actions.append(f"remove tags {', '.join(sorted(stale))} from {name}")
             if not check_mode:
-                logs.untag_resource(aws_retry=True, resourceArn=group_arn(group), tagKeys=stale)
+                logs.untag_resource(aws_retry=True, resourceArn=group_arn(group), tagKeys=sorted(stale))
         if missing:
             actions.append(f"set tags {', '.join(sorted(missing))} of {name}")
             if not check_mode:

@@ -194,17 +194,10 @@ def run_in_worker(module_fqn, modlib, params, profile, environ=None):
             conn.close()
             start_worker(directory, key, modlib)
             raise Unavailable("no worker yet") from e
-        request = json.dumps({
-            "module_fqn": module_fqn, "modlib": modlib, "params": params.decode("utf-8", "surrogateescape"),
-            "profile": profile, "env": dict(environ), "cwd": os.getcwd(), "umask": _current_umask(),
-        }).encode()
         sys.stdout.flush()
         sys.stderr.flush()
-        conn.sendmsg([HEADER.pack(len(request))],
-                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [1, 2]))])
-        conn.sendall(request)
-        if _recv_exact(conn, 1) != STARTED:
-            raise Unavailable("the worker did not take the run")
+        _hand_over(conn, {"module_fqn": module_fqn, "modlib": modlib, "params": params, "profile": profile,
+                          "env": environ, "cwd": os.getcwd()}, [1, 2])
         status = _recv_exact(conn, STATUS.size)
     except OSError as e:
         raise Unavailable(f"worker connection failed: {e}") from e
@@ -236,20 +229,12 @@ def run_from_controller(module_fqn, roots, key_paths, params, profile, environ, 
             out_read, out_write = os.pipe()
             err_read, err_write = os.pipe()
             pipes = [out_read, err_read]
-            request = json.dumps({
-                "module_fqn": module_fqn, "roots": list(roots),
-                "params": params.decode("utf-8", "surrogateescape"), "profile": profile, "env": dict(environ),
-                "cwd": cwd, "umask": _current_umask(),
-            }).encode()
             try:
-                conn.sendmsg([HEADER.pack(len(request))],
-                             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [out_write, err_write]))])
-                conn.sendall(request)
+                _hand_over(conn, {"module_fqn": module_fqn, "roots": list(roots), "params": params,
+                                  "profile": profile, "env": environ, "cwd": cwd}, [out_write, err_write])
             finally:
                 os.close(out_write)
                 os.close(err_write)
-            if _recv_exact(conn, 1) != STARTED:
-                raise Unavailable("the worker did not take the run")
         except OSError as e:
             raise Unavailable(f"no worker took the run: {e}") from e
         # The module runs from here on: whatever happens, it is not run a second time.
@@ -258,6 +243,16 @@ def run_from_controller(module_fqn, roots, key_paths, params, profile, environ, 
         conn.close()
         for fd in pipes:
             os.close(fd)
+
+
+def _hand_over(conn, request, fds):
+    """Send a run (its stdout and stderr as ``fds``) and wait until the worker's child has taken it."""
+    body = json.dumps({**request, "params": request["params"].decode("utf-8", "surrogateescape"),
+                       "env": dict(request["env"]), "umask": _current_umask()}).encode()
+    conn.sendmsg([HEADER.pack(len(body))], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+    conn.sendall(body)
+    if _recv_exact(conn, 1) != STARTED:
+        raise Unavailable("the worker did not take the run")
 
 
 def _collect(conn, out_read, err_read):
@@ -287,13 +282,17 @@ def _collect(conn, out_read, err_read):
     stdout = output[out_read].decode("utf-8", "surrogateescape")
     stderr = output[err_read].decode("utf-8", "replace")
     if len(answer) != STATUS.size:
-        return 1, stdout if stdout.strip() else json.dumps({"failed": True, "msg": WORKER_STOPPED}), stderr
+        return 1, stdout if stdout.strip() else _failure(WORKER_STOPPED), stderr
     return STATUS.unpack(answer)[0], stdout, stderr
 
 
-def _write_failure(message):
+def _failure(message):
     """A module result (what the controller reads from stdout) saying the run failed."""
-    sys.stdout.write(json.dumps({"failed": True, "msg": message}) + "\n")
+    return json.dumps({"failed": True, "msg": message}) + "\n"
+
+
+def _write_failure(message):
+    sys.stdout.write(_failure(message))
     sys.stdout.flush()
 
 
