@@ -1,10 +1,12 @@
 # llmhub.eks: `make demo` and `make test` work on a fresh machine with
-# Python 3.11 and nothing else (no AWS account, no Docker).
+# Python 3.12+ and nothing else (no AWS account, no Docker).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# A Python >= 3.12 that runs (ansible-core 2.21 needs it); scripts/find_python.sh
+# says what to do when there is none. Only evaluated when a venv must be made.
+PYTHON ?= $(shell scripts/find_python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.llmhub-installed
@@ -20,7 +22,9 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
 $(STAMP): requirements.txt requirements.yml scripts/check_collections.py
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+		echo "$(VENV) has Python < 3.12: making it again"; rm -rf $(VENV); fi
+	@test -x $(BIN)/python || { test -n "$(PYTHON)" || exit 1; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python scripts/check_collections.py requirements.yml
 	@touch $@
@@ -47,9 +51,10 @@ sanity: $(STAMP) ## ansible-test sanity on a copy of the collection (outside the
 		| tar -cf - -T - | tar -xf - -C $(SANITY_ROOT)/llmhub/eks
 	$(BIN)/python scripts/link_collections.py $(SANITY_ROOT)
 	mkdir -p ~/.ansible/test/cache
-	cp -n scripts/ansible_test_get_pip.py ~/.ansible/test/cache/get_pip_24_2.py || true
+	# the pip bootstrap of ansible-test 2.19 (pip 24.2) and 2.21 (pip 25.2); see the script
+	for v in 24_2 25_2; do cp -n scripts/ansible_test_get_pip.py ~/.ansible/test/cache/get_pip_$$v.py || true; done
 	cd $(SANITY_ROOT)/llmhub/eks && PATH=$(CURDIR)/$(BIN):$$PATH \
-		ansible-test sanity --python 3.11 --local --requirements plugins/
+		ansible-test sanity --python $$($(CURDIR)/$(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --local --requirements plugins/
 
 unit: $(STAMP) ## Unit tests (no network)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit

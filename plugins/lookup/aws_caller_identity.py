@@ -13,9 +13,6 @@ description:
     M(amazon.aws.aws_caller_info) (without the account alias) without starting a module process, which matters
     before the EKS cluster request, on the critical path of a deploy.
   - The partition (C(aws), C(aws-cn), C(aws-us-gov)) is read from the principal's ARN, for the ARNs of policies.
-  - As the first AWS work of a play, it also starts the collection's turbo worker in the background (unless
-    C(LLMHUB_TURBO=0), or the modules run with another interpreter than the controller's), so that the first
-    module finds it ready.
 author:
   - LLM Analytics Hub platform team (@llmhub)
 extends_documentation_fragment:
@@ -52,12 +49,8 @@ _raw:
       type: str
 """
 
-import os
-
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
-
-from ansible_collections.llmhub.eks.plugins.plugin_utils.turbo_action import warm_worker
 
 try:
     import botocore
@@ -68,9 +61,6 @@ except ImportError:
 class LookupModule(AWSLookupBase):
     def run(self, terms, variables, **kwargs):
         super().run(terms, variables, **kwargs)
-        interpreter = (variables or {}).get("ansible_python_interpreter")
-        if interpreter is not None:
-            warm_worker(os.environ, str(self._templar.template(interpreter)))
         client = self.client("sts", AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
         try:
             identity = client.get_caller_identity(aws_retry=True)

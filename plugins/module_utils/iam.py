@@ -477,17 +477,16 @@ def reconcile_roles(module, client, specs, option="roles"):
     result["updated"] = [plan.name for plan in plans if plan.changed and not plan.created]
     result["actions"] = [f"{plan.name}: {action}" for plan in pending for action in plan.actions]
     result["changed"] = bool(pending)
-    if module._diff:
-        result["diff"] = {
-            "before": {plan.name: plan.before for plan in sorted(plans, key=lambda p: p.name) if plan.before},
-            "after": {plan.name: plan.after for plan in sorted(plans, key=lambda p: p.name)},
-        }
+    result["diff"] = {
+        "before": {plan.name: plan.before for plan in sorted(plans, key=lambda p: p.name) if plan.before},
+        "after": {plan.name: plan.after for plan in sorted(plans, key=lambda p: p.name)},
+    }
     return result
 
 
 def remove_roles(module, client, names):
     """Delete the named roles that exist (state=absent). Returns the module's result members."""
-    currents = run_concurrently(lambda name: fetch_role(client, name, with_documents=module._diff), names,
+    currents = run_concurrently(lambda name: fetch_role(client, name), names,
                                 "read IAM roles")
     existing = [current for current in currents if current]
     if not module.check_mode:
@@ -496,11 +495,10 @@ def remove_roles(module, client, names):
     deleted = [current["role"]["RoleName"] for current in existing]
     result = {"changed": bool(existing), "roles": [], "role_arns": {}, "instance_profile_arns": {}, "created": [],
               "updated": [], "deleted": deleted, "actions": [f"{name}: delete role" for name in deleted]}
-    if module._diff:
-        result["diff"] = {
-            "before": {name: view_of(current, name) for name, current in sorted(zip(deleted, existing), key=lambda p: p[0])},
-            "after": {},
-        }
+    result["diff"] = {
+        "before": {name: view_of(current, name) for name, current in sorted(zip(deleted, existing), key=lambda p: p[0])},
+        "after": {},
+    }
     return result
 
 

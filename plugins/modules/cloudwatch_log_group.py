@@ -15,7 +15,7 @@ description:
   - A group is identified by its name, as M(amazon.aws.cloudwatchlogs_log_group) identifies it, so a group made by
     that module (or by a service writing to it first) is adopted as it is.
   - Used for the EKS control-plane log group (C(/aws/eks/<cluster>/cluster)), which EKS would otherwise create
-    without retention the first time it writes; it runs in the collection's turbo worker.
+    without retention the first time it writes.
 author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
@@ -90,9 +90,6 @@ actions:
   sample: ["create log group /aws/eks/hub-prod/cluster", "set retention of /aws/eks/hub-prod/cluster to 90 days"]
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -119,10 +116,9 @@ def ensure_present(module, logs):
     before, after, actions = ensure_log_group(logs, name, module.params["retention_in_days"], module.params["tags"],
                                               module.check_mode, purge_tags=module.params["purge_tags"])
     result = dict(changed=bool(actions), actions=actions, log_group={"name": name, **after})
-    if module._diff:
-        keys = ("retention_in_days", "tags")
-        result["diff"] = dict(before={key: before[key] for key in keys} if before else {},
-                              after={key: after[key] for key in keys})
+    keys = ("retention_in_days", "tags")
+    result["diff"] = dict(before={key: before[key] for key in keys} if before else {},
+                          after={key: after[key] for key in keys})
     module.exit_json(**result)
 
 
@@ -131,9 +127,8 @@ def ensure_absent(module, logs):
     group = find_log_group(logs, name)
     actions = [f"delete log group {name}"] if group else []
     result = dict(changed=bool(actions), actions=actions, log_group=None)
-    if module._diff:
-        result["diff"] = dict(before={"retention_in_days": group.get("retentionInDays"), "arn": group_arn(group)}
-                              if group else {}, after={})
+    result["diff"] = dict(before={"retention_in_days": group.get("retentionInDays"), "arn": group_arn(group)}
+                          if group else {}, after={})
     if group and not module.check_mode:
         try:
             logs.delete_log_group(aws_retry=True, logGroupName=name)

@@ -16,7 +16,6 @@ description:
   - The gateway is the one attached to the VPC, as M(amazon.aws.ec2_vpc_igw) finds it, so a gateway made by that
     module is adopted. A detached gateway named O(name) (a run interrupted between creating and attaching it) is
     attached instead of creating another.
-  - Runs in the collection's turbo worker.
 author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
@@ -77,9 +76,6 @@ actions:
   elements: str
   sample: ["create internet gateway hub-prod-igw", "attach it to vpc-0123456789abcdef0"]
 """
-
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -153,8 +149,7 @@ def ensure_present(module, client):
         actions.append(f"update the tags of {gateway_id}")
     after_tags = tags_after(current_tags, tags, purge)
     result = dict(changed=bool(actions), gateway_id=gateway_id, vpc_id=vpc_id, tags=after_tags, actions=actions)
-    if module._diff:
-        result["diff"] = dict(before=before, after={"gateway_id": gateway_id, "tags": after_tags})
+    result["diff"] = dict(before=before, after={"gateway_id": gateway_id, "tags": after_tags})
     module.exit_json(**result)
 
 
@@ -174,9 +169,8 @@ def ensure_absent(module, client):
                                      "destroy.yml does)")
             client.delete_internet_gateway(aws_retry=True, InternetGatewayId=gateway_id)
     result = dict(changed=bool(actions), gateway_id=None, vpc_id=vpc_id, tags={}, actions=actions)
-    if module._diff:
-        result["diff"] = dict(before={"gateway_id": gateway["InternetGatewayId"], "tags": tags_of(gateway)}
-                              if gateway else {}, after={})
+    result["diff"] = dict(before={"gateway_id": gateway["InternetGatewayId"], "tags": tags_of(gateway)}
+                          if gateway else {}, after={})
     module.exit_json(**result)
 
 

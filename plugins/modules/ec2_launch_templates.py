@@ -213,9 +213,6 @@ deleted:
   elements: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 import uuid
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -417,16 +414,15 @@ def ensure_present(module, client, kms):
         updated=updated,
         deleted=[],
     )
-    if module._diff:
-        before, after = {}, {}
-        for plan in plans:
-            name = plan["spec"]["name"]
-            if plan["found"] is not None:
-                default = versions[plan["found"]["LaunchTemplateId"]][0]
-                before[name] = {"data": template_view(default.get("LaunchTemplateData")),
-                                "tags": tags_of(plan["found"])}
-            after[name] = {"data": template_view(plan["data"]), "tags": outcome[name]["tags"]}
-        result["diff"] = dict(before=before, after=after)
+    before, after = {}, {}
+    for plan in plans:
+        name = plan["spec"]["name"]
+        if plan["found"] is not None:
+            default = versions[plan["found"]["LaunchTemplateId"]][0]
+            before[name] = {"data": template_view(default.get("LaunchTemplateData")),
+                            "tags": tags_of(plan["found"])}
+        after[name] = {"data": template_view(plan["data"]), "tags": outcome[name]["tags"]}
+    result["diff"] = dict(before=before, after=after)
     module.exit_json(**result)
 
 
@@ -445,8 +441,7 @@ def ensure_absent(module, client, _kms):
         run_concurrently(delete, doomed, "delete launch templates", label=lambda t: t["LaunchTemplateName"])
     result = dict(changed=bool(doomed), launch_templates=[], launch_templates_by_name={}, created=[], updated=[],
                   deleted=[t["LaunchTemplateName"] for t in doomed])
-    if module._diff:
-        result["diff"] = dict(before={t["LaunchTemplateName"]: {"id": t["LaunchTemplateId"]} for t in doomed}, after={})
+    result["diff"] = dict(before={t["LaunchTemplateName"]: {"id": t["LaunchTemplateId"]} for t in doomed}, after={})
     module.exit_json(**result)
 
 

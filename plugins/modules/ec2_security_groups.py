@@ -134,9 +134,6 @@ deleted:
   elements: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -338,16 +335,15 @@ def ensure_present(module, client, vpc_id):
         updated=[s["name"] for s, c in zip(specs, changes) if c and s["name"] in groups],
         deleted=[],
     )
-    if module._diff:
-        before = {
-            n: {o: to_spec(current_keys(groups[n].get(f, []))) for o, f in DIRECTIONS}
-            for n in sorted(s["name"] for s in specs) if n in groups
-        }
-        after = {
-            s["name"]: {o: to_spec(wanted[(s["name"], o)]) for o, _api_name in DIRECTIONS}
-            for s in sorted(specs, key=lambda s: s["name"])
-        }
-        result["diff"] = dict(before=before, after=after)
+    before = {
+        n: {o: to_spec(current_keys(groups[n].get(f, []))) for o, f in DIRECTIONS}
+        for n in sorted(s["name"] for s in specs) if n in groups
+    }
+    after = {
+        s["name"]: {o: to_spec(wanted[(s["name"], o)]) for o, _api_name in DIRECTIONS}
+        for s in sorted(specs, key=lambda s: s["name"])
+    }
+    result["diff"] = dict(before=before, after=after)
     module.exit_json(**result)
 
 
@@ -378,8 +374,7 @@ def ensure_absent(module, client, vpc_id):
         changed=bool(doomed), security_groups=[], security_groups_by_name={}, created=[], updated=[],
         deleted=[g["GroupName"] for g in doomed],
     )
-    if module._diff:
-        result["diff"] = dict(before={g["GroupName"]: describe(g) for g in doomed}, after={})
+    result["diff"] = dict(before={g["GroupName"]: describe(g) for g in doomed}, after={})
     module.exit_json(**result)
 
 

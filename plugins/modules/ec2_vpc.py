@@ -15,8 +15,7 @@ description:
     and its tags. A VPC is identified as M(amazon.aws.ec2_vpc_net) identifies it (the C(Name) tag and the primary
     CIDR), so a VPC made by that module is adopted as it is.
   - Reads the VPC and both DNS attributes concurrently and changes only what differs; a second run makes no change.
-  - Exists for speed on the critical path of a deploy (the cluster cannot be requested before the VPC exists) - it
-    runs in the collection's turbo worker - and to return the DNS settings the EKS cluster depends on.
+  - Exists for speed on the critical path of a deploy (the cluster cannot be requested before the VPC exists) and to return the DNS settings the EKS cluster depends on.
   - With O(state=absent) the VPC is deleted; what is inside it (subnets, gateways, endpoints) must be removed first
     (the vpc role's C(destroy.yml) does).
 author:
@@ -116,9 +115,6 @@ vpc_id:
   type: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 import ipaddress
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -208,8 +204,7 @@ def ensure_present(module, client):
         planned = {"VpcId": None, "CidrBlock": module.params["cidr_block"], "State": None, "IsDefault": False}
         after = view(planned, wanted, wanted_tags)
         result = dict(changed=True, vpc=after, vpc_id=None)
-        if module._diff:
-            result["diff"] = dict(before={}, after=diff_side(after))
+        result["diff"] = dict(before={}, after=diff_side(after))
         if module.check_mode:
             module.exit_json(**result)
         created = client.create_vpc(aws_retry=True, CidrBlock=module.params["cidr_block"],
@@ -231,8 +226,7 @@ def ensure_present(module, client):
     tags_after = wanted_tags if purge else {**tags_of(current), **wanted_tags}
     after = view(current, wanted, tags_after)
     result = dict(changed=changed, vpc=after, vpc_id=vpc_id)
-    if module._diff:
-        result["diff"] = dict(before=diff_side(before), after=diff_side(after))
+    result["diff"] = dict(before=diff_side(before), after=diff_side(after))
     module.exit_json(**result)
 
 
@@ -250,9 +244,8 @@ def set_attributes(client, vpc_id, current, wanted, check_mode=False):
 def ensure_absent(module, client):
     current = find_vpc(client, module)
     result = dict(changed=current is not None, vpc_id=None)
-    if module._diff:
-        result["diff"] = dict(before=diff_side(view(current, {o: None for o in ATTRIBUTES}, tags_of(current)))
-                              if current else {}, after={})
+    result["diff"] = dict(before=diff_side(view(current, {o: None for o in ATTRIBUTES}, tags_of(current)))
+                          if current else {}, after={})
     if current is None or module.check_mode:
         module.exit_json(**result)
     try:

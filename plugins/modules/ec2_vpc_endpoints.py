@@ -158,9 +158,6 @@ deleted:
   elements: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
@@ -362,11 +359,10 @@ def ensure_present(module, client, vpc_id):
         updated=updated,
         deleted=[],
     )
-    if module._diff:
-        result["diff"] = dict(
-            before={s["name"]: printable(endpoint_view(existing[s["service"]])) for s in present},
-            after={s["name"]: printable(wanted[s["service"]]) for s in specs},
-        )
+    result["diff"] = dict(
+        before={s["name"]: printable(endpoint_view(existing[s["service"]])) for s in present},
+        after={s["name"]: printable(wanted[s["service"]]) for s in specs},
+    )
     module.exit_json(**result)
 
 
@@ -397,8 +393,7 @@ def ensure_absent(module, client, vpc_id):
         changed=bool(doomed), endpoints=[], endpoints_by_name={}, created=[], updated=[],
         deleted=[services[e["ServiceName"]] for e in doomed],
     )
-    if module._diff:
-        result["diff"] = dict(before={services[e["ServiceName"]]: describe(e) for e in doomed}, after={})
+    result["diff"] = dict(before={services[e["ServiceName"]]: describe(e) for e in doomed}, after={})
     module.exit_json(**result)
 
 

@@ -115,9 +115,6 @@ actions:
   elements: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 import json
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -295,14 +292,13 @@ def ensure_present(module, clients, vpc_id):
         log_group=dict(name=module.params["log_group_name"], retention_in_days=module.params["retention_in_days"]),
         role_arn=role_arn,
     )
-    if module._diff:
-        result["diff"] = dict(before=before, after={
-            "log_group_name": module.params["log_group_name"],
-            "traffic_type": module.params["traffic_type"],
-            "deliver_logs_permission_arn": role_arn,
-            "max_aggregation_interval": module.params["max_aggregation_interval"],
-            "retention_in_days": module.params["retention_in_days"],
-        })
+    result["diff"] = dict(before=before, after={
+        "log_group_name": module.params["log_group_name"],
+        "traffic_type": module.params["traffic_type"],
+        "deliver_logs_permission_arn": role_arn,
+        "max_aggregation_interval": module.params["max_aggregation_interval"],
+        "retention_in_days": module.params["retention_in_days"],
+    })
     module.exit_json(**result)
 
 

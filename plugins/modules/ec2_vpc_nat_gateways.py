@@ -120,9 +120,6 @@ released_addresses:
   sample: ["203.0.113.10"]
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import diff_view
@@ -270,9 +267,8 @@ def ensure_present(module, client, vpc_id):
         created=[m["name"] for m in missing],
         deleted=[],
     )
-    if module._diff:
-        after = {m["name"]: {"subnet_id": subnet_ids.get(m["subnet"])} for m in members}
-        result["diff"] = dict(before=before, after=after)
+    after = {m["name"]: {"subnet_id": subnet_ids.get(m["subnet"])} for m in members}
+    result["diff"] = dict(before=before, after=after)
     module.exit_json(**result)
 
 
@@ -302,8 +298,7 @@ def ensure_absent(module, client, vpc_id):
         changed=bool(deleted or addresses), nat_gateways=[], nat_gateways_by_name={}, created=[], deleted=deleted,
         released_addresses=sorted(a["PublicIp"] for a in addresses.values()),
     )
-    if module._diff:
-        result["diff"] = dict(before=diff_view([describe(g) for g in doomed], ("subnet_id",)), after={})
+    result["diff"] = dict(before=diff_view([describe(g) for g in doomed], ("subnet_id",)), after={})
     module.exit_json(**result)
 
 

@@ -125,9 +125,6 @@ deleted:
   elements: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -319,12 +316,11 @@ def ensure_present(module, client, vpc_id):
         updated=updated,
         deleted=[],
     )
-    if module._diff:
-        before = {
-            n: plan_view(managed_routes(t), set(associations(t))) for n, t in sorted(tables.items()) if n in wanted
-        }
-        after = {n: plan_view(*wanted[n]) for n in sorted(wanted)}
-        result["diff"] = dict(before=before, after=after)
+    before = {
+        n: plan_view(managed_routes(t), set(associations(t))) for n, t in sorted(tables.items()) if n in wanted
+    }
+    after = {n: plan_view(*wanted[n]) for n in sorted(wanted)}
+    result["diff"] = dict(before=before, after=after)
     module.exit_json(**result)
 
 
@@ -350,8 +346,7 @@ def ensure_absent(module, client, vpc_id):
         changed=bool(doomed), route_tables=[], route_tables_by_name={}, created=[], updated=[],
         deleted=[name_of(t) for t in doomed],
     )
-    if module._diff:
-        result["diff"] = dict(before={name_of(t): describe(t) for t in doomed}, after={})
+    result["diff"] = dict(before={name_of(t): describe(t) for t in doomed}, after={})
     module.exit_json(**result)
 
 

@@ -139,9 +139,6 @@ deleted:
   elements: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -302,8 +299,7 @@ def ensure_present(module, client, vpc_id):
         updated=updated,
         deleted=[],
     )
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
+    result["diff"] = dict(before=before, after=after)
     module.exit_json(**result)
 
 
@@ -324,8 +320,7 @@ def ensure_absent(module, client, vpc_id):
         changed=bool(pairs), subnets=[], subnets_by_name={}, created=[], updated=[],
         deleted=[spec["name"] for spec, _found in pairs],
     )
-    if module._diff:
-        result["diff"] = dict(before=before, after={})
+    result["diff"] = dict(before=before, after={})
     module.exit_json(**result)
 
 

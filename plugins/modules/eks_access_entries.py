@@ -199,9 +199,6 @@ deleted:
   elements: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -526,8 +523,7 @@ def ensure_present(module, client):
         updated=[p["principal"] for p in plans if p["action"] == "update"],
         deleted=[p["principal"] for p in plans if p["action"] == "delete"],
     )
-    if module._diff:
-        result["diff"] = dict(before=diff_of(before.values()), after=diff_of(after.values()))
+    result["diff"] = dict(before=diff_of(before.values()), after=diff_of(after.values()))
     module.exit_json(**result)
 
 
@@ -545,8 +541,7 @@ def ensure_absent(module, client):
     if not module.check_mode:
         run_concurrently(entry_set.apply, plans, "delete access entries", label=lambda p: p["principal"])
     result = dict(changed=bool(plans), access_entries=[], created=[], updated=[], deleted=list(existing))
-    if module._diff:
-        result["diff"] = dict(before=diff_of(entry_view(*item) for item in existing.values()), after={})
+    result["diff"] = dict(before=diff_of(entry_view(*item) for item in existing.values()), after={})
     module.exit_json(**result)
 
 

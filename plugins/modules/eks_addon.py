@@ -198,9 +198,6 @@ deleted:
   elements: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -522,8 +519,7 @@ def ensure_present(module, client, configurations):
                   "health_issues": [], "tags": addon_set.wanted_tags(spec) or {}}
                  for spec, config in zip(addon_set.specs, configurations)]
         result = dict(changed=True, addons=views, created=created, updated=[], deleted=[])
-        if module._diff:
-            result["diff"] = dict(before={}, after={v["name"]: diff_entry(v) for v in views})
+        result["diff"] = dict(before={}, after={v["name"]: diff_entry(v) for v in views})
         module.exit_json(**result)
     if cluster["status"] != "ACTIVE":
         module.fail_json(msg=f"cluster_name: EKS cluster {cluster['name']} is {cluster['status']}; add-ons need an "
@@ -556,11 +552,10 @@ def ensure_present(module, client, configurations):
         updated=updated,
         deleted=[],
     )
-    if module._diff:
-        result["diff"] = dict(
-            before={plan["spec"]["name"]: diff_entry(plan["before"]) for plan in plans if plan["before"]},
-            after={plan["spec"]["name"]: diff_entry(plan["after"]) for plan in plans},
-        )
+    result["diff"] = dict(
+        before={plan["spec"]["name"]: diff_entry(plan["before"]) for plan in plans if plan["before"]},
+        after={plan["spec"]["name"]: diff_entry(plan["after"]) for plan in plans},
+    )
     if module.params["wait"] and not module.check_mode:
         message = addon_set.unhealthy_message(result["addons"])
         if message:
@@ -589,9 +584,8 @@ def ensure_absent(module, client, _configurations):
         if module.params["wait"] and existing:
             addon_set.wait_gone(list(existing))
     result = dict(changed=bool(to_delete), addons=[], created=[], updated=[], deleted=to_delete)
-    if module._diff:
-        result["diff"] = dict(before={name: diff_entry(addon_view(addon)) for name, addon in existing.items()},
-                              after={})
+    result["diff"] = dict(before={name: diff_entry(addon_view(addon)) for name, addon in existing.items()},
+                          after={})
     module.exit_json(**result)
 
 

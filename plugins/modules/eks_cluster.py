@@ -272,9 +272,6 @@ updates:
   sample: [{"id": "0a1b2c3d-...", "type": "LoggingUpdate", "status": "Successful"}]
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 import ipaddress
 from concurrent.futures import ThreadPoolExecutor
 
@@ -685,8 +682,7 @@ class Runner:
             status=(cluster or {}).get("status"),
             version=(cluster or {}).get("version"),
         )
-        if self.module._diff:
-            result["diff"] = dict(before=diff_of(before), after=diff_of(after))
+        result["diff"] = dict(before=diff_of(before), after=diff_of(after))
         self.module.exit_json(**result)
 
     # absent ---------------------------------------------------------------------------
@@ -728,8 +724,7 @@ class Runner:
 
     def gone(self, changed, before):
         result = dict(changed=changed, cluster={}, updates=[])
-        if self.module._diff:
-            result["diff"] = dict(before=diff_of(before), after={})
+        result["diff"] = dict(before=diff_of(before), after={})
         self.module.exit_json(**result)
 
 

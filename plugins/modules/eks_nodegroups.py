@@ -325,9 +325,6 @@ desired_size_drift:
   sample: {"application": {"desired_size": 5, "current_desired_size": 7}}
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 import time
 import uuid
 from functools import partial
@@ -784,11 +781,10 @@ def ensure_present(run):
         deleted=[],
         desired_size_drift={p["spec"]["name"]: p["drift"] for p in plans if p["drift"]},
     )
-    if module._diff:
-        result["diff"] = dict(
-            before={p["spec"]["name"]: _pick(nodegroup_view(p["current"]), DIFF_KEYS) for p in plans if p["current"]},
-            after={p["spec"]["name"]: _pick(planned_view(p), DIFF_KEYS) for p in plans},
-        )
+    result["diff"] = dict(
+        before={p["spec"]["name"]: _pick(nodegroup_view(p["current"]), DIFF_KEYS) for p in plans if p["current"]},
+        after={p["spec"]["name"]: _pick(planned_view(p), DIFF_KEYS) for p in plans},
+    )
     if module.check_mode:
         result["nodegroups"] = [_pick(planned_view(p), RETURN_KEYS) for p in plans]
         module.exit_json(**result)
@@ -836,9 +832,8 @@ def ensure_absent(run):
     doomed = [name for name in names if name in current]
     result = dict(changed=bool(doomed), nodegroups=[], created=[], updated=[], recreated=[], deleted=doomed,
                   desired_size_drift={})
-    if module._diff:
-        result["diff"] = dict(before={name: _pick(nodegroup_view(current[name]), DIFF_KEYS) for name in doomed},
-                              after={})
+    result["diff"] = dict(before={name: _pick(nodegroup_view(current[name]), DIFF_KEYS) for name in doomed},
+                          after={})
     if module.check_mode or not doomed:
         module.exit_json(**result)
     calls = [name for name in doomed if current[name].get("status") != "DELETING"]

@@ -109,9 +109,6 @@ actions:
   elements: str
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -223,8 +220,7 @@ def result_of(arn, actions, before, after, module):
     result = dict(changed=bool(actions), actions=actions, arn=arn, url=after.get("url"),
                   client_ids=after.get("client_ids", []), thumbprints=after.get("thumbprints", []),
                   tags=after.get("tags", {}))
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
+    result["diff"] = dict(before=before, after=after)
     return result
 
 

@@ -17,8 +17,7 @@ description:
     key is enabled.
   - A key policy naming a principal IAM does not know yet (a role created seconds earlier) is retried for up to
     O(principal_wait_timeout) seconds, inside the module, instead of failing.
-  - Narrower than M(amazon.aws.kms_key) (no grants, no asymmetric keys, no multi-Region keys) and runs in the
-    collection's turbo worker, as it is on the critical path of a deploy (before the EKS cluster request).
+  - Narrower than M(amazon.aws.kms_key) (no grants, no asymmetric keys, no multi-Region keys) .
   - With O(state=absent) the key is scheduled for deletion after O(deletion_window_days); the alias goes with it.
 author:
   - LLM Analytics Hub platform team (@llmhub)
@@ -110,9 +109,6 @@ tags:
   type: dict
 """
 
-# First import: when a warm worker is up (turbo mode), it runs this module and this process exits here.
-from ansible_collections.llmhub.eks.plugins.module_utils import turbo  # noqa: F401 pylint: disable=unused-import
-
 import json
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -190,9 +186,8 @@ def ensure_present(module, kms):
     if current is None:
         result = dict(changed=True, **result_of({"Description": description or ""}, alias, rotation,
                                                 wanted_tags or {}, planned_state="Enabled"))
-        if module._diff:
-            result["diff"] = dict(before={}, after=dict(alias=alias, description=description, policy=policy,
-                                                        enable_key_rotation=rotation, tags=wanted_tags or {}))
+        result["diff"] = dict(before={}, after=dict(alias=alias, description=description, policy=policy,
+                                                    enable_key_rotation=rotation, tags=wanted_tags or {}))
         if module.check_mode:
             module.exit_json(**result)
         params = dict(Description=description or "", KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT")
@@ -258,13 +253,12 @@ def ensure_present(module, kms):
     description_after = current.get("Description", "") if description is None else description
     result = dict(changed=changed, **result_of(dict(current, Description=description_after), alias, rotation,
                                                tags_after, planned_state="Enabled"))
-    if module._diff:
-        result["diff"] = dict(
-            before=dict(alias=alias, description=current.get("Description", ""), enable_key_rotation=current_rotation,
-                        policy=current_policy if policy is not None else None, tags=current_tags,
-                        key_state=original_state),
-            after=dict(alias=alias, description=description_after, enable_key_rotation=rotation, policy=policy,
-                       tags=tags_after, key_state="Enabled"))
+    result["diff"] = dict(
+        before=dict(alias=alias, description=current.get("Description", ""), enable_key_rotation=current_rotation,
+                    policy=current_policy if policy is not None else None, tags=current_tags,
+                    key_state=original_state),
+        after=dict(alias=alias, description=description_after, enable_key_rotation=rotation, policy=policy,
+                   tags=tags_after, key_state="Enabled"))
     module.exit_json(**result)
 
 
