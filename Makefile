@@ -7,8 +7,16 @@ SHELL := /bin/bash
 # A Python >= 3.12 that runs (ansible-core 2.21 needs it); scripts/find_python.sh
 # says what to do when there is none. Only evaluated when a venv must be made.
 PYTHON ?= $(shell scripts/find_python.sh)
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
+# The oldest ansible-core the collection declares (meta/runtime.yml requires_ansible)
+# and the `ansible` release that bundles it: `make test-oldest` runs lint, sanity,
+# unit tests and one deploy with them, in .venv-oldest.
+OLDEST_VENV := .venv-oldest
+OLDEST_ANSIBLE := ansible==12.3.0 ansible-core==2.19.14
+# Set by test-oldest: ansible pins replacing those of requirements.txt, and their collections.
+ANSIBLE_PINS ?=
+COLLECTIONS_FILE ?= requirements.yml
 STAMP := $(VENV)/.llmhub-installed
 ARTIFACTS := .artifacts
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/llmhub-eks-sanity/ansible_collections
@@ -16,29 +24,37 @@ PYTEST_WORKERS ?= 2
 export MOTO_IAM_LOAD_MANAGED_POLICIES := true
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv collections demo test lint ansible-lint sanity unit integration bench bench-demo clean
+.PHONY: help setup venv collections demo test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-$(STAMP): requirements.txt requirements.yml scripts/check_collections.py
+$(STAMP): requirements.txt $(COLLECTIONS_FILE) scripts/check_collections.py
 	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
 		echo "$(VENV) has Python < 3.12: making it again"; rm -rf $(VENV); fi
 	@test -x $(BIN)/python || { test -n "$(PYTHON)" || exit 1; $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python scripts/check_collections.py requirements.yml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		$(if $(ANSIBLE_PINS),-r <(grep -vE '^ansible(-core)?==' requirements.txt) $(ANSIBLE_PINS),-r requirements.txt)
+	$(BIN)/python scripts/check_collections.py $(COLLECTIONS_FILE)
 	@touch $@
 
 venv setup: $(STAMP) ## Create .venv with the pinned requirements and collections
 
 collections: $(STAMP) ## Check (and install if missing) the pinned collections
-	$(BIN)/python scripts/check_collections.py requirements.yml
+	$(BIN)/python scripts/check_collections.py $(COLLECTIONS_FILE)
 
 demo: $(STAMP) ## Build the platform against the local AWS emulator and show it
 	$(BIN)/python -m emulator run --profile demo -- \
 		$(BIN)/ansible-playbook playbooks/site.yml -i inventories/local
 
-test: lint unit integration ## Everything CI runs: lint, sanity, unit and integration tests
+test: lint unit integration test-oldest ## Everything CI runs: lint, sanity, unit and integration tests, and the oldest ansible-core
+
+test-oldest: ## On the oldest ansible-core declared (2.19, in .venv-oldest): lint, sanity, unit tests and one deploy
+	$(MAKE) --no-print-directory VENV=$(OLDEST_VENV) ANSIBLE_PINS="$(OLDEST_ANSIBLE)" \
+		COLLECTIONS_FILE=tests/oldest/requirements.yml lint unit deploy-check
+
+deploy-check: $(STAMP) ## One deploy of the whole platform, asserted through boto3, and its no-op re-run
+	$(BIN)/python -m pytest -q tests/integration/test_platform.py
 
 lint: ansible-lint sanity ## ansible-lint (production profile) and ansible-test sanity
 

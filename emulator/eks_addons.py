@@ -120,12 +120,10 @@ class AddonSpec:
 
 def _kube_proxy_versions() -> tuple[AddonVersion, ...]:
     builds = {
-        "1.28": ("v1.28.12-eksbuild.5", "v1.28.15-eksbuild.4"),
-        "1.29": ("v1.29.7-eksbuild.5", "v1.29.15-eksbuild.3"),
-        "1.30": ("v1.30.3-eksbuild.5", "v1.30.11-eksbuild.2"),
-        "1.31": ("v1.31.2-eksbuild.3", "v1.31.7-eksbuild.2"),
-        "1.32": ("v1.32.0-eksbuild.2", "v1.32.3-eksbuild.2"),
-        "1.33": ("v1.33.0-eksbuild.2",),
+        "1.32": ("v1.32.6-eksbuild.8", "v1.32.9-eksbuild.2"),
+        "1.33": ("v1.33.3-eksbuild.6", "v1.33.5-eksbuild.2"),
+        "1.34": ("v1.34.0-eksbuild.4", "v1.34.2-eksbuild.1"),
+        "1.35": ("v1.35.0-eksbuild.2",),
     }
     versions = []
     for cluster_version, names in builds.items():
@@ -139,28 +137,26 @@ CATALOGUE: dict[str, AddonSpec] = {
     spec.name: spec
     for spec in (
         AddonSpec("vpc-cni", "networking", (
-            AddonVersion("v1.18.3-eksbuild.3", _range("1.28", "1.31")),
-            AddonVersion("v1.18.6-eksbuild.1", _range("1.28", "1.32")),
-            AddonVersion("v1.19.0-eksbuild.1", _range("1.28", "1.32"), _range("1.28", "1.30")),
-            AddonVersion("v1.19.2-eksbuild.1", _range("1.28", "1.33"), _range("1.31", "1.32")),
-            AddonVersion("v1.19.5-eksbuild.1", _range("1.29", "1.33"), _range("1.33", "1.33")),
+            AddonVersion("v1.19.6-eksbuild.7", _range("1.32", "1.33")),
+            AddonVersion("v1.20.1-eksbuild.3", _range("1.32", "1.34"), _range("1.32", "1.32")),
+            AddonVersion("v1.20.4-eksbuild.2", _range("1.32", "1.35"), _range("1.33", "1.34")),
+            AddonVersion("v1.21.1-eksbuild.1", _range("1.32", "1.35"), _range("1.35", "1.35")),
         ), requires_iam_permissions=True),
         AddonSpec("coredns", "networking", (
-            AddonVersion("v1.10.1-eksbuild.18", _range("1.28", "1.28"), _range("1.28", "1.28")),
-            AddonVersion("v1.11.1-eksbuild.13", _range("1.29", "1.30"), _range("1.29", "1.29")),
-            AddonVersion("v1.11.3-eksbuild.2", _range("1.29", "1.31"), _range("1.30", "1.31")),
-            AddonVersion("v1.11.4-eksbuild.2", _range("1.29", "1.32"), _range("1.32", "1.32")),
-            AddonVersion("v1.12.1-eksbuild.2", _range("1.31", "1.33"), _range("1.33", "1.33")),
+            AddonVersion("v1.11.4-eksbuild.22", _range("1.32", "1.32"), _range("1.32", "1.32")),
+            AddonVersion("v1.12.1-eksbuild.2", _range("1.32", "1.34"), _range("1.33", "1.33")),
+            AddonVersion("v1.12.4-eksbuild.1", _range("1.32", "1.34"), _range("1.34", "1.34")),
+            AddonVersion("v1.13.1-eksbuild.1", _range("1.34", "1.35"), _range("1.35", "1.35")),
         ), needs_nodes=True),
         AddonSpec("kube-proxy", "networking", _kube_proxy_versions()),
         AddonSpec("aws-ebs-csi-driver", "storage", (
-            AddonVersion("v1.35.0-eksbuild.1", _range("1.28", "1.31")),
-            AddonVersion("v1.38.1-eksbuild.2", _range("1.28", "1.32"), _range("1.28", "1.31")),
-            AddonVersion("v1.41.0-eksbuild.1", _range("1.28", "1.33"), _range("1.32", "1.33")),
+            AddonVersion("v1.46.0-eksbuild.1", _range("1.32", "1.33")),
+            AddonVersion("v1.50.1-eksbuild.1", _range("1.32", "1.35"), _range("1.32", "1.34")),
+            AddonVersion("v1.53.0-eksbuild.1", _range("1.32", "1.35"), _range("1.35", "1.35")),
         ), requires_iam_permissions=True, needs_nodes=True),
         AddonSpec("eks-pod-identity-agent", "security", (
-            AddonVersion("v1.3.4-eksbuild.1", _range("1.28", "1.32")),
-            AddonVersion("v1.3.7-eksbuild.2", _range("1.28", "1.33"), _range("1.28", "1.33")),
+            AddonVersion("v1.3.8-eksbuild.2", _range("1.32", "1.34")),
+            AddonVersion("v1.3.10-eksbuild.1", _range("1.32", "1.35"), _range("1.32", "1.35")),
         )),
     )
 }

@@ -62,14 +62,12 @@ Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
 
 # Latest patch release per minor version and the AMI release of the emulated EKS.
 K8S_PATCH_VERSIONS = {
-    "1.28": "1.28.15", "1.29": "1.29.15", "1.30": "1.30.11",
-    "1.31": "1.31.7", "1.32": "1.32.3", "1.33": "1.33.0",
+    "1.32": "1.32.9", "1.33": "1.33.5", "1.34": "1.34.2", "1.35": "1.35.0",
 }
 PLATFORM_VERSIONS = {
-    "1.28": "eks.44", "1.29": "eks.37", "1.30": "eks.30",
-    "1.31": "eks.26", "1.32": "eks.12", "1.33": "eks.6",
+    "1.32": "eks.24", "1.33": "eks.17", "1.34": "eks.8", "1.35": "eks.3",
 }
-AMI_RELEASE_DATE = "20250519"
+AMI_RELEASE_DATE = "20261118"
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
 TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")

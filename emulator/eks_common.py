@@ -17,8 +17,10 @@ from moto.utilities.utils import get_partition
 from .lifecycle import GONE, TRACKER, LingeringDict, Timeline
 from .protocols import ApiError, Call
 
-# Kubernetes versions the emulated EKS supports (oldest first).
-SUPPORTED_VERSIONS = ("1.28", "1.29", "1.30", "1.31", "1.32", "1.33")
+# Kubernetes versions EKS offers for new clusters (oldest first), standard and
+# extended support, as checked on 2026-12-02: 1.31's extended support ended in
+# November 2026, 1.32 and 1.33 are in extended support, 1.34 and 1.35 in standard.
+SUPPORTED_VERSIONS = ("1.32", "1.33", "1.34", "1.35")
 DEFAULT_VERSION = SUPPORTED_VERSIONS[-1]
 
 

@@ -10,8 +10,12 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
+
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-MIN_VERSION = (1, 28)
+# The Kubernetes versions EKS offers (checked 2026-12-02), as module_utils/eks.py.
+MIN_VERSION = (1, 32)
+MAX_VERSION = (1, 35)
 VERSION = re.compile(r"^1\.(\d{1,2})$")
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+$")
@@ -52,17 +56,61 @@ def eks_access_entry_list(entries, deployer_arn=None):
     return entries
 
 
+ADDON_KEYS = ("name", "version", "service_account_role", "service_account_role_arn", "configuration_values",
+              "resolve_conflicts", "preserve_on_delete", "tags")
+ACCESS_ENTRY_KEYS = ("principal_arn", "type", "kubernetes_groups", "username", "access_policies", "tags")
+ACCESS_POLICY_KEYS = ("policy", "access_scope")
+ACCESS_SCOPE_KEYS = ("type", "namespaces")
+IRSA_ROLE_KEYS = ("name", "service_accounts", "managed_policies", "inline_policies", "description",
+                  "max_session_duration", "tags")
+
+
+def _check_irsa_roles(roles):
+    for index, role in enumerate(roles or []):
+        where = f"eks_irsa_roles[{index}]"
+        validation.check_keys(where, role, IRSA_ROLE_KEYS)
+        validation.check_iam_role_name(f"{where}.name", role.get("name"))
+        for account_index, account in enumerate(role.get("service_accounts") or []):
+            validation.check_keys(f"{where}.service_accounts[{account_index}]", account, ("namespace", "name"))
+
+
+def _check_access_entries(entries):
+    for index, entry in enumerate(entries or []):
+        where = f"eks_access_entries[{index}]"
+        validation.check_keys(where, entry, ACCESS_ENTRY_KEYS)
+        for policy_index, policy in enumerate(entry.get("access_policies") or []):
+            spot = f"{where}.access_policies[{policy_index}]"
+            validation.check_keys(spot, policy, ACCESS_POLICY_KEYS)
+            if policy.get("access_scope") is not None:
+                validation.check_keys(f"{spot}.access_scope", policy["access_scope"], ACCESS_SCOPE_KEYS)
+
+
 def eks_validate_settings(settings):
     """Check the eks role's variables before any AWS call; errors name the variable. Returns settings."""
+    validation.check_cluster_name("eks_cluster_name", settings.get("eks_cluster_name", ""))
+    if "eks_aws_region" in settings:
+        validation.check_region("eks_aws_region", settings["eks_aws_region"])
+    for variable in ("eks_cluster_role_name", "eks_node_role_name"):
+        if variable in settings:
+            validation.check_iam_role_name(variable, settings[variable])
+    if "eks_wait_timeout" in settings:
+        validation.check_int("eks_wait_timeout", settings["eks_wait_timeout"], minimum=1, what=" seconds")
+    if "eks_log_retention_days" in settings:
+        validation.check_log_retention("eks_log_retention_days", settings["eks_log_retention_days"])
+    _check_irsa_roles(settings.get("eks_irsa_roles"))
     version = str(settings.get("eks_version", ""))
     match = VERSION.match(version)
     if not match:
-        _fail("eks_version", f"{version!r} must look like 1.31")
+        _fail("eks_version", f"{version!r} must look like 1.35")
     if (1, int(match.group(1))) < MIN_VERSION:
-        _fail("eks_version", f"{version} is below the minimum supported 1.{MIN_VERSION[1]}")
+        _fail("eks_version", f"{version} is below the minimum supported 1.{MIN_VERSION[1]}"
+              " (the oldest version EKS still offers)")
+    if (1, int(match.group(1))) > MAX_VERSION:
+        _fail("eks_version", f"{version} is newer than 1.{MAX_VERSION[1]}, the newest version this collection supports")
     cidrs = settings.get("eks_public_access_cidrs") or []
     if settings.get("eks_endpoint_public_access") and not cidrs:
-        _fail("eks_public_access_cidrs", "must list at least one CIDR while eks_endpoint_public_access is true")
+        _fail("eks_public_access_cidrs", "must list at least one CIDR while eks_endpoint_public_access is true"
+              " (the networks allowed to reach the public API endpoint), or set eks_endpoint_public_access: false")
     if not settings.get("eks_endpoint_public_access") and not settings.get("eks_endpoint_private_access"):
         _fail("eks_endpoint_private_access", "the API endpoint needs private or public access (both are false)")
     for cidr in cidrs:
@@ -70,20 +118,25 @@ def eks_validate_settings(settings):
             ipaddress.ip_network(cidr, strict=True)
         except (TypeError, ValueError) as exc:
             _fail("eks_public_access_cidrs", f"{cidr!r} is not a valid CIDR ({exc})")
+        if ipaddress.ip_network(cidr).prefixlen == 0 and not settings.get("eks_allow_public_endpoint_anywhere"):
+            _fail("eks_public_access_cidrs", f"{cidr} opens the public API endpoint to the whole internet; name the"
+                  " networks that need it, or set eks_allow_public_endpoint_anywhere: true")
     unknown = [t for t in settings.get("eks_log_types") or [] if t not in LOG_TYPES]
     if unknown:
         _fail("eks_log_types", f"unknown log types {unknown}; choose from {list(LOG_TYPES)}")
     for variable in ("eks_addons_before_compute", "eks_addons_after_compute"):
         names = []
         for index, addon in enumerate(settings.get(variable) or []):
-            name = addon.get("name") if isinstance(addon, dict) else None
+            validation.check_keys(f"{variable}[{index}]", addon, ADDON_KEYS)
+            name = addon.get("name")
             if name not in KNOWN_ADDONS:
                 _fail(f"{variable}[{index}].name", f"unknown add-on {name!r}; EKS add-ons are {list(KNOWN_ADDONS)}")
             if name in names:
                 _fail(f"{variable}[{index}].name", f"{name} is listed twice")
             names.append(name)
+    _check_access_entries(settings.get("eks_access_entries"))
     for index, entry in enumerate(settings.get("eks_access_entries") or []):
-        arn = entry.get("principal_arn", "") if isinstance(entry, dict) else ""
+        arn = entry.get("principal_arn", "")
         if not re.match(r"^arn:[^:]+:iam::\d{12}:(role|user)/.+", arn):
             _fail(f"eks_access_entries[{index}].principal_arn", f"{arn!r} is not an IAM role or user ARN")
     return settings

@@ -15,6 +15,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
+
 TIERS = ("private", "public", "intra")
 # AWS accepts subnet prefixes from /16 to /28.
 MIN_SUBNET_PREFIX = 16
@@ -22,9 +24,9 @@ MAX_SUBNET_PREFIX = 28
 AZ_SUFFIX = re.compile(r"^[a-z]$")
 PORT_RANGE = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
 ENDPOINT_TYPES = ("Gateway", "Interface")
-# The values CloudWatch Logs PutRetentionPolicy accepts.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-                      3288, 3653)
+SECURITY_GROUP_KEYS = ("key", "description", "ingress", "tags")
+RULE_KEYS = ("ports", "protocol", "cidrs", "group", "self", "description")
+ENDPOINT_KEYS = ("service", "type", "private_dns")
 
 
 def _fail(variable, message):
@@ -147,6 +149,10 @@ def parse_ports(variable, ports):
 
 def _security_group_plan(settings, cluster_name, vpc):
     groups = settings.get("vpc_security_groups") or []
+    for index, group in enumerate(groups):
+        validation.check_keys(f"vpc_security_groups[{index}]", group, SECURITY_GROUP_KEYS)
+        for rule_index, rule in enumerate(group.get("ingress") or []):
+            validation.check_keys(f"vpc_security_groups[{index}].ingress[{rule_index}]", rule, RULE_KEYS)
     keys = [g.get("key") for g in groups]
     if len(set(keys)) != len(keys) or not all(keys):
         _fail("vpc_security_groups", f"every group needs a unique key, got {keys}")
@@ -203,10 +209,8 @@ def vpc_network_plan(settings):
         raise AnsibleFilterError("vpc_network_plan expects a dict of the vpc role's variables")
     cluster_name = settings.get("vpc_cluster_name")
     region = settings.get("vpc_aws_region")
-    if not cluster_name or not re.match(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$", str(cluster_name)):
-        _fail("vpc_cluster_name", f"{cluster_name!r} must be 1-100 letters, digits, - or _, starting alphanumeric")
-    if not region or not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", str(region)):
-        _fail("vpc_aws_region", f"{region!r} is not an AWS region name such as us-east-1")
+    validation.check_cluster_name("vpc_cluster_name", cluster_name)
+    validation.check_region("vpc_aws_region", region)
     vpc = _network("vpc_cidr", settings.get("vpc_cidr"))
     if not MIN_SUBNET_PREFIX <= vpc.prefixlen <= MAX_SUBNET_PREFIX:
         _fail("vpc_cidr", f"{vpc}: AWS VPCs must be between /{MIN_SUBNET_PREFIX} and /{MAX_SUBNET_PREFIX}")
@@ -281,8 +285,9 @@ def vpc_network_plan(settings):
     services = []
     for index, endpoint in enumerate(settings.get("vpc_endpoints") or []):
         where = f"vpc_endpoints[{index}]"
-        service = endpoint.get("service") if isinstance(endpoint, dict) else None
-        kind = endpoint.get("type", "Interface") if isinstance(endpoint, dict) else None
+        validation.check_keys(where, endpoint, ENDPOINT_KEYS)
+        service = endpoint.get("service")
+        kind = endpoint.get("type", "Interface")
         if not service:
             _fail(where, "needs a service, e.g. ecr.api or s3")
         if kind not in ENDPOINT_TYPES:
@@ -305,9 +310,8 @@ def vpc_network_plan(settings):
             planned["private_dns_enabled"] = bool(endpoint.get("private_dns", True))
         endpoints.append(planned)
 
-    retention = settings.get("vpc_flow_logs_retention_days", 14)
-    if retention not in LOG_RETENTION_DAYS:
-        _fail("vpc_flow_logs_retention_days", f"{retention!r} is not a CloudWatch Logs retention; use one of {list(LOG_RETENTION_DAYS)}")
+    retention = validation.check_log_retention("vpc_flow_logs_retention_days",
+                                               settings.get("vpc_flow_logs_retention_days", 14))
     flow_logs = {
         "enabled": bool(settings.get("vpc_flow_logs_enabled", True)),
         "log_group_name": settings.get("vpc_flow_logs_log_group") or f"/aws/vpc/{cluster_name}/flow-logs",

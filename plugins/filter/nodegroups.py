@@ -14,6 +14,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
+
 CAPACITY_TYPES = ("ON_DEMAND", "SPOT", "CAPACITY_BLOCK")
 # Kubernetes spelling -> EKS API spelling of taint effects.
 TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE",
@@ -22,6 +24,12 @@ TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "Prefer
 AMI_MIN_DISK_GB = {"AL2023": 20, "AL2": 20, "BOTTLEROCKET": 2, "WINDOWS": 50}
 VOLUME_TYPES = ("gp3", "gp2", "io1", "io2")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+DEFINITION_KEYS = ("name", "instance_types", "capacity_type", "scaling", "disk", "labels", "taints", "ami_type",
+                   "release_version", "update_config", "tags")
+SCALING_KEYS = ("min_size", "desired_size", "max_size")
+DISK_KEYS = ("size_gb", "type", "iops", "throughput")
+TAINT_KEYS = ("key", "value", "effect")
+UPDATE_CONFIG_KEYS = ("max_unavailable", "max_unavailable_percentage")
 
 
 def _fail(where, message):
@@ -47,9 +55,13 @@ def _int(where, value):
 def _scaling(where, scaling):
     if not isinstance(scaling, dict):
         _fail(where, "needs min_size, desired_size and max_size")
-    sizes = {key: _int(f"{where}.{key}", scaling.get(key)) for key in ("min_size", "desired_size", "max_size")}
+    validation.check_keys(where, scaling, SCALING_KEYS)
+    sizes = {key: _int(f"{where}.{key}", scaling.get(key)) for key in SCALING_KEYS}
     if sizes["min_size"] < 0 or sizes["max_size"] < 1:
         _fail(where, f"min_size must be >= 0 and max_size >= 1, got {sizes}")
+    if sizes["max_size"] > validation.MAX_NODES_PER_NODEGROUP:
+        _fail(f"{where}.max_size", f"{sizes['max_size']} is above the {validation.MAX_NODES_PER_NODEGROUP} nodes EKS"
+                                   " allows in a managed node group (service quota); split the group")
     if not sizes["min_size"] <= sizes["desired_size"] <= sizes["max_size"]:
         _fail(where, "sizes must satisfy min_size <= desired_size <= max_size, got "
                      f"min_size {sizes['min_size']}, desired_size {sizes['desired_size']}, max_size {sizes['max_size']}")
@@ -57,6 +69,7 @@ def _scaling(where, scaling):
 
 
 def _disk(where, disk, ami_type):
+    validation.check_keys(where, disk, DISK_KEYS)
     size = _int(f"{where}.size_gb", disk.get("size_gb"))
     minimum = _min_disk(ami_type)
     if size < minimum:
@@ -84,6 +97,7 @@ def _taints(where, taints):
         spot = f"{where}[{index}]"
         if not isinstance(taint, dict) or not taint.get("key"):
             _fail(spot, "needs a key, an optional value and an effect")
+        validation.check_keys(spot, taint, TAINT_KEYS)
         effect = TAINT_EFFECTS.get(taint.get("effect"))
         if effect is None:
             _fail(f"{spot}.effect", f"{taint.get('effect')!r} must be NoSchedule, NoExecute or PreferNoSchedule")
@@ -96,7 +110,11 @@ def _taints(where, taints):
 
 def nodegroups_plan(settings):
     """Validate ``nodegroups_definitions`` and derive the module inputs."""
-    cluster = settings["nodegroups_cluster_name"]
+    cluster = validation.check_cluster_name("nodegroups_cluster_name", settings["nodegroups_cluster_name"])
+    validation.check_iam_role_name("nodegroups_node_role_name", settings.get("nodegroups_node_role"))
+    for variable in ("nodegroups_wait_timeout", "nodegroups_max_unavailable"):
+        if variable in settings:
+            validation.check_int(variable, settings[variable], minimum=1)
     definitions = settings.get("nodegroups_definitions") or []
     if not isinstance(definitions, list) or not definitions:
         _fail("nodegroups_definitions", "must list at least one node group")
@@ -106,7 +124,8 @@ def nodegroups_plan(settings):
     templates, groups = [], []
     for index, group in enumerate(definitions):
         where = f"nodegroups_definitions[{index}]"
-        name = group.get("name") if isinstance(group, dict) else None
+        validation.check_keys(where, group, DEFINITION_KEYS)
+        name = group.get("name")
         if not name or not NAME.match(str(name)):
             _fail(f"{where}.name", f"{name!r} must be 1-63 letters, digits, - or _")
         if name in names:
@@ -118,6 +137,8 @@ def nodegroups_plan(settings):
         instance_types = group.get("instance_types") or []
         if not isinstance(instance_types, list) or not instance_types:
             _fail(f"{where}.instance_types", "must list at least one instance type")
+        for type_index, instance_type in enumerate(instance_types):
+            validation.check_instance_type(f"{where}.instance_types[{type_index}]", instance_type)
         ami_type = group.get("ami_type") or settings.get("nodegroups_ami_type", "AL2023_x86_64_STANDARD")
         disk = _disk(f"{where}.disk", group.get("disk") or {"size_gb": 20}, ami_type)
         if settings.get("nodegroups_volume_kms_key"):
@@ -135,6 +156,8 @@ def nodegroups_plan(settings):
             "instance_tags": {**group_tags, "Name": f"{cluster}-{name}"},
             "tags": group_tags,
         })
+        if group.get("update_config") is not None:
+            validation.check_keys(f"{where}.update_config", group["update_config"], UPDATE_CONFIG_KEYS)
         update_config = group.get("update_config") or {"max_unavailable": settings.get("nodegroups_max_unavailable", 1)}
         groups.append({
             "name": name,

@@ -33,8 +33,11 @@ from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import paginate
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # Authentication modes in the only order EKS lets a cluster move through them.
 AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
-# Oldest Kubernetes minor version this collection manages (EKS extended support).
-OLDEST_VERSION = "1.28"
+# Kubernetes minor versions EKS offers for new clusters, standard and extended
+# support (last checked 2026-12-02: 1.31's extended support ended in November
+# 2026; 1.34 and 1.35 are in standard support). The collection is tested with them.
+OLDEST_VERSION = "1.32"
+NEWEST_VERSION = "1.35"
 # Statuses a cluster passes through on its own; anything else is settled.
 TRANSIENT_CLUSTER_STATUSES = ("CREATING", "UPDATING", "DELETING", "PENDING")
 # Terminal statuses of an EKS update other than Successful.
@@ -63,14 +66,14 @@ def eks_client(module):
 # -- Kubernetes versions ---------------------------------------------------------------
 
 def parse_version(version):
-    """``"1.31"`` -> ``(1, 31)``; None for anything that is not a ``MAJOR.MINOR`` version."""
+    """``"1.35"`` -> ``(1, 35)``; None for anything that is not a ``MAJOR.MINOR`` version."""
     match = _VERSION_PATTERN.match(str(version or "").strip())
     if not match:
         return None
     return int(match.group(1)), int(match.group(2))
 
 
-def version_error(version, option="version", oldest=OLDEST_VERSION):
+def version_error(version, option="version", oldest=OLDEST_VERSION, newest=NEWEST_VERSION):
     """Why ``version`` is not a Kubernetes version this collection can deploy, or None."""
     parsed = parse_version(version)
     if parsed is None or parsed[0] != 1:
@@ -80,6 +83,9 @@ def version_error(version, option="version", oldest=OLDEST_VERSION):
         if parsed[1] < 10:
             hint = f" (an unquoted YAML number loses its trailing zero: write \"{version}0\" with quotes)"
         return f"{option}: Kubernetes {version} is no longer supported by EKS; use {oldest} or newer{hint}"
+    if parsed > parse_version(newest):
+        return (f"{option}: Kubernetes {version} is newer than any version this collection supports"
+                f" ({oldest} to {newest}); use {newest} or older")
     return None
 
 

@@ -38,11 +38,11 @@ options:
     required: true
   version:
     description:
-      - Kubernetes minor version, as a string (C("1.31"), not C(1.31)). C(1.28) or newer.
+      - Kubernetes minor version, as a string (C("1.35"), not C(1.35)). C(1.32) to C(1.35), the versions EKS offers (checked 2026-12-02).
       - On an existing cluster a version one minor above the current one is an in-place upgrade; anything else than
         the current version or the next minor fails.
     type: str
-    default: "1.31"
+    default: "1.35"
   role:
     description:
       - Cluster IAM role (trusting C(eks.amazonaws.com), with C(AmazonEKSClusterPolicy)), by name or ARN.
@@ -140,7 +140,7 @@ EXAMPLES = r"""
 - name: The production control plane
   llmhub.eks.eks_cluster:
     name: llm-analytics-hub-prod-eks
-    version: "1.31"
+    version: "1.35"
     role: llm-analytics-hub-prod-eks-cluster
     subnets:
       - llm-analytics-hub-prod-private-us-east-1a
@@ -189,7 +189,7 @@ cluster:
     version:
       description: Kubernetes version.
       type: str
-      sample: "1.31"
+      sample: "1.35"
     platform_version:
       description: EKS platform version.
       type: str
@@ -252,7 +252,7 @@ version:
   description: Kubernetes version after the call.
   returned: when O(state=present)
   type: str
-  sample: "1.31"
+  sample: "1.35"
 updates:
   description: EKS updates started by the call, in order (in check mode, those that would be, with a null id).
   returned: always
@@ -739,7 +739,7 @@ def describe(cluster):
 def main():
     argument_spec = dict(
         name=dict(type="str", required=True),
-        version=dict(type="str", default="1.31"),
+        version=dict(type="str", default="1.35"),
         role=dict(type="str"),
         subnets=dict(type="list", elements="str"),
         security_groups=dict(type="list", elements="str", default=[]),

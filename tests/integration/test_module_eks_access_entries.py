@@ -30,7 +30,7 @@ def make_cluster(boto, name=CLUSTER, mode="API_AND_CONFIG_MAP"):
         for i, az in ((1, "a"), (2, "b"))
     ]
     cluster_role = iam.create_role(RoleName=f"{name}-cluster", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-    eks.create_cluster(name=name, version="1.31", roleArn=cluster_role, resourcesVpcConfig={"subnetIds": subnets},
+    eks.create_cluster(name=name, version="1.35", roleArn=cluster_role, resourcesVpcConfig={"subnetIds": subnets},
                        accessConfig={"authenticationMode": mode})
     return subnets
 

@@ -15,7 +15,7 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
-def make_cluster(boto, version="1.31"):
+def make_cluster(boto, version="1.34"):
     """VPC, two subnets, a role and an ACTIVE cluster (instant profile), built with boto3."""
     ec2, iam, eks = boto("ec2"), boto("iam"), boto("eks")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
@@ -42,12 +42,12 @@ def test_create_idempotent_check_update_delete(fresh_account, run_tasks, boto):
     wanted = [
         {"name": "vpc-cni", "configuration_values": {"env": {"ENABLE_PREFIX_DELEGATION": "true", "WARM_IP_TARGET": "5"}},
          "tags": {"Component": "network"}},
-        {"name": "kube-proxy", "version": "v1.31.2-eksbuild.3"},
+        {"name": "kube-proxy", "version": "v1.34.0-eksbuild.4"},
     ]
     same_as_strings = [
         {"name": "vpc-cni", "configuration_values": '{"env": {"WARM_IP_TARGET": "5", "ENABLE_PREFIX_DELEGATION": "true"}}',
          "tags": {"Component": "network"}},
-        {"name": "kube-proxy", "version": "v1.31.2-eksbuild.3"},
+        {"name": "kube-proxy", "version": "v1.34.0-eksbuild.4"},
     ]
     run = run_tasks([
         {**addon_task("Plan", wanted, tags={"Project": "hub"}), "check_mode": True, "diff": True},
@@ -59,14 +59,14 @@ def test_create_idempotent_check_update_delete(fresh_account, run_tasks, boto):
     plan = results["Plan"]
     assert plan["changed"] is True and plan["created"] == ["vpc-cni", "kube-proxy"]
     assert plan["diff"]["before"] == {}
-    assert plan["diff"]["after"]["vpc-cni"]["version"] == "v1.19.5-eksbuild.1"
+    assert plan["diff"]["after"]["vpc-cni"]["version"] == "v1.21.1-eksbuild.1"
     assert plan["diff"]["after"]["vpc-cni"]["tags"] == {"Project": "hub", "Component": "network"}
     created = results["Create"]
     assert created["changed"] is True and created["created"] == ["vpc-cni", "kube-proxy"]
     by_name = {a["name"]: a for a in created["addons"]}
-    # latest = the newest version compatible with Kubernetes 1.31 (not merely the default one)
-    assert by_name["vpc-cni"]["version"] == "v1.19.5-eksbuild.1"
-    assert by_name["kube-proxy"]["version"] == "v1.31.2-eksbuild.3"
+    # latest = the newest version compatible with Kubernetes 1.34 (not merely the default one)
+    assert by_name["vpc-cni"]["version"] == "v1.21.1-eksbuild.1"
+    assert by_name["kube-proxy"]["version"] == "v1.34.0-eksbuild.4"
     assert {a["status"] for a in created["addons"]} == {"ACTIVE"}
     assert by_name["vpc-cni"]["configuration_values"] == {"env": {"ENABLE_PREFIX_DELEGATION": "true",
                                                                   "WARM_IP_TARGET": "5"}}
@@ -84,7 +84,7 @@ def test_create_idempotent_check_update_delete(fresh_account, run_tasks, boto):
             {"name": "vpc-cni", "configuration_values": "env:\n  WARM_IP_TARGET: '10'\n", "tags": {"Tier": "base"}},
             {"name": "kube-proxy"},
         ], tags={"Project": "hub"}), "diff": True},
-        {**addon_task("Downgrade", [{"name": "kube-proxy", "version": "v1.31.2-eksbuild.3"}]), "ignore_errors": True},
+        {**addon_task("Downgrade", [{"name": "kube-proxy", "version": "v1.34.0-eksbuild.4"}]), "ignore_errors": True},
         {**addon_task("Incompatible", [{"name": "vpc-cni", "version": "v1.10.0-eksbuild.1"},
                                        {"name": "no-such-addon"}]), "ignore_errors": True},
         addon_task("Delete", [{"name": "kube-proxy"}], state="absent"),
@@ -94,12 +94,12 @@ def test_create_idempotent_check_update_delete(fresh_account, run_tasks, boto):
     results = run.task_results()
     update = results["Update"]
     assert update["changed"] is True and update["updated"] == ["vpc-cni", "kube-proxy"] and update["created"] == []
-    assert update["diff"]["before"]["kube-proxy"]["version"] == "v1.31.2-eksbuild.3"
-    assert update["diff"]["after"]["kube-proxy"]["version"] == "v1.31.7-eksbuild.2"
+    assert update["diff"]["before"]["kube-proxy"]["version"] == "v1.34.0-eksbuild.4"
+    assert update["diff"]["after"]["kube-proxy"]["version"] == "v1.34.2-eksbuild.1"
     assert update["diff"]["after"]["vpc-cni"]["configuration_values"] == {"env": {"WARM_IP_TARGET": "10"}}
     by_name = {a["name"]: a for a in update["addons"]}
     assert by_name["vpc-cni"]["arn"] == cni_arn  # updated in place
-    assert by_name["kube-proxy"]["version"] == "v1.31.7-eksbuild.2"
+    assert by_name["kube-proxy"]["version"] == "v1.34.2-eksbuild.1"
     assert {a["status"] for a in update["addons"]} == {"ACTIVE"}
     cni = eks.describe_addon(clusterName=CLUSTER, addonName="vpc-cni")["addon"]
     assert json.loads(cni["configurationValues"]) == {"env": {"WARM_IP_TARGET": "10"}}
@@ -107,7 +107,7 @@ def test_create_idempotent_check_update_delete(fresh_account, run_tasks, boto):
     downgrade = results["Downgrade"]
     assert downgrade["failed"] and "addons[0].version" in downgrade["msg"] and "downgrade" in downgrade["msg"]
     incompatible = results["Incompatible"]["msg"]
-    assert "addons[0].version" in incompatible and "v1.19.5-eksbuild.1" in incompatible
+    assert "addons[0].version" in incompatible and "v1.21.1-eksbuild.1" in incompatible
     assert "addons[1].name" in incompatible and "no-such-addon" in incompatible
     assert results["Delete"]["changed"] is True and results["Delete"]["deleted"] == ["kube-proxy"]
     assert results["Delete again"]["changed"] is False
@@ -121,7 +121,7 @@ def test_pod_addons_need_nodes_then_become_active(fresh_account, run_tasks, boto
     cluster = make_cluster(boto)
     eks, iam = boto("eks"), boto("iam")
     fresh_account.configure(profile={"eks_cluster_create": 60})
-    eks.create_cluster(name="still-creating", version="1.31", roleArn=cluster["role"],
+    eks.create_cluster(name="still-creating", version="1.34", roleArn=cluster["role"],
                        resourcesVpcConfig={"subnetIds": cluster["subnets"]})
     run = run_tasks([
         {**addon_task("No cluster", [{"name": "coredns"}], cluster_name="missing"), "ignore_errors": True},
@@ -159,7 +159,7 @@ def test_pod_addons_need_nodes_then_become_active(fresh_account, run_tasks, boto
     assert result["created"] == ["aws-ebs-csi-driver"] and result["updated"] == []
     by_name = {a["name"]: a for a in result["addons"]}
     assert by_name["coredns"]["status"] == by_name["aws-ebs-csi-driver"]["status"] == "ACTIVE"
-    assert by_name["coredns"]["version"] == "v1.12.1-eksbuild.2"
+    assert by_name["coredns"]["version"] == "v1.13.1-eksbuild.1"
     assert by_name["aws-ebs-csi-driver"]["service_account_role_arn"] == ebs_role
     assert eks.describe_addon(clusterName=CLUSTER, addonName="aws-ebs-csi-driver")["addon"][
         "serviceAccountRoleArn"] == ebs_role

@@ -1,6 +1,6 @@
 """llmhub.eks.eks_cluster against the emulator, asserted through boto3.
 
-The overview's control plane: Kubernetes 1.28+, private and public endpoint
+The overview's control plane: Kubernetes 1.32 to 1.35, private and public endpoint
 (public restricted by CIDR), KMS envelope encryption of secrets, all five
 control plane log types. The emulator's EKS takes time (CREATING -> ACTIVE,
 UPDATING -> ACTIVE) so the module's waits and its one-update-at-a-time
@@ -51,7 +51,7 @@ def prerequisites(boto):
 def cluster_args(**overrides):
     args = {
         "name": CLUSTER,
-        "version": "1.31",
+        "version": "1.32",
         "role": "hub-eks-cluster",
         "subnets": ["hub-private-us-east-1a", "hub-private-us-east-1b"],
         "security_groups": ["hub-eks-extra"],
@@ -103,7 +103,7 @@ def test_cluster_lifecycle(fresh_account, run_tasks, boto):
 
     cluster = eks.describe_cluster(name=CLUSTER)["cluster"]
     vpc = cluster["resourcesVpcConfig"]
-    assert cluster["version"] == "1.31" and cluster["status"] == "ACTIVE"
+    assert cluster["version"] == "1.32" and cluster["status"] == "ACTIVE"
     assert cluster["roleArn"] == prereq["role_arn"]
     assert sorted(vpc["subnetIds"]) == sorted([prereq["subnets"]["hub-private-us-east-1a"],
                                                prereq["subnets"]["hub-private-us-east-1b"]])
@@ -152,20 +152,20 @@ def test_cluster_lifecycle(fresh_account, run_tasks, boto):
     fresh_account.clear_requests()
     current = cluster_args(public_access_cidrs=["203.0.113.0/24"], logging=["api", "audit"])
     run = run_tasks([
-        task("upgrade", {**current, "version": "1.32"}),
-        task("jump", {**current, "version": "1.34"}, ignore_errors=True),
-        task("move", {**current, "version": "1.32", "subnets": ["hub-private-us-east-1a", "hub-private-us-east-1c"]},
+        task("upgrade", {**current, "version": "1.33"}),
+        task("jump", {**current, "version": "1.35"}, ignore_errors=True),
+        task("move", {**current, "version": "1.33", "subnets": ["hub-private-us-east-1a", "hub-private-us-east-1c"]},
              ignore_errors=True),
-        task("back", {**current, "version": "1.32", "authentication_mode": "CONFIG_MAP"}, ignore_errors=True),
+        task("back", {**current, "version": "1.33", "authentication_mode": "CONFIG_MAP"}, ignore_errors=True),
         task("secure plain", {"name": PLAIN, "logging": [], "encryption_key": prereq["key_arn"].split("/")[-1],
                               "authentication_mode": "API", "tags": {"Team": "platform"}}),
     ])
     assert run.rc == 0, run.failure_messages()
     results = run.task_results()
     assert [u["type"] for u in results["upgrade"]["updates"]] == ["VersionUpdate"]
-    assert results["upgrade"]["version"] == "1.32" and results["upgrade"]["arn"] == cluster["arn"]
+    assert results["upgrade"]["version"] == "1.33" and results["upgrade"]["arn"] == cluster["arn"]
     jump = results["jump"]
-    assert jump["failed"] and "version" in jump["msg"] and "next minor" in jump["msg"] and "1.33" in jump["msg"]
+    assert jump["failed"] and "version" in jump["msg"] and "next minor" in jump["msg"] and "1.34" in jump["msg"]
     move = results["move"]
     assert move["failed"] and "subnets" in move["msg"] and "new cluster" in move["msg"]
     back = results["back"]
@@ -175,7 +175,7 @@ def test_cluster_lifecycle(fresh_account, run_tasks, boto):
                                                        "AssociateEncryptionConfig"]
     assert eks_mutations(fresh_account) == ["eks:UpdateClusterVersion", "eks:TagResource", "eks:UpdateClusterConfig",
                                             "eks:UpdateClusterConfig", "eks:AssociateEncryptionConfig"]
-    assert eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.32"
+    assert eks.describe_cluster(name=CLUSTER)["cluster"]["version"] == "1.33"
     plain = eks.describe_cluster(name=PLAIN)["cluster"]
     assert plain["encryptionConfig"][0]["provider"]["keyArn"] == prereq["key_arn"]
     assert plain["accessConfig"]["authenticationMode"] == "API"
@@ -202,13 +202,14 @@ def test_cluster_lifecycle(fresh_account, run_tasks, boto):
     assert run.rc == 0, run.failure_messages()
     results = run.task_results()
     assert results["delete"]["changed"] is True and results["delete"]["diff"]["after"] == {}
-    assert results["delete"]["diff"]["before"]["version"] == "1.32"
+    assert results["delete"]["diff"]["before"]["version"] == "1.33"
     assert results["delete again"]["changed"] is False
     assert eks.list_clusters()["clusters"] == []
 
 
 BAD_INPUT = {
-    "version below 1.28": ({"version": "1.27"}, "version"),
+    "version below 1.32": ({"version": "1.31"}, "version"),
+    "version above 1.35": ({"version": "1.36"}, "version"),
     "version not MAJOR.MINOR": ({"version": "latest"}, "version"),
     "invalid public CIDR": ({"public_access_cidrs": ["203.0.113.300/24"]}, "public_access_cidrs"),
     "CIDR with host bits": ({"public_access_cidrs": ["203.0.113.1/24"]}, "public_access_cidrs"),

@@ -55,7 +55,7 @@ def test_kms_key_rotation_alias_and_policy(built_platform, boto, cluster):
 # --- eks ---------------------------------------------------------------------------------
 
 def test_cluster_version_network_endpoint_and_logging(cluster, boto):
-    assert cluster["version"] == "1.31"
+    assert cluster["version"] == "1.35"
     assert cluster["status"] == "ACTIVE"
     vpc = cluster["resourcesVpcConfig"]
     subnets = boto("ec2").describe_subnets(SubnetIds=vpc["subnetIds"])["Subnets"]
@@ -64,7 +64,7 @@ def test_cluster_version_network_endpoint_and_logging(cluster, boto):
     groups = boto("ec2").describe_security_groups(GroupIds=vpc["securityGroupIds"])["SecurityGroups"]
     assert [g["GroupName"] for g in groups] == [f"{CLUSTER}-cluster"]
     assert (vpc["endpointPrivateAccess"], vpc["endpointPublicAccess"], vpc["publicAccessCidrs"]) == (
-        True, True, ["0.0.0.0/0"])
+        True, True, ["198.51.100.0/24", "203.0.113.0/24"])
     enabled = [t for setup in cluster["logging"]["clusterLogging"] if setup["enabled"] for t in setup["types"]]
     assert sorted(enabled) == sorted(LOG_TYPES)
     assert cluster["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"

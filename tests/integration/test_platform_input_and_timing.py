@@ -22,7 +22,8 @@ def definitions(index, **changes):
 
 
 BAD_EKS = {
-    "version below 1.28": ({"eks_version": "1.27"}, "eks_version"),
+    "version below 1.32 (EKS extended support over)": ({"eks_version": "1.31"}, "eks_version"),
+    "public endpoint open to the internet": ({"eks_public_access_cidrs": ["0.0.0.0/0"]}, "eks_public_access_cidrs"),
     "no public CIDR with public access": ({"eks_public_access_cidrs": []}, "eks_public_access_cidrs"),
     "malformed CIDR": ({"eks_public_access_cidrs": ["203.0.113.0/33"]}, "eks_public_access_cidrs"),
     "unknown log type": ({"eks_log_types": ["api", "kubelet"]}, "eks_log_types"),

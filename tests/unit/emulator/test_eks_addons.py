@@ -28,7 +28,7 @@ def network(emulator):
 
 @pytest.fixture
 def cluster(eks, network):
-    eks.create_cluster(name="demo", roleArn=ROLE, version="1.31", resourcesVpcConfig={"subnetIds": network["subnets"]})
+    eks.create_cluster(name="demo", roleArn=ROLE, version="1.34", resourcesVpcConfig={"subnetIds": network["subnets"]})
     return "demo"
 
 
@@ -45,12 +45,13 @@ def test_describe_addon_versions(eks):
                         if c["clusterVersion"] == version and c["defaultVersion"]]
             assert len(defaults) == 1, (info["addonName"], version, defaults)
 
-    coredns = eks.describe_addon_versions(addonName="coredns", kubernetesVersion="1.28")["addons"]
+    coredns = eks.describe_addon_versions(addonName="coredns", kubernetesVersion="1.35")["addons"]
     assert [info["addonName"] for info in coredns] == ["coredns"]
     versions = coredns[0]["addonVersions"]
-    assert [v["addonVersion"] for v in versions] == ["v1.10.1-eksbuild.18"]
+    assert [v["addonVersion"] for v in versions] == ["v1.13.1-eksbuild.1"]
     assert versions[0]["compatibilities"] == [
-        {"clusterVersion": "1.28", "platformVersions": ["*"], "defaultVersion": True}]
+        {"clusterVersion": "1.35", "platformVersions": ["*"], "defaultVersion": True},
+        {"clusterVersion": "1.34", "platformVersions": ["*"], "defaultVersion": False}]
 
     page = eks.describe_addon_versions(maxResults=2)
     assert len(page["addons"]) == 2 and page["nextToken"]
@@ -66,15 +67,15 @@ def test_addon_lifecycle(eks, cluster, emulator_client):
                                resolveConflicts="OVERWRITE", tags={"team": "net"},
                                configurationValues='{"env": {"ENABLE_PREFIX_DELEGATION": "true"}}')["addon"]
     assert created["status"] == "CREATING"
-    assert created["addonVersion"] == "v1.19.2-eksbuild.1"  # the default for 1.31
+    assert created["addonVersion"] == "v1.20.4-eksbuild.2"  # the default for 1.34
     assert created["addonArn"].startswith("arn:aws:eks:us-east-1:123456789012:addon/demo/vpc-cni/")
     assert eks.list_addons(clusterName=cluster)["addons"] == ["vpc-cni"]
     with pytest.raises(ClientError) as excinfo:
-        eks.update_addon(clusterName=cluster, addonName="vpc-cni", addonVersion="v1.19.5-eksbuild.1")
+        eks.update_addon(clusterName=cluster, addonName="vpc-cni", addonVersion="v1.21.1-eksbuild.1")
     assert error_code(excinfo) == "ResourceInUseException"
     wait_until(lambda: addon(eks, "vpc-cni")["status"] == "ACTIVE")
 
-    update = eks.update_addon(clusterName=cluster, addonName="vpc-cni", addonVersion="v1.19.5-eksbuild.1",
+    update = eks.update_addon(clusterName=cluster, addonName="vpc-cni", addonVersion="v1.21.1-eksbuild.1",
                               configurationValues="env:\n  WARM_IP_TARGET: '5'\n", resolveConflicts="PRESERVE")
     update = update["update"]
     assert (update["type"], update["status"]) == ("AddonUpdate", "InProgress")
@@ -82,7 +83,7 @@ def test_addon_lifecycle(eks, cluster, emulator_client):
     assert addon(eks, "vpc-cni")["status"] == "UPDATING"
     wait_until(lambda: addon(eks, "vpc-cni")["status"] == "ACTIVE")
     described = addon(eks, "vpc-cni")
-    assert described["addonVersion"] == "v1.19.5-eksbuild.1"
+    assert described["addonVersion"] == "v1.21.1-eksbuild.1"
     assert described["configurationValues"] == "env:\n  WARM_IP_TARGET: '5'\n"
     assert described["serviceAccountRoleArn"] == ADDON_ROLE
     assert described["tags"] == {"team": "net"}
@@ -111,7 +112,7 @@ def test_coredns_is_degraded_until_a_nodegroup_is_active(eks, cluster, network, 
     assert addon(eks, "aws-ebs-csi-driver")["status"] == "DEGRADED"
     assert addon(eks, "kube-proxy")["status"] == "ACTIVE"
     # DEGRADED add-ons can still be updated.
-    eks.update_addon(clusterName=cluster, addonName="coredns", addonVersion="v1.12.1-eksbuild.2")
+    eks.update_addon(clusterName=cluster, addonName="coredns", addonVersion="v1.13.1-eksbuild.1")
 
     emulator_client.configure(profile={"eks_nodegroup_create": 0.3})
     eks.create_nodegroup(clusterName=cluster, nodegroupName="workers", subnets=network["subnets"],
@@ -128,7 +129,7 @@ def test_coredns_is_degraded_until_a_nodegroup_is_active(eks, cluster, network, 
 def test_addon_validation_role_and_tags(eks, cluster, network, emulator_client):
     cases = [
         ({"addonName": "flannel"}, "InvalidParameterException"),
-        ({"addonName": "coredns", "addonVersion": "v1.10.1-eksbuild.18"}, "InvalidParameterException"),
+        ({"addonName": "coredns", "addonVersion": "v1.11.4-eksbuild.22"}, "InvalidParameterException"),
         ({"addonName": "kube-proxy", "addonVersion": "v9.9.9-eksbuild.1"}, "InvalidParameterException"),
         ({"addonName": "coredns", "serviceAccountRoleArn": "not-an-arn"}, "InvalidParameterException"),
         ({"addonName": "coredns", "configurationValues": "{not json: [yaml"}, "InvalidParameterException"),
@@ -143,12 +144,12 @@ def test_addon_validation_role_and_tags(eks, cluster, network, emulator_client):
         assert error_code(excinfo) == code, kwargs
     assert eks.list_addons(clusterName=cluster)["addons"] == []
 
-    eks.create_addon(clusterName=cluster, addonName="coredns", addonVersion="v1.11.4-eksbuild.2")
+    eks.create_addon(clusterName=cluster, addonName="coredns", addonVersion="v1.12.4-eksbuild.1")
     with pytest.raises(ClientError) as excinfo:
         eks.create_addon(clusterName=cluster, addonName="coredns")
     assert error_code(excinfo) == "ResourceInUseException"
-    for kwargs in ({"addonVersion": "v1.11.3-eksbuild.2"},  # downgrade
-                   {"addonVersion": "v1.10.1-eksbuild.18"},  # not for 1.31
+    for kwargs in ({"addonVersion": "v1.12.1-eksbuild.2"},  # downgrade
+                   {"addonVersion": "v1.11.4-eksbuild.22"},  # not for 1.34
                    {"configurationValues": "[]"}):
         with pytest.raises(ClientError) as excinfo:
             eks.update_addon(clusterName=cluster, addonName="coredns", **kwargs)

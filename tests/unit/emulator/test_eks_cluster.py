@@ -52,11 +52,11 @@ def nodegroup_status(eks, name="workers", cluster="demo"):
 
 def test_describe_cluster_has_eks_defaults_and_requested_settings(eks, ec2, network):
     create_cluster(eks, network)
-    create_cluster(eks, network, name="other", version="1.30")
+    create_cluster(eks, network, name="other", version="1.33")
     cluster = eks.describe_cluster(name="demo")["cluster"]
     other = eks.describe_cluster(name="other")["cluster"]
     assert cluster["status"] == "ACTIVE"
-    assert cluster["version"] == DEFAULT_VERSION and other["version"] == "1.30"
+    assert cluster["version"] == DEFAULT_VERSION and other["version"] == "1.33"
     assert cluster["platformVersion"].startswith("eks.")
     assert cluster["accessConfig"] == {"bootstrapClusterCreatorAdminPermissions": True,
                                        "authenticationMode": "CONFIG_MAP"}
@@ -79,7 +79,7 @@ def test_describe_cluster_has_eks_defaults_and_requested_settings(eks, ec2, netw
     group = ec2.create_security_group(GroupName="extra", Description="extra", VpcId=network["vpc"])["GroupId"]
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     create_cluster(
-        eks, network, name="custom", version="1.31",
+        eks, network, name="custom", version="1.34",
         resourcesVpcConfig={"subnetIds": network["subnets"], "securityGroupIds": [group],
                             "endpointPublicAccess": True, "endpointPrivateAccess": True,
                             "publicAccessCidrs": ["203.0.113.0/24"]},
@@ -164,12 +164,12 @@ def test_cluster_lifecycle(eks, ec2, network, emulator_client):
 
 def test_nodegroup_lifecycle_and_validation(eks, network, emulator_client):
     emulator_client.configure(profile={"eks_nodegroup_create": 0.3, "eks_nodegroup_delete": 0.6})
-    create_cluster(eks, network, version="1.31")
+    create_cluster(eks, network, version="1.34")
     nodegroup = create_nodegroup(eks, network, updateConfig={"maxUnavailablePercentage": 25},
                                  scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 2},
                                  labels={"role": "worker"})
     assert nodegroup["status"] == "CREATING"
-    assert nodegroup["version"] == "1.31" and nodegroup["releaseVersion"].startswith("1.31.")
+    assert nodegroup["version"] == "1.34" and nodegroup["releaseVersion"].startswith("1.34.")
     assert nodegroup["updateConfig"] == {"maxUnavailablePercentage": 25}
     assert "remoteAccess" not in nodegroup
     wait_until(lambda: nodegroup_status(eks) == "ACTIVE")
@@ -191,8 +191,8 @@ def test_nodegroup_lifecycle_and_validation(eks, network, emulator_client):
     eks.delete_cluster(name="demo")
 
     # Node group creation is validated like EKS.
-    create_cluster(eks, network, name="v130", version="1.30")
-    for kwargs in ({"version": "1.31"}, {"releaseVersion": "1.29.0-20240101"},
+    create_cluster(eks, network, name="v130", version="1.33")
+    for kwargs in ({"version": "1.34"}, {"releaseVersion": "1.32.0-20240101"},
                    {"scalingConfig": {"minSize": 3, "maxSize": 2, "desiredSize": 2}},
                    {"updateConfig": {"maxUnavailable": 1, "maxUnavailablePercentage": 10}},
                    {"nodeRole": "arn:aws:iam::123456789012:role/missing"},
@@ -200,7 +200,7 @@ def test_nodegroup_lifecycle_and_validation(eks, network, emulator_client):
         with pytest.raises(ClientError) as excinfo:
             create_nodegroup(eks, network, cluster="v130", **kwargs)
         assert error_code(excinfo) == "InvalidParameterException", kwargs
-    create_nodegroup(eks, network, cluster="v130", version="1.29")
+    create_nodegroup(eks, network, cluster="v130", version="1.32")
     with pytest.raises(ClientError) as excinfo:
         create_nodegroup(eks, network, cluster="v130")
     assert error_code(excinfo) == "ResourceInUseException"
@@ -298,23 +298,23 @@ def test_update_cluster_config_other_settings(eks, network):
 
 
 def test_update_cluster_version(eks, network, emulator_client):
-    create_cluster(eks, network, version="1.30")
-    for version in ("1.32", "1.30", "1.29", "1.99"):
+    create_cluster(eks, network, version="1.33")
+    for version in ("1.35", "1.33", "1.32", "1.99"):
         with pytest.raises(ClientError) as excinfo:
             eks.update_cluster_version(name="demo", version=version)
         assert error_code(excinfo) == "InvalidParameterException", version
     emulator_client.configure(profile={"eks_cluster_update": 0.6})
-    update = eks.update_cluster_version(name="demo", version="1.31")["update"]
+    update = eks.update_cluster_version(name="demo", version="1.34")["update"]
     assert (update["type"], update["status"]) == ("VersionUpdate", "InProgress")
-    assert {"type": "Version", "value": "1.31"} in update["params"]
+    assert {"type": "Version", "value": "1.34"} in update["params"]
     cluster = eks.describe_cluster(name="demo")["cluster"]
-    assert (cluster["status"], cluster["version"]) == ("UPDATING", "1.30")  # EKS flips the version at the end
+    assert (cluster["status"], cluster["version"]) == ("UPDATING", "1.33")  # EKS flips the version at the end
     with pytest.raises(ClientError) as excinfo:
-        eks.update_cluster_version(name="demo", version="1.32")
+        eks.update_cluster_version(name="demo", version="1.35")
     assert error_code(excinfo) == "ResourceInUseException"
     wait_until(lambda: cluster_status(eks) == "ACTIVE")
     assert eks.describe_update(name="demo", updateId=update["id"])["update"]["status"] == "Successful"
-    assert eks.describe_cluster(name="demo")["cluster"]["version"] == "1.31"
+    assert eks.describe_cluster(name="demo")["cluster"]["version"] == "1.34"
 
 
 def test_describe_update_errors_and_tagging(eks, network):
@@ -391,13 +391,13 @@ def test_update_nodegroup_config(eks, network, emulator_client):
 
 
 def test_update_nodegroup_version(eks, ec2, network, emulator_client):
-    create_cluster(eks, network, version="1.30")
-    create_nodegroup(eks, network, version="1.29")
+    create_cluster(eks, network, version="1.33")
+    create_nodegroup(eks, network, version="1.32")
     template = ec2.create_launch_template(LaunchTemplateName="nodes",
                                           LaunchTemplateData={"InstanceType": "t3.large"})["LaunchTemplate"]
     create_nodegroup(eks, network, name="custom", launchTemplate={"name": "nodes", "version": "1"})
     with pytest.raises(ClientError) as excinfo:
-        eks.update_nodegroup_version(clusterName="demo", nodegroupName="workers", version="1.31")
+        eks.update_nodegroup_version(clusterName="demo", nodegroupName="workers", version="1.34")
     assert error_code(excinfo) == "InvalidParameterException"
     with pytest.raises(ClientError) as excinfo:
         eks.update_nodegroup_version(clusterName="demo", nodegroupName="workers",
@@ -407,12 +407,12 @@ def test_update_nodegroup_version(eks, ec2, network, emulator_client):
     emulator_client.configure(profile={"eks_nodegroup_update": 0.3})
     update = eks.update_nodegroup_version(clusterName="demo", nodegroupName="workers")["update"]
     assert (update["type"], update["status"]) == ("VersionUpdate", "InProgress")
-    assert {"type": "Version", "value": "1.30"} in update["params"]
+    assert {"type": "Version", "value": "1.33"} in update["params"]
     nodegroup = eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]
-    assert (nodegroup["status"], nodegroup["version"]) == ("UPDATING", "1.29")
+    assert (nodegroup["status"], nodegroup["version"]) == ("UPDATING", "1.32")
     wait_until(lambda: nodegroup_status(eks) == "ACTIVE")
     nodegroup = eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]
-    assert nodegroup["version"] == "1.30" and nodegroup["releaseVersion"].startswith("1.30.")
+    assert nodegroup["version"] == "1.33" and nodegroup["releaseVersion"].startswith("1.33.")
 
     with pytest.raises(ClientError) as excinfo:
         eks.update_nodegroup_version(clusterName="demo", nodegroupName="custom",

@@ -24,7 +24,7 @@ def described(**overrides):
     cluster = {
         "name": "hub",
         "arn": "arn:aws:eks:us-east-1:123456789012:cluster/hub",
-        "version": "1.31",
+        "version": "1.34",
         "roleArn": ROLE,
         "status": "ACTIVE",
         "resourcesVpcConfig": {
@@ -49,7 +49,7 @@ def described(**overrides):
 def params(**overrides):
     """The module's parameters with their defaults."""
     values = {
-        "name": "hub", "version": "1.31", "role": "hub-eks-cluster", "subnets": ["subnet-a", "subnet-b"],
+        "name": "hub", "version": "1.34", "role": "hub-eks-cluster", "subnets": ["subnet-a", "subnet-b"],
         "security_groups": ["sg-1"], "endpoint_private_access": True, "endpoint_public_access": True,
         "public_access_cidrs": ["198.51.100.0/24", "203.0.113.0/24"], "encryption_key": "alias/hub",
         "logging": ALL_LOGS, "authentication_mode": "API_AND_CONFIG_MAP",
@@ -72,13 +72,15 @@ def plan(cluster=None, resolved=None, **overrides):
 
 # --------------------------------------------------------------------------- versions
 
-@pytest.mark.parametrize("version", ["1.28", "1.31", "1.33", "1.40"])
+@pytest.mark.parametrize("version", ["1.32", "1.33", "1.34", "1.35"])
 def test_supported_versions_pass(version):
     assert eks.version_error(version) is None
 
 
 @pytest.mark.parametrize("version, fragment", [
-    ("1.27", "no longer supported"),
+    ("1.31", "no longer supported"),
+    ("1.36", "newer than any version this collection supports"),
+    ("1.40", "use 1.35 or older"),
     ("1.3", 'write "1.30" with quotes'),
     ("latest", "not a Kubernetes minor version"),
     ("1.31.2", "not a Kubernetes minor version"),
@@ -207,7 +209,7 @@ def test_public_cidrs_are_ignored_while_the_public_endpoint_is_off():
 
 def test_every_in_place_change_at_once_runs_in_a_fixed_order():
     cluster = described(encryptionConfig=None, accessConfig={"authenticationMode": "CONFIG_MAP"})
-    before, after = plan(cluster, version="1.32", endpoint_private_access=False, logging=[], authentication_mode="API")
+    before, after = plan(cluster, version="1.35", endpoint_private_access=False, logging=[], authentication_mode="API")
     assert [kind for kind, _request in eks_cluster.planned_updates(before, after)] == [
         "EndpointAccessUpdate", "LoggingUpdate", "AccessConfigUpdate", "AccessConfigUpdate",
         "AssociateEncryptionConfig", "VersionUpdate",
@@ -223,8 +225,8 @@ def test_every_in_place_change_at_once_runs_in_a_fixed_order():
     ({}, {**RESOLVED, "encryption_key_arn": None}, "encryption_key:"),
     ({}, {**RESOLVED, "encryption_key_arn": KEY.replace("1111", "9999")}, "encryption_key:"),
     ({"service_ipv4_cidr": "10.100.0.0/16"}, RESOLVED, "service_ipv4_cidr:"),
+    ({"version": "1.36"}, RESOLVED, "version:"),
     ({"version": "1.33"}, RESOLVED, "version:"),
-    ({"version": "1.30"}, RESOLVED, "version:"),
     ({"authentication_mode": "CONFIG_MAP"}, RESOLVED, "authentication_mode:"),
 ])
 def test_what_cannot_change_in_place_is_refused_naming_the_option(overrides, resolved, option):
@@ -259,7 +261,7 @@ def test_planned_cluster_view_from_parameters():
 # --------------------------------------------------------------------------- input checks
 
 @pytest.mark.parametrize("overrides, option", [
-    ({"version": "1.27"}, "version:"),
+    ({"version": "1.31"}, "version:"),
     ({"public_access_cidrs": []}, "public_access_cidrs:"),
     ({"public_access_cidrs": ["10.0.0.1/8"]}, "public_access_cidrs:"),
     ({"public_access_cidrs": ["bogus"]}, "public_access_cidrs:"),

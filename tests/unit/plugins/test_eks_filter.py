@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -14,7 +15,7 @@ sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 import eks  # noqa: E402
 
 GOOD = {
-    "eks_version": "1.31", "eks_endpoint_private_access": True, "eks_endpoint_public_access": True,
+    "eks_cluster_name": "hub", "eks_version": "1.35", "eks_endpoint_private_access": True, "eks_endpoint_public_access": True,
     "eks_public_access_cidrs": ["203.0.113.0/24"], "eks_log_types": ["api", "audit"],
     "eks_addons_before_compute": [{"name": "vpc-cni"}, {"name": "kube-proxy"}],
     "eks_addons_after_compute": [{"name": "coredns"}],
@@ -26,10 +27,24 @@ def test_good_settings_pass():
     assert eks.eks_validate_settings(dict(GOOD)) == GOOD
 
 
+def test_whole_internet_only_when_allowed_explicitly():
+    anywhere = {**GOOD, "eks_public_access_cidrs": ["0.0.0.0/0"], "eks_allow_public_endpoint_anywhere": True}
+    assert eks.eks_validate_settings(dict(anywhere)) == anywhere
+
+
+def test_role_defaults_name_no_public_cidr():
+    defaults = yaml.safe_load((ROOT / "roles/eks/defaults/main.yml").read_text())
+    assert defaults["eks_public_access_cidrs"] == [] and defaults["eks_allow_public_endpoint_anywhere"] is False
+    assert defaults["eks_endpoint_public_access"] is True
+
+
 @pytest.mark.parametrize("change, message", [
-    ({"eks_version": "1.27"}, "eks_version: 1.27 is below the minimum supported 1.28"),
-    ({"eks_version": "latest"}, "eks_version: 'latest' must look like 1.31"),
+    ({"eks_version": "1.31"}, "eks_version: 1.31 is below the minimum supported 1.32"),
+    ({"eks_version": "1.36"}, "eks_version: 1.36 is newer than 1.35"),
+    ({"eks_version": "latest"}, "eks_version: 'latest' must look like 1.35"),
     ({"eks_public_access_cidrs": []}, "eks_public_access_cidrs: must list at least one CIDR"),
+    ({"eks_public_access_cidrs": ["0.0.0.0/0"]}, "eks_public_access_cidrs: 0.0.0.0/0 opens the public API endpoint"),
+    ({"eks_public_access_cidrs": ["203.0.113.0/24", "::/0"]}, "eks_public_access_cidrs: ::/0 opens"),
     ({"eks_public_access_cidrs": ["10.0.0.0/33"]}, "eks_public_access_cidrs: '10.0.0.0/33' is not a valid CIDR"),
     ({"eks_log_types": ["api", "kubelet"]}, "eks_log_types: unknown log types ['kubelet']"),
     ({"eks_addons_after_compute": [{"name": "corends"}]}, "eks_addons_after_compute[0].name: unknown add-on"),

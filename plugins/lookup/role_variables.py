@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the llmhub.eks collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: role_variables
+short_description: Names of every variable the collection's roles and playbooks read
+version_added: 0.1.0
+description:
+  - Reads, from the installed collection itself, the options of every entry point in each role's
+    C(meta/argument_specs.yml), the keys of its C(defaults/main.yml) and C(vars/main.yml), and the inventory-wide
+    C(llmhub_*) variables the playbooks read.
+  - Used by the validation step at the start of C(site.yml) and C(destroy.yml) with the filter
+    C(llmhub.eks.llmhub_unknown_variables), so that a misspelt variable (C(eks_verison)) stops the run instead of
+    being ignored.
+  - Takes no terms. No AWS call.
+author:
+  - LLM Analytics Hub platform team (@llmhub)
+"""
+
+EXAMPLES = r"""
+- name: Stop on a variable no role reads
+  ansible.builtin.assert:
+    that: hostvars[inventory_hostname] | llmhub.eks.llmhub_unknown_variables(lookup('llmhub.eks.role_variables', wantlist=true)) is mapping
+"""
+
+RETURN = r"""
+_raw:
+  description: Sorted variable names.
+  type: list
+  elements: str
+"""
+
+from pathlib import Path
+
+import yaml
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+# Inventory-wide settings the playbooks and every role read (documented in README.md, "Inventory").
+PLAYBOOK_VARIABLES = (
+    "llmhub_aws_region",
+    "llmhub_aws_endpoint_url",
+    "llmhub_cluster_name",
+    "llmhub_require_endpoint_url",
+    "llmhub_tags",
+)
+ROLES = Path(__file__).resolve().parents[2] / "roles"
+
+
+def _keys(path):
+    if not path.is_file():
+        return set()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return set(data)
+
+
+def role_variables(roles=ROLES):
+    names = set(PLAYBOOK_VARIABLES)
+    for role in sorted(p for p in roles.iterdir() if p.is_dir()):
+        names |= _keys(role / "defaults" / "main.yml") | _keys(role / "vars" / "main.yml")
+        specs = role / "meta" / "argument_specs.yml"
+        if specs.is_file():
+            entry_points = (yaml.safe_load(specs.read_text(encoding="utf-8")) or {}).get("argument_specs") or {}
+            for spec in entry_points.values():
+                names |= set((spec or {}).get("options") or {})
+    return sorted(names)
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        if terms:
+            raise AnsibleLookupError("llmhub.eks.role_variables takes no terms")
+        return role_variables()
