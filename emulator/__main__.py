@@ -18,6 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
+from . import MotoVersionError, check_moto_version
 from .config import FAULT_KINDS
 from .profiles import BUILTIN_PROFILES
 
@@ -151,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=cmd_run)
     args = parser.parse_args(argv)
     try:
+        check_moto_version()  # before importing anything of moto
         return args.func(args)
+    except MotoVersionError as exc:
+        print(f"python -m emulator: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:  # bad profile, scale, fault rate
         parser.error(str(exc))
     return 2

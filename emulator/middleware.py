@@ -6,11 +6,18 @@ moto sees the request, so a faulted mutating call has no effect), then hands
 the request to one of the emulator's own handlers (DLM, EKS add-ons, access
 entries, updates...) or to moto. Requests under ``/_emulator/`` are the
 control API; they are never faulted nor logged.
+
+A call nobody serves never gets an HTML page: an operation moto does not
+implement (``NotImplementedError``, Flask's "404 Not Found" page when moto
+has no route for it, no moto backend for the service) is answered
+``NotImplemented`` (501), any other exception ``InternalFailure`` (500,
+traceback in the log), both in the call's protocol.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -19,10 +26,11 @@ from typing import Any, Callable, Iterable
 from . import dlm, eks_access, eks_addons, eks_cluster_patches
 from .config import EmulatorConfig
 from .lifecycle import TRACKER
-from .protocols import ApiError, Call, Response, classify, error_response, fault_response
-from .protocols import json_response, parse_rest_json_input, read_body
+from .protocols import ApiError, Call, Response, classify, error_response, fault_response, internal_failure_response
+from .protocols import json_response, not_implemented_response, parse_rest_json_input, read_body
 
 CONTROL_PREFIX = "/_emulator/"
+LOG = logging.getLogger("emulator")
 
 Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
 
@@ -96,21 +104,26 @@ class EmulatorMiddleware:
         fault = self.config.draw_fault()
         handler = HANDLERS.get((call.service, call.operation))
         status_holder: list[int] = []
-        if fault:
-            result = self._send(start_response, fault_response(call, fault), status_holder)
-        elif handler is not None:
-            result = self._send(start_response, self._run_handler(handler, call, environ), status_holder)
-        else:
-            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-                status_holder.append(int(status.split()[0]))
-                return start_response(status, headers, exc_info)
-
-            result = self.moto_app(environ, capture)
+        try:
+            if fault:
+                result = self._send(start_response, fault_response(call, fault), status_holder)
+            elif handler is not None:
+                result = self._send(start_response, self._run_handler(handler, call, environ), status_holder)
+            else:
+                result = self._run_moto(call, environ, start_response, status_holder)
+        except NotImplementedError as exc:  # moto: "The <action> action has not been implemented", or a part of it
+            detail = "" if str(exc).endswith("action has not been implemented") else str(exc)
+            LOG.warning("%s is not implemented%s", call.name, f" ({detail})" if detail else "")
+            result = self._send(start_response, not_implemented_response(call, detail), status_holder)
+        except Exception as exc:
+            LOG.exception("%s failed", call.name)
+            result = self._send(start_response, internal_failure_response(call, f"{type(exc).__name__}: {exc}"),
+                                status_holder)
         self.log.add({
             "ts": ts,
             "service": call.service,
             "operation": call.operation,
-            "status": status_holder[0] if status_holder else None,
+            "status": status_holder[-1] if status_holder else None,
             "duration_ms": round((time.monotonic() - started) * 1000, 3),
             "fault": fault,
         })
@@ -123,10 +136,42 @@ class EmulatorMiddleware:
         if status_holder is not None:
             status_holder.append(status)
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
-                  429: "Too Many Requests", 500: "Internal Server Error",
+                  429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented",
                   503: "Service Unavailable"}.get(status, "Status")
         start_response(f"{status} {reason}", headers + [("Content-Length", str(len(body)))])
         return [body]
+
+    def _run_moto(self, call: Call, environ: dict[str, Any], start_response: Callable[..., Any],
+                  status_holder: list[int]) -> Iterable[bytes]:
+        """moto's answer, but an HTML error page of Flask (no route...) becomes an AWS error."""
+        held: list[Any] = []  # an error answered as text/html: status, headers, exc_info, written chunks
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            code = int(status.split()[0])
+            content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
+            if code >= 400 and content_type.startswith("text/html"):
+                held[:] = [status, headers, exc_info, []]
+                return held[3].append
+            status_holder.append(code)
+            return start_response(status, headers, exc_info)
+
+        result = self.moto_app(environ, capture)
+        if not held:
+            return result
+        status, headers, exc_info, chunks = held
+        try:
+            body = b"".join(chunks) + b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        if not body.lstrip()[:15].lower().startswith(b"<!doctype html"):  # moto's own error, typed text/html
+            status_holder.append(int(status.split()[0]))
+            start_response(status, headers, exc_info)
+            return [body]
+        if int(status.split()[0]) in (404, 405):  # Flask: moto has no route for this request
+            request = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+            raise NotImplementedError(request if call.operation == "Unknown" else "")
+        raise RuntimeError(f"moto answered {status} with an HTML page")
 
     def _run_handler(self, handler: Handler, call: Call, environ: dict[str, Any]) -> Response:
         call.account = account_id(call, environ)

@@ -11,7 +11,8 @@ behave alike against real AWS and against the emulator:
 * :func:`parse_rest_json_input` turns a rest-json request into the input
   dict of its operation (uri labels, query string, headers and JSON body).
 * :func:`error_response` renders an error the way the service's protocol
-  does, so botocore parses its code and applies its retry rules.
+  does, so botocore parses its code and applies its retry rules; injected
+  faults, operations nobody implements and unexpected failures all use it.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ class Call:
     protocol: str = "rest-json"
     model: ServiceModel | None = None
     path_params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """``service:Operation``, the service as boto3 names it (``cloudwatch``, not ``monitoring``)."""
+        return f"{self.model.service_name if self.model else self.service}:{self.operation}"
 
     @property
     def operation_model(self) -> OperationModel | None:
@@ -411,3 +417,16 @@ def fault_response(call: Call, kind: str) -> Response:
     status, code = _FAULTS[kind].get(call.protocol, _FAULTS[kind]["rest-json"])
     message = "Rate exceeded" if kind == "throttle" else "An internal error occurred (injected by the emulator)"
     return error_response(call.protocol, status, code, message, model=call.model)
+
+
+def not_implemented_response(call: Call, detail: str = "") -> Response:
+    """HTTP 501 ``NotImplemented``: neither moto nor the emulator serves this operation (not retried)."""
+    message = f"This emulator does not implement {call.name}"
+    return error_response(call.protocol, 501, "NotImplemented", message + (f" ({detail})" if detail else ""),
+                          model=call.model)
+
+
+def internal_failure_response(call: Call, detail: str) -> Response:
+    """HTTP 500 ``InternalFailure``: the emulator failed serving this call; ``detail`` on one line."""
+    message = f"The emulator failed serving {call.name}: {' '.join(detail.split())}"
+    return error_response(call.protocol, 500, "InternalFailure", message, model=call.model)

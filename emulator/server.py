@@ -10,6 +10,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
 
+from . import check_moto_version  # noqa: E402
 from .config import FAULT_KINDS, EmulatorConfig  # noqa: E402
 from .lifecycle import TRACKER  # noqa: E402
 
@@ -169,7 +170,9 @@ class EmulatorServer:
     """moto + emulator middleware served on ``host:port`` (0 = a free port).
 
     Usable as a context manager; :attr:`url` is the endpoint to give boto3
-    (``endpoint_url``) or Ansible (``AWS_ENDPOINT_URL``).
+    (``endpoint_url``) or Ansible (``AWS_ENDPOINT_URL``). Construction raises
+    :class:`emulator.MotoVersionError` if the installed moto is not the one
+    the patches are written for, ``ValueError`` on invalid settings.
     """
 
     def __init__(
@@ -183,6 +186,7 @@ class EmulatorServer:
         seed: int | None = None,
         verbose: bool = False,
     ) -> None:
+        check_moto_version()
         self.host = host
         self.verbose = verbose
         self.port = port
@@ -208,9 +212,14 @@ class EmulatorServer:
 
         from .middleware import EmulatorMiddleware
 
+        def create_app(service: str | None) -> Any:
+            if service is None:  # moto found no backend for the request (it crashed on None)
+                raise NotImplementedError("moto has no such service")
+            return create_backend_app(service)
+
         install_patches()
         TRACKER.duration = self.config.seconds
-        self.app = EmulatorMiddleware(DomainDispatcherApplication(create_backend_app), self.config)
+        self.app = EmulatorMiddleware(DomainDispatcherApplication(create_app), self.config)
         handler = MotoRequestHandler if self.verbose else _QuietRequestHandler(MotoRequestHandler)
         self._server = make_server(self.host, self.port, self.app, threaded=True,
                                    request_handler=handler)

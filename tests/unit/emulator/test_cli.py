@@ -113,3 +113,17 @@ def test_serve_writes_endpoint_file_and_stops_on_sigterm(tmp_path):
     assert list(endpoint_file.parent.iterdir()) == []  # no temporary file left behind
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{url}/_emulator/config", timeout=2)  # noqa: S310
+
+
+@pytest.mark.parametrize("args", [["serve"], ["run", "--", sys.executable, "-c", "raise SystemExit(7)"]])
+def test_another_moto_version_stops_before_serving(monkeypatch, capsys, args):
+    from emulator.__main__ import main
+    from emulator.server import EmulatorServer
+
+    monkeypatch.setattr("emulator.installed_moto_version", lambda: "5.3.0")
+    monkeypatch.setattr(EmulatorServer, "start", lambda self: pytest.fail("the emulator started"))
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == ("python -m emulator: emulator/ patches moto 5.2.5 but moto 5.3.0 is installed: "
+                   "run `make venv` (requirements.txt pins moto[server]==5.2.5)\n")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import boto3
 import pytest
 
+from emulator import MOTO_VERSION, MotoVersionError, installed_moto_version
 from emulator.client import EmulatorClient
 from emulator.server import EmulatorServer
 
@@ -78,6 +81,21 @@ def test_bad_settings_are_refused_at_construction():
         EmulatorServer(profile="no-such-profile")
     with pytest.raises(ValueError, match="fault_rate"):
         EmulatorServer(fault_rate=1.5)
+
+
+def test_moto_version_is_the_one_pinned_and_installed():
+    pins = (Path(__file__).resolve().parents[3] / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert f"moto[server]=={MOTO_VERSION}" in pins
+    assert installed_moto_version() == MOTO_VERSION == importlib.metadata.version("moto")
+
+
+@pytest.mark.parametrize("installed, found", [("5.3.0", "moto 5.3.0 is installed"), (None, "moto is not installed")])
+def test_another_moto_version_is_refused_at_construction(monkeypatch, installed, found):
+    monkeypatch.setattr("emulator.installed_moto_version", lambda: installed)
+    with pytest.raises(MotoVersionError) as info:
+        EmulatorServer()
+    assert str(info.value) == (f"emulator/ patches moto 5.2.5 but {found}: "
+                               "run `make venv` (requirements.txt pins moto[server]==5.2.5)")
 
 
 # -- control API: config --------------------------------------------------------------
