@@ -11,6 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# The filters import the collection's plugin_utils as ansible_collections.llmhub.eks.*
+if str(ROOT / ".collections") not in sys.path:
+    sys.path.insert(1, str(ROOT / ".collections"))
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
