@@ -59,7 +59,7 @@ deploy-check: $(STAMP) ## One deploy of the whole platform, asserted through bot
 lint: ansible-lint sanity ## ansible-lint (production profile) and ansible-test sanity
 
 ansible-lint: $(STAMP)
-	$(BIN)/ansible-lint --profile production --strict
+	$(BIN)/ansible-lint --offline --profile production --strict
 
 sanity: $(STAMP) ## ansible-test sanity on a copy of the collection (outside the git tree)
 	rm -rf $(dir $(SANITY_ROOT)) && mkdir -p $(SANITY_ROOT)/llmhub/eks
