@@ -105,11 +105,13 @@ EXAMPLES = r"""
     cluster_name: llm-analytics-hub-prod-eks
     tags:
       Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     addons:
       - name: vpc-cni
         configuration_values:
           env:
             ENABLE_PREFIX_DELEGATION: "true"
+            WARM_PREFIX_TARGET: "1"
       - name: kube-proxy
       - name: eks-pod-identity-agent
 
@@ -121,7 +123,7 @@ EXAMPLES = r"""
         version: v1.11.3-eksbuild.2
         configuration_values: '{"replicaCount": 3}'
       - name: aws-ebs-csi-driver
-        service_account_role: llm-analytics-hub-prod-ebs-csi
+        service_account_role: llm-analytics-hub-prod-eks-ebs-csi-driver
 
 - name: Remove an add-on, keeping what it runs
   llmhub.eks.eks_addon:

@@ -62,18 +62,20 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Envelope encryption key of the cluster's secrets
+- name: Envelope encryption key of the cluster's secrets (as the iam role makes it)
   llmhub.eks.kms_key:
-    alias: alias/hub
-    description: Envelope encryption of Kubernetes secrets of hub
+    alias: alias/llm-analytics-hub-prod-eks
+    description: Envelope encryption of Kubernetes secrets of llm-analytics-hub-prod-eks
+    enable_key_rotation: true
     policy: "{{ lookup('ansible.builtin.template', 'kms-key-policy.json.j2') }}"
     tags:
       Project: llm-analytics-hub
-  register: key
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
+  register: iam_kms_result
 
 - name: Schedule its deletion in 7 days
   llmhub.eks.kms_key:
-    alias: alias/hub
+    alias: alias/llm-analytics-hub-prod-eks
     deletion_window_days: 7
     state: absent
 """
