@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT, mutating_calls, parse_report, playbook_environment
+from .conftest import CLUSTER, ROOT, mutating_calls, parse_report, playbook_environment
 
 LOCAL_VARS = yaml.safe_load((ROOT / "inventories/local/group_vars/all/main.yml").read_text(encoding="utf-8"))
 GROUPS = yaml.safe_load((ROOT / "roles/nodegroups/defaults/main.yml").read_text(encoding="utf-8"))[
@@ -217,3 +217,20 @@ def test_a_layer_run_alone_on_an_empty_account_names_the_tags_to_run_first(tags,
     messages = run.failure_messages()
     assert hint in messages and "Nothing was changed" in messages, messages
     assert mutating_calls(fresh_account) == []
+
+
+def test_tags_eks_before_the_node_groups_finishes_the_control_plane_and_says_what_follows(fresh_account, run_playbook,
+                                                                                         boto):
+    first = run_playbook("site.yml", "--tags", "iam,vpc,eks")
+    assert first.rc == 0, first.failure_messages()
+    said = first.task_results()["Say which add-ons wait for the node groups"]["msg"]
+    assert "coredns and aws-ebs-csi-driver need nodes" in said and "--tags nodegroups" in said
+    eks = boto("eks")
+    assert sorted(eks.list_addons(clusterName=CLUSTER)["addons"]) == ["kube-proxy", "vpc-cni"]
+    second = run_playbook("site.yml", "--tags", "nodegroups")
+    assert second.rc == 0, second.failure_messages()
+    assert sorted(eks.list_addons(clusterName=CLUSTER)["addons"]) == [
+        "aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni"]
+    statuses = {name: eks.describe_addon(clusterName=CLUSTER, addonName=name)["addon"]["status"]
+                for name in ("coredns", "aws-ebs-csi-driver")}
+    assert statuses == {"coredns": "ACTIVE", "aws-ebs-csi-driver": "ACTIVE"}
