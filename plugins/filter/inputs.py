@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the llmhub.eks collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Checks across the collection's layers: variables nobody reads (a misspelt name is silently ignored)."""
+"""Checks across the collection's layers: the inventory-wide settings, and variables nobody reads (a misspelt
+name would be ignored silently)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,22 @@ def llmhub_unknown_variables(variables, known, prefixes=PREFIXES):
     return variables
 
 
+def llmhub_validate_common(variables):
+    """Check the inventory-wide ``llmhub_*`` settings every role derives its own from; returns ``variables``."""
+    if "llmhub_aws_region" in variables:
+        validation.check_region("llmhub_aws_region", variables["llmhub_aws_region"])
+    if "llmhub_cluster_name" in variables:
+        validation.check_cluster_name("llmhub_cluster_name", variables["llmhub_cluster_name"])
+    if "llmhub_tags" in variables and not isinstance(variables["llmhub_tags"], dict):
+        validation.fail("llmhub_tags", f"must be a mapping of tag names to values, got {variables['llmhub_tags']!r}")
+    return variables
+
+
 class FilterModule:
     """Input checks spanning every layer."""
 
     def filters(self):
-        return {"llmhub_unknown_variables": llmhub_unknown_variables}
+        return {
+            "llmhub_unknown_variables": llmhub_unknown_variables,
+            "llmhub_validate_common": llmhub_validate_common,
+        }

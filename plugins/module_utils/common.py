@@ -25,6 +25,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.llmhub.eks.plugins.module_utils import progress
+
 # Calls are I/O bound; AWS throttles per account, so keep the fan-out moderate.
 MAX_WORKERS = 10
 # Polling follows the time already waited: the next poll comes after 5% of
@@ -135,34 +137,43 @@ def wait_for_set(fetch, ids, is_ready, failure_reason, timeout, description, sle
     ``fetch(pending_ids)`` returns {id: resource}; a missing id counts as not
     ready. ``failure_reason(resource)`` returns a string when the resource
     reached a terminal failed state. Returns {id: resource} of the final view.
-    Raises AnsibleAWSError naming every failed or timed out id.
+    Raises AnsibleAWSError naming every failed or timed out id. After each
+    round the members' states are reported for the ``llmhub.eks.progress``
+    callback, which prints them while the task runs.
     """
     pending = list(dict.fromkeys(ids))
     final = {}
     failed = {}
+    states = {}
     started = clock()
+    started_wall = time.time()
     deadline = started + timeout
-    while pending:
-        seen = fetch(pending)
-        still = []
-        for resource_id in pending:
-            resource = seen.get(resource_id)
-            if resource is not None and is_ready(resource):
-                final[resource_id] = resource
-            elif resource is not None and failure_reason(resource):
-                failed[resource_id] = failure_reason(resource)
-                final[resource_id] = resource
-            else:
-                still.append(resource_id)
-        pending = still
-        if not pending:
-            break
-        now = clock()
-        delay = min(POLL_MAX_DELAY, max(POLL_FIRST_DELAY, (now - started) * POLL_FRACTION))
-        if now + delay > deadline:
-            failed.update({resource_id: f"still not ready after {timeout}s" for resource_id in pending})
-            break
-        sleep(delay)
+    try:
+        while pending:
+            seen = fetch(pending)
+            still = []
+            for resource_id in pending:
+                resource = seen.get(resource_id)
+                states[str(resource_id)] = progress.state_of(resource) or "not found yet"
+                if resource is not None and is_ready(resource):
+                    final[resource_id] = resource
+                elif resource is not None and failure_reason(resource):
+                    failed[resource_id] = failure_reason(resource)
+                    final[resource_id] = resource
+                else:
+                    still.append(resource_id)
+            pending = still
+            if not pending:
+                break
+            progress.report(description, states, started_wall)
+            now = clock()
+            delay = min(POLL_MAX_DELAY, max(POLL_FIRST_DELAY, (now - started) * POLL_FRACTION))
+            if now + delay > deadline:
+                failed.update({resource_id: f"still not ready after {timeout}s" for resource_id in pending})
+                break
+            sleep(delay)
+    finally:
+        progress.finish()
     if failed:
         details = "; ".join(f"{resource_id}: {reason}" for resource_id, reason in failed.items())
         raise AnsibleAWSError(message=f"Failed waiting for {description}: {details}")

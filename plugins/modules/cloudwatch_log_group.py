@@ -47,16 +47,18 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: The EKS control-plane log group, kept 90 days
+- name: The EKS control-plane log group of the cluster, kept 30 days (as the eks role makes it)
   llmhub.eks.cloudwatch_log_group:
-    name: /aws/eks/hub-prod/cluster
-    retention_in_days: 90
+    name: /aws/eks/llm-analytics-hub-prod-eks/cluster
+    retention_in_days: 30
     tags:
       Project: llm-analytics-hub
+      Environment: prod
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
 
 - name: Remove it
   llmhub.eks.cloudwatch_log_group:
-    name: /aws/eks/hub-prod/cluster
+    name: /aws/eks/llm-analytics-hub-prod-eks/cluster
     state: absent
 """
 
@@ -70,15 +72,15 @@ log_group:
     name:
       description: Name of the group.
       type: str
-      sample: /aws/eks/hub-prod/cluster
+      sample: /aws/eks/llm-analytics-hub-prod-eks/cluster
     arn:
       description: ARN of the group (without the C(:*) suffix DescribeLogGroups adds).
       type: str
-      sample: arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/hub-prod/cluster
+      sample: arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/llm-analytics-hub-prod-eks/cluster
     retention_in_days:
       description: Retention in days, null for never expire.
       type: int
-      sample: 90
+      sample: 30
     tags:
       description: Tags of the group.
       type: dict
@@ -87,7 +89,9 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["create log group /aws/eks/hub-prod/cluster", "set retention of /aws/eks/hub-prod/cluster to 90 days"]
+  sample:
+    - create log group /aws/eks/llm-analytics-hub-prod-eks/cluster
+    - set retention of /aws/eks/llm-analytics-hub-prod-eks/cluster to 30 days
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code

@@ -44,14 +44,16 @@ notes:
 EXAMPLES = r"""
 - name: The internet gateway of the cluster VPC
   llmhub.eks.ec2_internet_gateway:
-    vpc_id: "{{ vpc.vpc_id }}"
-    name: hub-prod-igw
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
+    name: llm-analytics-hub-prod-eks-igw
     tags:
       Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
+  register: vpc_igw_result
 
 - name: Remove it (after the NAT gateways and public routes)
   llmhub.eks.ec2_internet_gateway:
-    vpc_id: "{{ vpc.vpc_id }}"
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
     state: absent
 """
 
@@ -74,7 +76,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["create internet gateway hub-prod-igw", "attach it to vpc-0123456789abcdef0"]
+  sample: ["create internet gateway llm-analytics-hub-prod-eks-igw", "attach it to vpc-0123456789abcdef0"]
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code

@@ -134,30 +134,31 @@ notes:
 EXAMPLES = r"""
 - name: Launch templates of the node groups (a new version only when the content changes)
   llmhub.eks.ec2_launch_templates:
-    vpc_id: "{{ vpc.vpc.id }}"
+    vpc_id: "{{ vpc_outputs.vpc_id }}"
     tags:
       Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     launch_templates:
-      - name: hub-system
+      - name: llm-analytics-hub-prod-eks-system
         root_volume: {size_gb: 100, type: gp3, iops: 3000}
-        security_groups: [hub-node]
-        instance_tags: {Name: hub-system, Project: llm-analytics-hub}
-      - name: hub-database
-        root_volume: {size_gb: 500, type: gp3, iops: 3000, throughput: 125, kms_key: alias/hub-ebs}
-        security_groups: [hub-node]
-        instance_tags: {Name: hub-database, Project: llm-analytics-hub}
-  register: templates
+        security_groups: [llm-analytics-hub-prod-eks-node]
+        instance_tags: {Name: llm-analytics-hub-prod-eks-system, llmhub.io/nodegroup: system}
+      - name: llm-analytics-hub-prod-eks-database
+        root_volume: {size_gb: 500, type: gp3, iops: 3000, throughput: 125}
+        security_groups: [llm-analytics-hub-prod-eks-node]
+        instance_tags: {Name: llm-analytics-hub-prod-eks-database, llmhub.io/nodegroup: database}
+  register: nodegroups_templates_result
 
-- name: Use the versions in node groups
+- name: The version the system node group uses
   ansible.builtin.debug:
-    msg: "{{ templates.launch_templates_by_name['hub-system'].version }}"
+    msg: "{{ nodegroups_templates_result.launch_templates_by_name['llm-analytics-hub-prod-eks-system'].version }}"
 
 - name: Delete them (after their node groups)
   llmhub.eks.ec2_launch_templates:
     state: absent
     launch_templates:
-      - name: hub-system
-      - name: hub-database
+      - name: llm-analytics-hub-prod-eks-system
+      - name: llm-analytics-hub-prod-eks-database
 """
 
 RETURN = r"""
@@ -170,7 +171,7 @@ launch_templates:
     name:
       description: Template name.
       type: str
-      sample: hub-system
+      sample: llm-analytics-hub-prod-eks-system
     id:
       description: Template id (C(null) in check mode for a template not created yet).
       type: str
@@ -195,7 +196,7 @@ launch_templates_by_name:
       templates that would be created.
   returned: always
   type: dict
-  sample: {"hub-system": {"id": "lt-0123456789abcdef0", "version": "2"}}
+  sample: {"llm-analytics-hub-prod-eks-system": {"id": "lt-0123456789abcdef0", "version": "2"}}
 created:
   description: Names of the templates created (or that would be).
   returned: always

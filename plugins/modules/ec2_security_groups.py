@@ -72,23 +72,41 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Cluster and node groups that refer to each other
+- name: Cluster and node groups that refer to each other (as the vpc role makes them)
   llmhub.eks.ec2_security_groups:
-    vpc_id: "{{ vpc.vpc.id }}"
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
+    tags:
+      Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     security_groups:
-      - name: hub-cluster
-        description: EKS control plane
+      - name: llm-analytics-hub-prod-eks-cluster
+        description: EKS cluster control plane
         rules:
-          - {protocol: tcp, from_port: 443, to_port: 443, group_name: hub-node, description: API from nodes}
+          - {protocol: tcp, from_port: 443, to_port: 443, cidr_ip: [10.0.0.0/16],
+             description: Kubernetes API from allowed CIDRs}
+          - {protocol: tcp, from_port: 443, to_port: 443, group_name: llm-analytics-hub-prod-eks-node,
+             description: Kubernetes API from nodes}
         rules_egress:
-          - {protocol: all, cidr_ip: [0.0.0.0/0]}
-      - name: hub-node
-        description: EKS nodes
+          - {protocol: all, cidr_ip: [0.0.0.0/0], description: All egress}
+      - name: llm-analytics-hub-prod-eks-node
+        description: EKS worker nodes
         rules:
-          - {protocol: all, self: true, description: node to node}
-          - {protocol: tcp, from_port: 10250, to_port: 10250, group_name: hub-cluster}
+          - {protocol: all, self: true, description: Node to node}
+          - {protocol: tcp, from_port: 443, to_port: 443, group_name: llm-analytics-hub-prod-eks-cluster,
+             description: Control plane to kubelet and webhooks}
+          - {protocol: tcp, from_port: 10250, to_port: 10250, group_name: llm-analytics-hub-prod-eks-cluster,
+             description: Control plane to kubelet metrics}
         rules_egress:
-          - {protocol: all, cidr_ip: [0.0.0.0/0]}
+          - {protocol: all, cidr_ip: [0.0.0.0/0], description: All egress}
+  register: vpc_security_groups_result
+
+- name: Delete them (rules between them are revoked first)
+  llmhub.eks.ec2_security_groups:
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
+    state: absent
+    security_groups:
+      - {name: llm-analytics-hub-prod-eks-cluster, description: EKS cluster control plane}
+      - {name: llm-analytics-hub-prod-eks-node, description: EKS worker nodes}
 """
 
 RETURN = r"""

@@ -58,17 +58,20 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: The cluster VPC
+- name: The cluster VPC (as the vpc role makes it)
   llmhub.eks.ec2_vpc:
-    name: hub-vpc
+    name: llm-analytics-hub-prod-eks-vpc
     cidr_block: 10.0.0.0/16
+    dns_support: true
+    dns_hostnames: true
     tags:
       Project: llm-analytics-hub
-  register: vpc
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
+  register: vpc_net_result
 
 - name: Remove it (after what is inside it)
   llmhub.eks.ec2_vpc:
-    name: hub-vpc
+    name: llm-analytics-hub-prod-eks-vpc
     cidr_block: 10.0.0.0/16
     state: absent
 """

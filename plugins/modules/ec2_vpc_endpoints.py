@@ -85,18 +85,33 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: S3 gateway endpoint and ECR interface endpoints
+- name: S3 gateway endpoint and an ECR interface endpoint (as the vpc role makes them)
   llmhub.eks.ec2_vpc_endpoints:
-    vpc_id: "{{ vpc.vpc.id }}"
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
+    tags:
+      Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     endpoints:
-      - name: hub-s3
+      - name: llm-analytics-hub-prod-eks-s3
         service: com.amazonaws.us-east-1.s3
         type: Gateway
-        route_tables: [hub-private-us-east-1a, hub-private-us-east-1b]
-      - name: hub-ecr-api
+        route_tables:
+          - llm-analytics-hub-prod-eks-private-us-east-1a
+          - llm-analytics-hub-prod-eks-private-us-east-1b
+          - llm-analytics-hub-prod-eks-private-us-east-1c
+          - llm-analytics-hub-prod-eks-intra-us-east-1a
+          - llm-analytics-hub-prod-eks-intra-us-east-1b
+          - llm-analytics-hub-prod-eks-intra-us-east-1c
+      - name: llm-analytics-hub-prod-eks-ecr-api
         service: com.amazonaws.us-east-1.ecr.api
-        subnets: [hub-private-us-east-1a, hub-private-us-east-1b]
-        security_groups: [hub-vpc-endpoints]
+        type: Interface
+        subnets:
+          - llm-analytics-hub-prod-eks-private-us-east-1a
+          - llm-analytics-hub-prod-eks-private-us-east-1b
+          - llm-analytics-hub-prod-eks-private-us-east-1c
+        security_groups: [llm-analytics-hub-prod-eks-vpc-endpoints]
+        private_dns_enabled: true
+  register: vpc_endpoints_result
 """
 
 RETURN = r"""

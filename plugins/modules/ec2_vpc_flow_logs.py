@@ -69,12 +69,24 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Flow logs of the cluster VPC, 14 days
+- name: Flow logs of the cluster VPC, kept 14 days, with their delivery role
   llmhub.eks.ec2_vpc_flow_logs:
-    vpc_id: "{{ vpc.vpc.id }}"
-    log_group_name: /aws/vpc/hub/flow-logs
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
+    log_group_name: /aws/vpc/llm-analytics-hub-prod-eks/flow-logs
     retention_in_days: 14
-    iam_role_name: hub-vpc-flow-logs
+    traffic_type: ALL
+    iam_role_name: llm-analytics-hub-prod-eks-vpc-flow-logs
+    tags:
+      Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
+  register: vpc_flow_logs_result
+
+- name: Remove them with their role and log group
+  llmhub.eks.ec2_vpc_flow_logs:
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
+    log_group_name: /aws/vpc/llm-analytics-hub-prod-eks/flow-logs
+    iam_role_name: llm-analytics-hub-prod-eks-vpc-flow-logs
+    state: absent
 """
 
 RETURN = r"""
@@ -103,7 +115,7 @@ log_group:
   description: Name and retention of the destination log group.
   returned: always
   type: dict
-  sample: {"name": "/aws/vpc/hub/flow-logs", "retention_in_days": 14}
+  sample: {"name": "/aws/vpc/llm-analytics-hub-prod-eks/flow-logs", "retention_in_days": 14}
 role_arn:
   description: ARN of the delivery role.
   returned: when state=present

@@ -60,15 +60,26 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: One NAT gateway per AZ, requested together, waited on once
+- name: One NAT gateway per AZ, each in the public subnet of its AZ, requested together, waited on once
   llmhub.eks.ec2_vpc_nat_gateways:
-    vpc_id: "{{ vpc.vpc.id }}"
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
     nat_gateways:
-      - {name: hub-nat-us-east-1a, subnet: hub-public-us-east-1a}
-      - {name: hub-nat-us-east-1b, subnet: hub-public-us-east-1b}
-      - {name: hub-nat-us-east-1c, subnet: hub-public-us-east-1c}
+      - {name: llm-analytics-hub-prod-eks-nat-us-east-1a, subnet: llm-analytics-hub-prod-eks-public-us-east-1a}
+      - {name: llm-analytics-hub-prod-eks-nat-us-east-1b, subnet: llm-analytics-hub-prod-eks-public-us-east-1b}
+      - {name: llm-analytics-hub-prod-eks-nat-us-east-1c, subnet: llm-analytics-hub-prod-eks-public-us-east-1c}
     tags:
       Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
+  register: vpc_nat_result
+
+- name: Delete them and release their Elastic IPs
+  llmhub.eks.ec2_vpc_nat_gateways:
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
+    state: absent
+    nat_gateways:
+      - {name: llm-analytics-hub-prod-eks-nat-us-east-1a, subnet: llm-analytics-hub-prod-eks-public-us-east-1a}
+      - {name: llm-analytics-hub-prod-eks-nat-us-east-1b, subnet: llm-analytics-hub-prod-eks-public-us-east-1b}
+      - {name: llm-analytics-hub-prod-eks-nat-us-east-1c, subnet: llm-analytics-hub-prod-eks-public-us-east-1c}
 """
 
 RETURN = r"""

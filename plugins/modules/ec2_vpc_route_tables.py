@@ -66,20 +66,27 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Public tables to the internet gateway, private ones to the NAT gateway of their AZ
+- name: Public tables to the internet gateway, private ones to the NAT gateway of their AZ, intra ones local only
   llmhub.eks.ec2_vpc_route_tables:
-    vpc_id: "{{ vpc.vpc.id }}"
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
+    tags:
+      Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     route_tables:
-      - name: hub-public-us-east-1a
-        subnets: [hub-public-us-east-1a]
+      - name: llm-analytics-hub-prod-eks-public-us-east-1a
+        subnets: [llm-analytics-hub-prod-eks-public-us-east-1a]
         routes:
           - {destination_cidr_block: 0.0.0.0/0, gateway_id: igw}
-      - name: hub-private-us-east-1a
-        subnets: [hub-private-us-east-1a]
+        tags: {llmhub.io/tier: public}
+      - name: llm-analytics-hub-prod-eks-private-us-east-1a
+        subnets: [llm-analytics-hub-prod-eks-private-us-east-1a]
         routes:
-          - {destination_cidr_block: 0.0.0.0/0, nat_gateway: hub-nat-us-east-1a}
-      - name: hub-intra-us-east-1a
-        subnets: [hub-intra-us-east-1a]
+          - {destination_cidr_block: 0.0.0.0/0, nat_gateway: llm-analytics-hub-prod-eks-nat-us-east-1a}
+        tags: {llmhub.io/tier: private}
+      - name: llm-analytics-hub-prod-eks-intra-us-east-1a
+        subnets: [llm-analytics-hub-prod-eks-intra-us-east-1a]
+        tags: {llmhub.io/tier: intra}
+  register: vpc_route_tables_result
 """
 
 RETURN = r"""

@@ -65,28 +65,46 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Ensure the private subnets of the cluster VPC
+# The vpc role passes all nine subnets (private, public and intra in three AZs)
+# planned by the llmhub.eks.vpc_network_plan filter: subnets: "{{ vpc_network_plan.subnets }}"
+- name: Ensure private and public subnets of the cluster VPC
   llmhub.eks.ec2_vpc_subnets:
-    vpc_id: "{{ vpc.vpc.id }}"
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
     tags:
       Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     subnets:
-      - name: hub-private-us-east-1a
+      - name: llm-analytics-hub-prod-eks-private-us-east-1a
         cidr: 10.0.0.0/20
         az: us-east-1a
         tags:
+          llmhub.io/tier: private
           kubernetes.io/role/internal-elb: "1"
-      - name: hub-private-us-east-1b
+          kubernetes.io/cluster/llm-analytics-hub-prod-eks: shared
+      - name: llm-analytics-hub-prod-eks-private-us-east-1b
         cidr: 10.0.16.0/20
         az: us-east-1b
+        tags:
+          llmhub.io/tier: private
+          kubernetes.io/role/internal-elb: "1"
+          kubernetes.io/cluster/llm-analytics-hub-prod-eks: shared
+      - name: llm-analytics-hub-prod-eks-public-us-east-1a
+        cidr: 10.0.48.0/24
+        az: us-east-1a
+        tags:
+          llmhub.io/tier: public
+          kubernetes.io/role/elb: "1"
+          kubernetes.io/cluster/llm-analytics-hub-prod-eks: shared
+  register: vpc_subnets_result
 
 - name: Delete them
   llmhub.eks.ec2_vpc_subnets:
-    vpc_id: "{{ vpc.vpc.id }}"
+    vpc_id: "{{ vpc_net_result.vpc.id }}"
     state: absent
     subnets:
-      - {name: hub-private-us-east-1a, cidr: 10.0.0.0/20, az: us-east-1a}
-      - {name: hub-private-us-east-1b, cidr: 10.0.16.0/20, az: us-east-1b}
+      - {name: llm-analytics-hub-prod-eks-private-us-east-1a, cidr: 10.0.0.0/20, az: us-east-1a}
+      - {name: llm-analytics-hub-prod-eks-private-us-east-1b, cidr: 10.0.16.0/20, az: us-east-1b}
+      - {name: llm-analytics-hub-prod-eks-public-us-east-1a, cidr: 10.0.48.0/24, az: us-east-1a}
 """
 
 RETURN = r"""
@@ -121,7 +139,7 @@ subnets_by_name:
   description: Subnet ids keyed by name (a planned C(null) id in check mode for subnets that would be created).
   returned: always
   type: dict
-  sample: {"hub-private-us-east-1a": "subnet-0123456789abcdef0"}
+  sample: {"llm-analytics-hub-prod-eks-private-us-east-1a": "subnet-0123456789abcdef0"}
 created:
   description: Names of the subnets created (or that would be created in check mode).
   returned: always

@@ -73,6 +73,16 @@ options:
       tags:
         description: Tags of this add-on, merged over O(tags).
         type: dict
+  defer_without_nodes:
+    description:
+      - Names of add-ons of O(addons) that run pods (C(coredns), C(aws-ebs-csi-driver)) and are left alone, neither
+        created nor changed, while the cluster has no C(ACTIVE) node group; they are returned in RV(deferred).
+      - The eks role sets it when it runs without the nodegroups role (C(--tags eks) before C(--tags nodegroups)),
+        so the control plane is finished and those add-ons follow with the node groups instead of failing
+        C(DEGRADED).
+    type: list
+    elements: str
+    default: []
   wait:
     description:
       - Wait for every created or updated add-on (and every listed one not C(ACTIVE)) to settle, then fail unless all
@@ -105,11 +115,13 @@ EXAMPLES = r"""
     cluster_name: llm-analytics-hub-prod-eks
     tags:
       Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     addons:
       - name: vpc-cni
         configuration_values:
           env:
             ENABLE_PREFIX_DELEGATION: "true"
+            WARM_PREFIX_TARGET: "1"
       - name: kube-proxy
       - name: eks-pod-identity-agent
 
@@ -121,7 +133,7 @@ EXAMPLES = r"""
         version: v1.11.3-eksbuild.2
         configuration_values: '{"replicaCount": 3}'
       - name: aws-ebs-csi-driver
-        service_account_role: llm-analytics-hub-prod-ebs-csi
+        service_account_role: llm-analytics-hub-prod-eks-ebs-csi-driver
 
 - name: Remove an add-on, keeping what it runs
   llmhub.eks.eks_addon:
@@ -196,6 +208,12 @@ deleted:
   returned: always
   type: list
   elements: str
+deferred:
+  description: Names of the add-ons of O(defer_without_nodes) left alone because the cluster has no ACTIVE node group.
+  returned: when state is present
+  type: list
+  elements: str
+  sample: ["coredns", "aws-ebs-csi-driver"]
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -509,16 +527,34 @@ def require_cluster(module, client, absent_ok):
     return cluster
 
 
+def defer_without_nodes(module, client, configurations):
+    """Leave out the add-ons of ``defer_without_nodes`` while the cluster has no ACTIVE node group.
+
+    Returns the configurations of the add-ons kept and the names deferred.
+    """
+    names = set(module.params["defer_without_nodes"] or [])
+    if not names or active_nodegroups(client, module.params["cluster_name"]):
+        return configurations, []
+    kept = [(addon, config) for addon, config in zip(module.params["addons"], configurations)
+            if addon["name"] not in names]
+    deferred = [addon["name"] for addon in module.params["addons"] if addon["name"] in names]
+    module.params["addons"] = [addon for addon, _config in kept]
+    return [config for _addon, config in kept], deferred
+
+
 def ensure_present(module, client, configurations):
-    addon_set = AddonSet(module, client)
     cluster = require_cluster(module, client, absent_ok=module.check_mode)
+    deferred = []
+    if cluster is not None and cluster["status"] == "ACTIVE":
+        configurations, deferred = defer_without_nodes(module, client, configurations)
+    addon_set = AddonSet(module, client)
     if cluster is None:  # check mode before the cluster exists: everything would be created
         created = [spec["name"] for spec in addon_set.specs]
         views = [{"name": spec["name"], "version": spec["version"], "status": None, "arn": None,
                   "service_account_role_arn": spec["service_account_role"], "configuration_values": config or {},
                   "health_issues": [], "tags": addon_set.wanted_tags(spec) or {}}
                  for spec, config in zip(addon_set.specs, configurations)]
-        result = dict(changed=True, addons=views, created=created, updated=[], deleted=[])
+        result = dict(changed=True, addons=views, created=created, updated=[], deleted=[], deferred=[])
         result["diff"] = dict(before={}, after={v["name"]: diff_entry(v) for v in views})
         module.exit_json(**result)
     if cluster["status"] != "ACTIVE":
@@ -551,6 +587,7 @@ def ensure_present(module, client, configurations):
         created=created,
         updated=updated,
         deleted=[],
+        deferred=deferred,
     )
     result["diff"] = dict(
         before={plan["spec"]["name"]: diff_entry(plan["before"]) for plan in plans if plan["before"]},
@@ -606,6 +643,7 @@ def main():
                 tags=dict(type="dict"),
             ),
         ),
+        defer_without_nodes=dict(type="list", elements="str", default=[]),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1200),
         tags=dict(type="dict", aliases=["resource_tags"]),

@@ -137,25 +137,28 @@ notes:
 """
 
 EXAMPLES = r"""
+# The names are those the iam and vpc roles create for the cluster llm-analytics-hub-prod-eks.
 - name: The production control plane
   llmhub.eks.eks_cluster:
     name: llm-analytics-hub-prod-eks
     version: "1.35"
-    role: llm-analytics-hub-prod-eks-cluster
+    role: llm-analytics-hub-prod-eks-cluster-role
     subnets:
-      - llm-analytics-hub-prod-private-us-east-1a
-      - llm-analytics-hub-prod-private-us-east-1b
-      - llm-analytics-hub-prod-private-us-east-1c
+      - llm-analytics-hub-prod-eks-private-us-east-1a
+      - llm-analytics-hub-prod-eks-private-us-east-1b
+      - llm-analytics-hub-prod-eks-private-us-east-1c
     security_groups: [llm-analytics-hub-prod-eks-cluster]
     endpoint_private_access: true
     endpoint_public_access: true
     public_access_cidrs: [203.0.113.0/24]
     encryption_key: alias/llm-analytics-hub-prod-eks
     logging: [api, audit, authenticator, controllerManager, scheduler]
+    authentication_mode: API_AND_CONFIG_MAP
     tags:
       Project: llm-analytics-hub
       Environment: prod
-  register: cluster
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
+  register: eks_cluster_result
 
 - name: Upgrade the control plane by one minor version
   llmhub.eks.eks_cluster:

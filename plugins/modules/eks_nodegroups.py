@@ -184,46 +184,57 @@ notes:
 """
 
 EXAMPLES = r"""
+# The nodegroups role's three groups, in the private subnets of the vpc role, with the
+# node role of the iam role and the launch templates of llmhub.eks.ec2_launch_templates.
 - name: System, application (spot) and database (tainted) node groups, created together
   llmhub.eks.eks_nodegroups:
-    cluster_name: hub
+    cluster_name: llm-analytics-hub-prod-eks
     tags:
       Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     nodegroups:
       - name: system
-        node_role: hub-node-role
-        subnets: [hub-private-us-east-1a, hub-private-us-east-1b, hub-private-us-east-1c]
+        node_role: llm-analytics-hub-prod-eks-node-role
+        subnets: "{{ private_subnets }}"
         instance_types: [m5.xlarge]
         scaling: {min_size: 2, desired_size: 3, max_size: 4}
         labels: {role: system}
-        launch_template: {name: hub-system, version: "1"}
+        launch_template: {name: llm-analytics-hub-prod-eks-system, version: "1"}
       - name: application
-        node_role: hub-node-role
-        subnets: [hub-private-us-east-1a, hub-private-us-east-1b, hub-private-us-east-1c]
+        node_role: llm-analytics-hub-prod-eks-node-role
+        subnets: "{{ private_subnets }}"
         capacity_type: SPOT
         instance_types: [m5.2xlarge, m5a.2xlarge, m5n.2xlarge]
         scaling: {min_size: 3, desired_size: 5, max_size: 10}
         labels: {role: application}
-        launch_template: {name: hub-application}
+        launch_template: {name: llm-analytics-hub-prod-eks-application}
       - name: database
-        node_role: hub-node-role
-        subnets: [hub-private-us-east-1a, hub-private-us-east-1b, hub-private-us-east-1c]
+        node_role: llm-analytics-hub-prod-eks-node-role
+        subnets: "{{ private_subnets }}"
         instance_types: [r5.2xlarge]
         scaling: {min_size: 3, desired_size: 4, max_size: 6}
         labels: {role: database}
         taints:
           - {key: workload, value: database, effect: NO_SCHEDULE}
-        launch_template: {name: hub-database}
+        launch_template: {name: llm-analytics-hub-prod-eks-database}
+  vars:
+    private_subnets:
+      - llm-analytics-hub-prod-eks-private-us-east-1a
+      - llm-analytics-hub-prod-eks-private-us-east-1b
+      - llm-analytics-hub-prod-eks-private-us-east-1c
+  register: nodegroups_result
 
-- name: Replace the application node group (the others are left as they are)
+- name: Replace the application node group, leaving the others as they are (the role's nodegroups_recreate)
   llmhub.eks.eks_nodegroups:
-    cluster_name: hub
+    cluster_name: llm-analytics-hub-prod-eks
     recreate: [application]
-    nodegroups: "{{ hub_nodegroups }}"
+    nodegroups: >-
+      {{ nodegroups_plan.nodegroups
+         | llmhub.eks.nodegroups_placed(nodegroups_private_subnets, nodegroups_templates_result.launch_templates_by_name) }}
 
 - name: Delete the node groups
   llmhub.eks.eks_nodegroups:
-    cluster_name: hub
+    cluster_name: llm-analytics-hub-prod-eks
     state: absent
     nodegroups: [{name: system}, {name: application}, {name: database}]
 """

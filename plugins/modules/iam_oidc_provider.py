@@ -59,10 +59,15 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: OIDC provider of the cluster, for IRSA
   llmhub.eks.iam_oidc_provider:
-    cluster_name: hub-prod-eks
+    cluster_name: llm-analytics-hub-prod-eks
     tags:
       Project: llm-analytics-hub
-  register: oidc
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
+  register: eks_oidc_result
+
+- name: The same from the issuer llmhub.eks.eks_cluster returned, without looking the cluster up (as the eks role does)
+  llmhub.eks.iam_oidc_provider:
+    url: "{{ eks_cluster_result.oidc_issuer }}"
 
 - name: A provider of another issuer, with a pinned thumbprint
   llmhub.eks.iam_oidc_provider:
@@ -72,7 +77,7 @@ EXAMPLES = r"""
 
 - name: Delete the cluster's provider
   llmhub.eks.iam_oidc_provider:
-    cluster_name: hub-prod-eks
+    cluster_name: llm-analytics-hub-prod-eks
     state: absent
 """
 

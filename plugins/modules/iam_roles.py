@@ -94,13 +94,15 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
+# The iam role's two roles; the files and templates are those of roles/iam.
 - name: EKS cluster role and node role with its instance profile
   llmhub.eks.iam_roles:
     tags:
       Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     roles:
-      - name: hub-cluster-role
-        description: EKS control plane
+      - name: llm-analytics-hub-prod-eks-cluster-role
+        description: EKS control plane of llm-analytics-hub-prod-eks
         assume_role_policy:
           Version: "2012-10-17"
           Statement:
@@ -110,27 +112,32 @@ EXAMPLES = r"""
         managed_policies:
           - AmazonEKSClusterPolicy
           - AmazonEKSVPCResourceController
-      - name: hub-node-role
+        inline_policies:
+          kms-secrets-encryption: "{{ lookup('ansible.builtin.template', 'cluster-kms-policy.json.j2') | from_json }}"
+      - name: llm-analytics-hub-prod-eks-node-role
+        description: EC2 worker nodes of llm-analytics-hub-prod-eks
         assume_role_policy: "{{ lookup('ansible.builtin.file', 'node-trust-policy.json') }}"
         managed_policies:
           - AmazonEKSWorkerNodePolicy
           - AmazonEKS_CNI_Policy
           - AmazonEC2ContainerRegistryReadOnly
+          - AmazonSSMManagedInstanceCore
         inline_policies:
+          cloudwatch-agent: "{{ lookup('ansible.builtin.template', 'node-cloudwatch-policy.json.j2') | from_json }}"
           ebs-volumes: "{{ lookup('ansible.builtin.template', 'node-ebs-policy.json.j2') | from_json }}"
         instance_profile: true
-  register: iam
+  register: iam_roles_result
 
 - name: Use an ARN
   ansible.builtin.debug:
-    msg: "{{ iam.role_arns['hub-cluster-role'] }}"
+    msg: "{{ iam_roles_result.role_arns['llm-analytics-hub-prod-eks-cluster-role'] }}"
 
-- name: Delete the roles
+- name: Delete the roles (the node role with its instance profile)
   llmhub.eks.iam_roles:
     state: absent
     roles:
-      - name: hub-cluster-role
-      - name: hub-node-role
+      - name: llm-analytics-hub-prod-eks-cluster-role
+      - name: llm-analytics-hub-prod-eks-node-role
 """
 
 RETURN = r"""
@@ -143,11 +150,11 @@ roles:
     name:
       description: Role name.
       type: str
-      sample: hub-cluster-role
+      sample: llm-analytics-hub-prod-eks-cluster-role
     arn:
       description: Role ARN (V(null) in check mode for a role that would be created).
       type: str
-      sample: arn:aws:iam::123456789012:role/hub-cluster-role
+      sample: arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-cluster-role
     role_id:
       description: Unique id of the role (V(null) in check mode for a role that would be created).
       type: str
@@ -171,13 +178,13 @@ role_arns:
   description: Role ARNs by name (V(null) in check mode for roles that would be created).
   returned: always
   type: dict
-  sample: {"hub-cluster-role": "arn:aws:iam::123456789012:role/hub-cluster-role"}
+  sample: {"llm-analytics-hub-prod-eks-cluster-role": "arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-cluster-role"}
 instance_profile_arns:
   description: Instance profile ARNs by role name, for the roles with an instance profile (V(null) in check mode when
     it would be created).
   returned: always
   type: dict
-  sample: {"hub-node-role": "arn:aws:iam::123456789012:instance-profile/hub-node-role"}
+  sample: {"llm-analytics-hub-prod-eks-node-role": "arn:aws:iam::123456789012:instance-profile/llm-analytics-hub-prod-eks-node-role"}
 created:
   description: Names of the roles created (or that would be in check mode).
   returned: always
@@ -198,7 +205,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["hub-node-role: attach arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]
+  sample: ["llm-analytics-hub-prod-eks-node-role: attach arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info

@@ -102,34 +102,37 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: IRSA roles of the cluster add-ons
+# Two of the eks role's IRSA roles (eks_irsa_roles); the template is the eks role's.
+- name: IRSA roles of the cluster controllers
   llmhub.eks.irsa_role:
-    cluster_name: hub-prod-eks
+    cluster_name: llm-analytics-hub-prod-eks
     tags:
       Project: llm-analytics-hub
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
     roles:
-      - name: hub-prod-eks-ebs-csi
+      - name: llm-analytics-hub-prod-eks-ebs-csi-driver
         service_accounts:
           - {namespace: kube-system, name: ebs-csi-controller-sa}
         managed_policies:
           - service-role/AmazonEBSCSIDriverPolicy
-      - name: hub-prod-eks-aws-load-balancer-controller
+      - name: llm-analytics-hub-prod-eks-aws-load-balancer-controller
         service_accounts:
           - {namespace: kube-system, name: aws-load-balancer-controller}
         inline_policies:
-          load-balancer-controller: "{{ lookup('ansible.builtin.file', 'alb-controller-policy.json') }}"
-  register: irsa
+          aws-load-balancer-controller: >-
+            {{ lookup('ansible.builtin.template', 'aws-load-balancer-controller-policy.json.j2') | from_json }}
+  register: eks_irsa_result
 
 - name: Annotate the service account with its role
   ansible.builtin.debug:
-    msg: "eks.amazonaws.com/role-arn: {{ irsa.role_arns['hub-prod-eks-ebs-csi'] }}"
+    msg: "eks.amazonaws.com/role-arn: {{ eks_irsa_result.role_arns['llm-analytics-hub-prod-eks-ebs-csi-driver'] }}"
 
 - name: Delete them
   llmhub.eks.irsa_role:
     state: absent
     roles:
-      - name: hub-prod-eks-ebs-csi
-      - name: hub-prod-eks-aws-load-balancer-controller
+      - name: llm-analytics-hub-prod-eks-ebs-csi-driver
+      - name: llm-analytics-hub-prod-eks-aws-load-balancer-controller
 """
 
 RETURN = r"""
@@ -145,7 +148,7 @@ roles:
     arn:
       description: Role ARN (V(null) in check mode for a role that would be created).
       type: str
-      sample: arn:aws:iam::123456789012:role/hub-prod-eks-ebs-csi
+      sample: arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-ebs-csi-driver
     role_id:
       description: Unique id of the role (V(null) in check mode for a role that would be created).
       type: str
@@ -168,7 +171,7 @@ role_arns:
     annotation C(eks.amazonaws.com/role-arn).
   returned: always
   type: dict
-  sample: {"hub-prod-eks-ebs-csi": "arn:aws:iam::123456789012:role/hub-prod-eks-ebs-csi"}
+  sample: {"llm-analytics-hub-prod-eks-ebs-csi-driver": "arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-ebs-csi-driver"}
 instance_profile_arns:
   description: Always empty; kept for the shape of M(llmhub.eks.iam_roles).
   returned: always

@@ -46,6 +46,15 @@ options:
     description: Seconds to keep retrying a key policy rejected because IAM does not know one of its principals yet.
     type: int
     default: 120
+  identity_tags:
+    description:
+      - Tags that identify the key when its alias does not exist. A run interrupted (or racing) between
+        C(CreateKey) and C(CreateAlias) leaves an enabled key without an alias, which neither a deploy nor a destroy
+        would find by alias; with these tags (the iam role passes C(llmhub.io/cluster)) such a customer managed key
+        without an alias is adopted (the alias is created for it) instead of creating another.
+      - New keys are created with O(tags), which must contain these tags.
+      - Two or more matching keys without an alias fail the task, naming them.
+    type: dict
   state:
     description: V(present) ensures the key; V(absent) schedules its deletion.
     type: str
@@ -62,18 +71,20 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Envelope encryption key of the cluster's secrets
+- name: Envelope encryption key of the cluster's secrets (as the iam role makes it)
   llmhub.eks.kms_key:
-    alias: alias/hub
-    description: Envelope encryption of Kubernetes secrets of hub
+    alias: alias/llm-analytics-hub-prod-eks
+    description: Envelope encryption of Kubernetes secrets of llm-analytics-hub-prod-eks
+    enable_key_rotation: true
     policy: "{{ lookup('ansible.builtin.template', 'kms-key-policy.json.j2') }}"
     tags:
       Project: llm-analytics-hub
-  register: key
+      llmhub.io/cluster: llm-analytics-hub-prod-eks
+  register: iam_kms_result
 
 - name: Schedule its deletion in 7 days
   llmhub.eks.kms_key:
-    alias: alias/hub
+    alias: alias/llm-analytics-hub-prod-eks
     deletion_window_days: 7
     state: absent
 """
@@ -107,6 +118,10 @@ tags:
   description: The key's tags.
   returned: when state is present
   type: dict
+adopted:
+  description: Whether a key without an alias was found by O(identity_tags) and given the alias.
+  returned: when state is present and the key existed
+  type: bool
 """
 
 import json
@@ -115,6 +130,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retry_while_principal_unknown
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
@@ -122,6 +138,9 @@ from ansible_collections.llmhub.eks.plugins.module_utils.common import run_modul
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import PolicyError
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import policies_equal
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import validate_policy
+
+# States of a key without an alias that identity_tags adopts (a disabled or pending one is revived).
+ADOPTABLE_STATES = ("Enabled", "Disabled", "PendingDeletion")
 
 
 def alias_name(module):
@@ -176,6 +195,25 @@ def result_of(metadata, alias, rotation, tags, planned_state=None):
     )
 
 
+def find_orphan(module, kms, identity_tags):
+    """The customer managed key without an alias carrying ``identity_tags`` (left by an interrupted run), or None."""
+    aliased = {a.get("TargetKeyId") for a in paginate(kms, "list_aliases", "Aliases")}
+    candidates = [key["KeyId"] for key in paginate(kms, "list_keys", "Keys") if key["KeyId"] not in aliased]
+
+    def matching(key_id):
+        metadata = kms.describe_key(aws_retry=True, KeyId=key_id)["KeyMetadata"]
+        if metadata.get("KeyManager") != "CUSTOMER" or metadata["KeyState"] not in ADOPTABLE_STATES:
+            return None
+        tags = tags_of(kms.list_resource_tags(aws_retry=True, KeyId=key_id).get("Tags"))
+        return metadata if all(tags.get(k) == str(v) for k, v in identity_tags.items()) else None
+
+    found = [m for m in run_concurrently(matching, candidates, "read KMS keys without an alias") if m]
+    if len(found) > 1:
+        module.fail_json(msg=f"identity_tags: {len(found)} keys without an alias carry {identity_tags}: "
+                             f"{sorted(m['KeyId'] for m in found)}; schedule the deletion of the extra ones")
+    return found[0] if found else None
+
+
 def ensure_present(module, kms):
     alias = alias_name(module)
     policy = wanted_policy(module)
@@ -183,6 +221,13 @@ def ensure_present(module, kms):
     rotation = module.params["enable_key_rotation"]
     description = module.params["description"]
     current = describe(kms, alias)
+    adopted = False
+    if current is None and module.params.get("identity_tags"):
+        current = find_orphan(module, kms, module.params["identity_tags"])
+        if current is not None:
+            adopted = True
+            if not module.check_mode:
+                kms.create_alias(aws_retry=True, AliasName=alias, TargetKeyId=current["KeyId"])
     if current is None:
         result = dict(changed=True, **result_of({"Description": description or ""}, alias, rotation,
                                                 wanted_tags or {}, planned_state="Enabled"))
@@ -214,7 +259,7 @@ def ensure_present(module, kms):
         if current["KeyState"] == "PendingDeletion":
             kms.cancel_key_deletion(aws_retry=True, KeyId=key_id)
         kms.enable_key(aws_retry=True, KeyId=key_id)
-        current = describe(kms, alias)
+        current = describe(kms, key_id)
 
     def rotation_status():
         try:
@@ -249,12 +294,13 @@ def ensure_present(module, kms):
             updates.append(("tag", lambda: kms.tag_resource(aws_retry=True, KeyId=key_id, Tags=kms_tag_list(to_set))))
     if updates and not module.check_mode:
         run_concurrently(lambda update: update[1](), updates, f"update KMS key {alias}", label=lambda u: u[0])
-    changed = revive or bool(updates)
+    changed = adopted or revive or bool(updates)
     description_after = current.get("Description", "") if description is None else description
-    result = dict(changed=changed, **result_of(dict(current, Description=description_after), alias, rotation,
-                                               tags_after, planned_state="Enabled"))
+    result = dict(changed=changed, adopted=adopted,
+                  **result_of(dict(current, Description=description_after), alias, rotation, tags_after,
+                              planned_state="Enabled"))
     result["diff"] = dict(
-        before=dict(alias=alias, description=current.get("Description", ""), enable_key_rotation=current_rotation,
+        before=dict(alias=None if adopted else alias, description=current.get("Description", ""), enable_key_rotation=current_rotation,
                     policy=current_policy if policy is not None else None, tags=current_tags,
                     key_state=original_state),
         after=dict(alias=alias, description=description_after, enable_key_rotation=rotation, policy=policy,
@@ -287,9 +333,15 @@ def main():
         principal_wait_timeout=dict(type="int", default=120),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        identity_tags=dict(type="dict"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    identity = module.params.get("identity_tags") or {}
+    tags = module.params.get("tags") or {}
+    missing = {k: v for k, v in identity.items() if str(tags.get(k)) != str(v)}
+    if missing:
+        module.fail_json(msg=f"identity_tags: {missing} must also be in tags, so that a new key carries them")
     if not 7 <= module.params["deletion_window_days"] <= 30:
         module.fail_json(msg=f"deletion_window_days: {module.params['deletion_window_days']} must be from 7 to 30")
     alias_name(module)

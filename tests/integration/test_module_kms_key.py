@@ -80,6 +80,36 @@ def test_key_lifecycle(fresh_account, run_tasks, boto):
     assert kms.describe_key(KeyId=ALIAS)["KeyMetadata"]["KeyState"] == "Enabled"
 
 
+def test_a_key_left_without_its_alias_is_adopted_not_duplicated(fresh_account, run_tasks, boto):
+    """A run interrupted between CreateKey and CreateAlias leaves a tagged key with no alias."""
+    kms = boto("kms")
+    identity = {"llmhub.io/cluster": "hub"}
+    orphan = kms.create_key(Description="secrets of hub", Tags=[
+        {"TagKey": "llmhub.io/cluster", "TagValue": "hub"}, {"TagKey": "Project", "TagValue": "llm-analytics-hub"}])
+    orphan_id = orphan["KeyMetadata"]["KeyId"]
+    kms.create_key(Description="someone else's key", Tags=[{"TagKey": "llmhub.io/cluster", "TagValue": "other"}])
+    fresh_account.clear_requests()
+    tags = {"Project": "llm-analytics-hub", **identity}
+    run = run_tasks([key_task("plan", check_mode=True, diff=True, tags=tags, identity_tags=identity),
+                     key_task("adopt", tags=tags, identity_tags=identity),
+                     key_task("again", tags=tags, identity_tags=identity)])
+    assert run.rc == 0, run.failure_messages()
+    plan, adopt, again = (run.task_results()[name] for name in ("plan", "adopt", "again"))
+    assert plan["changed"] and plan["adopted"] and plan["key_id"] == orphan_id
+    assert plan["diff"]["before"]["alias"] is None and plan["diff"]["after"]["alias"] == ALIAS
+    assert adopt["changed"] and adopt["adopted"] and adopt["key_id"] == orphan_id
+    assert again["changed"] is False and again["adopted"] is False and again["key_id"] == orphan_id
+    assert kms.describe_key(KeyId=ALIAS)["KeyMetadata"]["KeyId"] == orphan_id
+    calls = mutating_calls(fresh_account)
+    assert "kms:CreateKey" not in calls and calls.count("kms:CreateAlias") == 1
+
+
+def test_identity_tags_must_be_among_the_tags(fresh_account, run_tasks):
+    run = run_tasks([key_task(ignore_errors=True, identity_tags={"llmhub.io/cluster": "hub"})])
+    assert run.task_results()["key"]["msg"].startswith("identity_tags: {'llmhub.io/cluster': 'hub'} must also be in tags")
+    assert fresh_account.requests() == []
+
+
 @pytest.mark.parametrize(("options", "expected"), [
     ({"alias": "alias/aws/ebs"}, "alias: 'alias/aws/ebs' is not usable"),
     ({"deletion_window_days": 3}, "deletion_window_days: 3 must be from 7 to 30"),
