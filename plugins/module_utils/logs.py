@@ -12,18 +12,13 @@ from __future__ import annotations
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate
+
 
 def find_log_group(logs, name):
     """The log group called exactly ``name`` (DescribeLogGroups matches by prefix), or None."""
-    params = {"logGroupNamePrefix": name}
-    while True:
-        page = logs.describe_log_groups(aws_retry=True, **params)
-        for group in page["logGroups"]:
-            if group["logGroupName"] == name:
-                return group
-        if not page.get("nextToken"):
-            return None
-        params["nextToken"] = page["nextToken"]
+    groups = paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+    return next((group for group in groups if group["logGroupName"] == name), None)
 
 
 def group_arn(group):

@@ -8,6 +8,12 @@ written many ways: statements and list values in any order, a single string
 or a one-element list, a missing ``Version``. Comparing the canonical forms
 of the wanted and the stored document tells a real change from a rewording,
 so that a second run makes no call.
+
+Why not amazon.aws's ``compare_policies``: it answers only "do they differ?",
+while ``--diff`` needs the canonical document itself (the IAM and KMS modules
+show before/after policies), so one normalisation serves both; it also treats
+what ``compare_policies`` does not (an empty Sid, duplicate values), and the
+unit tests hold it to ``compare_policies``' verdict on the cases both cover.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ description:
     detaches and deletes it.
   - The gateway is the one attached to the VPC, as M(amazon.aws.ec2_vpc_igw) finds it, so a gateway made by that
     module is adopted. A detached gateway named O(name) (a run interrupted between creating and attaching it) is
-    attached instead of creating another.
+    attached instead of creating another; M(amazon.aws.ec2_vpc_igw) finds gateways only by their VPC and would
+    leave that one orphaned and make a second.
 author:
   - LLM Analytics Hub platform team (@llmhub)
 options:

@@ -286,3 +286,18 @@ def test_trust_policy_calls_wait_for_a_principal_iam_does_not_know_yet():
     with pytest.raises(ClientError):
         iam._with_principal_retry(never, sleep=sleeps.append, RoleName="r")
     assert sum(sleeps) <= iam.PRINCIPAL_WAIT_SECONDS and sleeps[:4] == [1, 2, 4, 8]
+
+
+def test_same_verdict_as_amazon_aws_compare_policies_where_both_apply():
+    from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+
+    base = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]}
+    reworded = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["123456789012"]}, "Action": ["kms:*"], "Resource": ["*"]},
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "*"}]}
+    changed = {"Version": "2012-10-17", "Statement": [dict(base["Statement"][0], Effect="Deny"), base["Statement"][1]]}
+    no_version = {"Statement": base["Statement"]}
+    for other in (reworded, changed, no_version):
+        assert policy.policies_equal(base, other) is (not compare_policies(base, other))
