@@ -23,6 +23,12 @@ def tag_map(tags):
     return {t["Key"]: t["Value"] for t in tags}
 
 
+def test_the_deploy_prints_no_warning_or_deprecation(built_platform):
+    """ansible-core prints warnings and deprecations on stderr (e.g. "Passing warnings to exit_json")."""
+    noise = [line for line in built_platform.stderr.splitlines() if "WARNING" in line or "DEPRECATION" in line]
+    assert noise == []
+
+
 # --- iam ---------------------------------------------------------------------------------
 
 def test_cluster_and_node_roles_with_their_policies(built_platform, boto):
