@@ -45,6 +45,9 @@ import threading
 import time
 
 from ansible.plugins.callback import CallbackBase
+from ansible.utils.display import Display
+
+display = Display()
 
 # A file not updated for this long belongs to a module that died without removing it.
 STALE_AFTER_SECONDS = 120
@@ -104,7 +107,7 @@ class CallbackModule(CallbackBase):
         while not self.stop.wait(interval):
             now = time.time()
             for record in read_records(self.directory, now):
-                self._display.display(progress_line(record, now))
+                display.display(progress_line(record, now))
 
     def v2_playbook_on_stats(self, stats):
         self.stop.set()
