@@ -38,7 +38,7 @@ demo: $(STAMP) ## Build the platform against the local AWS emulator and show it
 	$(BIN)/python -m emulator run --profile demo -- \
 		$(BIN)/ansible-playbook playbooks/site.yml -i inventories/local
 
-test: lint unit integration ## Everything CI runs: lint, sanity, unit and integration tests
+test: lint unit integration molecule ## Everything CI runs: lint, sanity, unit and integration tests, molecule scenarios
 
 lint: ansible-lint sanity ## ansible-lint (production profile) and ansible-test sanity
 
@@ -61,6 +61,19 @@ unit: $(STAMP) ## Unit tests (no network)
 
 integration: $(STAMP) ## Playbooks against the emulator, asserted through boto3
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests/integration
+
+# One emulator per scenario (its state lives from prepare to verify), two
+# scenarios at a time, longest first, each one's output printed as a block when
+# it ends; every scenario runs, then the target fails if one did.
+# `make molecule MOLECULE_SCENARIOS=vpc` runs one.
+MOLECULE_SCENARIOS ?= nodegroups eks vpc iam
+MOLECULE_JOBS ?= 2
+.PHONY: molecule $(addprefix molecule-,$(MOLECULE_SCENARIOS))
+molecule: $(STAMP) ## Molecule scenario of every role against the emulator: converge, idempotence, verify
+	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix molecule-,$(MOLECULE_SCENARIOS))
+
+$(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%:
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- molecule test -s $*
 
 clean: ## Remove test artifacts (keeps .venv)
 	rm -rf $(ARTIFACTS) .pytest_cache tests/output
