@@ -47,7 +47,7 @@ demo: $(STAMP) ## Build the platform against the local AWS emulator and show it
 	$(BIN)/python -m emulator run --profile demo -- \
 		$(BIN)/ansible-playbook playbooks/site.yml -i inventories/local
 
-test: lint unit integration test-oldest ## Everything CI runs: lint, sanity, unit and integration tests, and the oldest ansible-core
+test: lint unit integration molecule test-oldest ## Everything CI runs: lint, sanity, unit and integration tests, molecule scenarios, the oldest ansible-core
 
 test-oldest: ## On the oldest ansible-core declared (2.19, in .venv-oldest): lint, sanity, unit tests and one deploy
 	$(MAKE) --no-print-directory VENV=$(OLDEST_VENV) ANSIBLE_PINS="$(OLDEST_ANSIBLE)" \
@@ -77,6 +77,19 @@ unit: $(STAMP) ## Unit tests (no network)
 
 integration: $(STAMP) ## Playbooks against the emulator, asserted through boto3
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests/integration
+
+# One emulator per scenario (its state lives from prepare to verify), two
+# scenarios at a time, longest first, each one's output printed as a block when
+# it ends; every scenario runs, then the target fails if one did.
+# `make molecule MOLECULE_SCENARIOS=vpc` runs one.
+MOLECULE_SCENARIOS ?= nodegroups eks vpc iam
+MOLECULE_JOBS ?= 2
+.PHONY: molecule $(addprefix molecule-,$(MOLECULE_SCENARIOS))
+molecule: $(STAMP) ## Molecule scenario of every role against the emulator: converge, idempotence, verify
+	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix molecule-,$(MOLECULE_SCENARIOS))
+
+$(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%:
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- molecule test -s $*
 
 clean: ## Remove test artifacts (keeps .venv)
 	rm -rf $(ARTIFACTS) .pytest_cache tests/output
