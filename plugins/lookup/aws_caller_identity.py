@@ -64,6 +64,13 @@ class LookupModule(AWSLookupBase):
         client = self.client("sts", AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
         try:
             identity = client.get_caller_identity(aws_retry=True)
+        except botocore.exceptions.EndpointConnectionError as e:
+            self.fail_aws(f"Cannot reach the AWS endpoint {client.meta.endpoint_url} (region {client.meta.region_name}):"
+                          " check the endpoint (llmhub_aws_endpoint_url; is the emulator running?) and the network,"
+                          " not the credentials", e)
+        except botocore.exceptions.NoCredentialsError as e:
+            self.fail_aws("No AWS credentials found: set AWS_PROFILE, or run with an instance role or an AWX AWS"
+                          " credential", e)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             self.fail_aws("Failed to look up the caller identity (sts:GetCallerIdentity): check the credentials", e)
         return [{

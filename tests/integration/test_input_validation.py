@@ -234,3 +234,14 @@ def test_tags_eks_before_the_node_groups_finishes_the_control_plane_and_says_wha
     statuses = {name: eks.describe_addon(clusterName=CLUSTER, addonName=name)["addon"]["status"]
                 for name in ("coredns", "aws-ebs-csi-driver")}
     assert statuses == {"coredns": "ACTIVE", "aws-ebs-csi-driver": "ACTIVE"}
+
+
+def test_an_unreachable_endpoint_is_named_as_such_not_as_a_credentials_problem():
+    env = playbook_environment("http://127.0.0.1:9")  # nothing listens on the discard port
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), str(ROOT / "playbooks" / "site.yml"),
+               "-i", str(ROOT / "inventories" / "local"), "--tags", "iam"]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode != 0
+    failed = failures_by_host(parse_report(proc.stdout))
+    message = " ".join(failed.values())
+    assert "Cannot reach the AWS endpoint http://127.0.0.1:9" in message and "not the credentials" in message, message
