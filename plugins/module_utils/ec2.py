@@ -64,7 +64,13 @@ def by_name(resources):
 
 def reconcile_tags(client, module, resource_id, current_tags, wanted_tags, purge=None):
     """Bring one resource's tags to ``wanted_tags`` (purging others when ``purge``, by default the module's
-    purge_tags). Returns changed."""
+    purge_tags). Returns changed.
+
+    Not amazon.aws's ``ensure_ec2_tags``: it describes the tags again (an extra call per resource on every run,
+    where the set's one describe call already returned them), and its add/remove helpers call ``fail_json``
+    themselves, which a worker thread of ``run_concurrently`` cannot do (every failure of a set is reported
+    together instead).
+    """
     purge = module.params.get("purge_tags", True) if purge is None else purge
     to_set, to_unset = compare_aws_tags(current_tags, wanted_tags, purge_tags=purge)
     if not to_set and not to_unset:

@@ -21,6 +21,7 @@ from functools import partial
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -32,7 +33,6 @@ from ansible_collections.llmhub.eks.plugins.module_utils.policy import PolicyErr
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import normalize_policy
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import validate_policy
 
-ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 ROLE_PATH = re.compile(r"/(?:[\w+=,.@-]+/)*")
 INLINE_POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 MANAGED_POLICY_ARN = re.compile(r"arn:[\w-]+:iam::(?:aws|\d{12}):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}")
@@ -70,9 +70,11 @@ COMMON_ARGUMENT_SPEC = dict(
 
 
 def role_name_problem(name):
-    if not isinstance(name, str) or not ROLE_NAME.fullmatch(name):
+    """Why ``name`` cannot name an IAM role (amazon.aws's ``validate_iam_identifiers``), or None."""
+    if not isinstance(name, str) or not name:
         return f"{name!r} is not a valid IAM role name (1-64 characters: letters, digits and +=,.@_-)"
-    return None
+    problem = validate_iam_identifiers("role", name=name)
+    return f"{name!r}: {problem}" if problem else None
 
 
 def managed_policy_problem(reference):

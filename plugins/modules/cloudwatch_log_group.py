@@ -16,7 +16,8 @@ description:
     that module (or by a service writing to it first) is adopted as it is.
   - Used for the EKS control-plane log group (C(/aws/eks/<cluster>/cluster)), which EKS would otherwise create
     without retention the first time it writes.
-  - Why not M(amazon.aws.cloudwatchlogs_log_group): it has no diff mode (C(--check --diff) would not show the group),
+  - >-
+    Why not M(amazon.aws.cloudwatchlogs_log_group): it has no diff mode (C(--check --diff) would not show the group),
     and the code here is the one M(llmhub.eks.ec2_vpc_flow_logs) uses for its own group.
 author:
   - LLM Analytics Hub platform team (@llmhub)

@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Ensures that the VPC O(vpc_id) has an internet gateway attached, with the C(Name) tag O(name) and O(tags), or
     detaches and deletes it.
-  - The gateway is the one attached to the VPC, as M(amazon.aws.ec2_vpc_igw) finds it, so a gateway made by that
+  - >-
+    The gateway is the one attached to the VPC, as M(amazon.aws.ec2_vpc_igw) finds it, so a gateway made by that
     module is adopted. A detached gateway named O(name) (a run interrupted between creating and attaching it) is
     attached instead of creating another; M(amazon.aws.ec2_vpc_igw) finds gateways only by their VPC and would
     leave that one orphaned and make a second.

@@ -15,7 +15,8 @@ description:
     and its tags. A VPC is identified as M(amazon.aws.ec2_vpc_net) identifies it (the C(Name) tag and the primary
     CIDR), so a VPC made by that module is adopted as it is.
   - Reads the VPC and both DNS attributes concurrently and changes only what differs; a second run makes no change.
-  - Why not M(amazon.aws.ec2_vpc_net) (the same identity, so either can take over from the other): that module has
+  - >-
+    Why not M(amazon.aws.ec2_vpc_net) (the same identity, so either can take over from the other): that module has
     no diff mode, so C(--check --diff) would not show the VPC layer, and it does not return the two DNS attributes
     the EKS cluster's private endpoint depends on (read here concurrently with the VPC).
   - With O(state=absent) the VPC is deleted; what is inside it (subnets, gateways, endpoints) must be removed first

@@ -19,7 +19,8 @@ description:
     list, a missing C(Version)), so rewording a document does not cause a change.
   - IAM is eventually consistent. The role is usable by IAM at once, but a service that validates principals
     (a KMS key policy, an S3 bucket policy) may reject a role created seconds ago; retry such calls.
-  - Unlike M(amazon.aws.iam_role), which handles one role per task and no inline policy (M(amazon.aws.iam_policy)
+  - >-
+    Unlike M(amazon.aws.iam_role), which handles one role per task and no inline policy (M(amazon.aws.iam_policy)
     per policy and M(amazon.aws.iam_instance_profile) would follow), this module takes the whole set of roles: the
     cluster and node roles with their four inline policies and the instance profile are one task instead of seven.
 author:

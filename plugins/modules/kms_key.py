@@ -17,7 +17,8 @@ description:
     key is enabled.
   - A key policy naming a principal IAM does not know yet (a role created seconds earlier) is retried for up to
     O(principal_wait_timeout) seconds, inside the module, instead of failing.
-  - Narrower than M(amazon.aws.kms_key) (no grants, no asymmetric keys, no multi-Region keys). Kept for what that
+  - >-
+    Narrower than M(amazon.aws.kms_key) (no grants, no asymmetric keys, no multi-Region keys). Kept for what that
     module lacks: a key left without its alias by an interrupted run is adopted through O(identity_tags) instead of
     duplicated, and a key policy naming a role IAM has not propagated yet is retried inside the module.
   - With O(state=absent) the key is scheduled for deletion after O(deletion_window_days); the alias goes with it.

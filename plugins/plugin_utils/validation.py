@@ -17,10 +17,11 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
+
 # EKS CreateCluster: 1-100 characters, a letter or digit first, then letters, digits, - and _.
 CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 # IAM CreateRole: 1-64 characters of [\w+=,.@-].
-IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 IAM_ROLE_NAME_MAX = 64
 # KMS ScheduleKeyDeletion: PendingWindowInDays 7-30.
 KMS_DELETION_WINDOW = (7, 30)
@@ -68,11 +69,13 @@ def check_cluster_name(variable, name):
 
 
 def check_iam_role_name(variable, name):
-    if not isinstance(name, str) or not IAM_ROLE_NAME.match(name):
-        if isinstance(name, str) and len(name) > IAM_ROLE_NAME_MAX:
-            fail(variable, f"{name!r} is {len(name)} characters; IAM role names are at most {IAM_ROLE_NAME_MAX}"
-                           " (shorten the cluster name or set this name)")
+    """IAM's rules for a role name, as amazon.aws's ``validate_iam_identifiers`` checks them."""
+    if not isinstance(name, str) or not name:
         fail(variable, f"{name!r} is not a valid IAM role name (1-{IAM_ROLE_NAME_MAX} of letters, digits and +=,.@_-)")
+    problem = validate_iam_identifiers("role", name=name)
+    if problem:
+        hint = " (shorten the cluster name or set this name)" if len(name) > IAM_ROLE_NAME_MAX else ""
+        fail(variable, f"{name!r} ({len(name)} characters): {problem}{hint}")
     return name
 
 
