@@ -341,7 +341,7 @@ def vpc_network_outputs(plan, vpc_id=None, subnets=None, nat_gateways=None, secu
     """The network's ids by role, for later roles and the run summary.
 
     Takes the plan and the ``*_by_name`` results of the network modules; ids of
-    things not created yet (check mode) are ``None``.
+    things not created yet (check mode) are ``(known after apply)``, as the modules report them.
     """
     subnets = subnets or {}
     security_groups = security_groups or {}

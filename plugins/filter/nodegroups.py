@@ -14,6 +14,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import is_known
 from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
 
 CAPACITY_TYPES = ("ON_DEMAND", "SPOT", "CAPACITY_BLOCK")
@@ -184,12 +185,16 @@ def nodegroups_plan(settings):
 
 
 def nodegroups_placed(groups, subnets, templates_by_name=None):
-    """The planned groups in ``subnets``, each pinned to the launch template version ec2_launch_templates reports."""
+    """The planned groups in ``subnets``, each pinned to the launch template version ec2_launch_templates reports.
+
+    A template that check mode plans (version ``(known after apply)``) is named without a version: eks_nodegroups
+    plans the group with it as the template that an earlier task would create.
+    """
     placed = []
     for group in groups:
         template = (templates_by_name or {}).get(group["launch_template"]["name"]) or {}
         launch_template = dict(group["launch_template"])
-        if template.get("version") is not None:
+        if is_known(template.get("version")):
             launch_template["version"] = str(template["version"])
         placed.append({**group, "subnets": list(subnets or []), "launch_template": launch_template})
     return placed

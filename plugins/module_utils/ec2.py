@@ -10,6 +10,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import known_option
 from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 
@@ -85,8 +86,9 @@ def reconcile_tags(client, module, resource_id, current_tags, wanted_tags, purge
 
 
 def require_vpc(module):
-    """Outside check mode a vpc_id is needed; in check mode a missing VPC means everything would be created."""
-    vpc_id = module.params.get("vpc_id")
+    """Outside check mode a vpc_id is needed; in check mode a missing VPC (no vpc_id, or the KNOWN_AFTER_APPLY of
+    a planned one) means everything would be created."""
+    vpc_id = known_option(module, "vpc_id")
     if not vpc_id and not module.check_mode:
         module.fail_json(msg="vpc_id is required: pass the id of the VPC (e.g. from amazon.aws.ec2_vpc_net)")
     return vpc_id

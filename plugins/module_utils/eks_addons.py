@@ -19,6 +19,7 @@ from ansible.module_utils.common.yaml import yaml_load
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
 from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import describe_cluster  # noqa: F401 pylint: disable=unused-import
@@ -163,11 +164,12 @@ def role_reference_problem(value):
 
 
 def planned_role_arn(name, cluster_arn):
-    """The ARN a role named ``name`` would have in the cluster's account (check mode planning)."""
+    """The ARN a role named ``name`` would have in the cluster's account (check mode planning); KNOWN_AFTER_APPLY
+    when the account is not known (no cluster yet)."""
     parts = (cluster_arn or "").split(":")
-    partition = parts[1] if len(parts) > 4 else "aws"
-    account = parts[4] if len(parts) > 4 else "<account>"
-    return f"arn:{partition}:iam::{account}:role/{name}"
+    if len(parts) <= 4 or not parts[4]:
+        return KNOWN_AFTER_APPLY
+    return f"arn:{parts[1]}:iam::{parts[4]}:role/{name}"
 
 
 # -- access entries ----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import fill_unknown
 from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retry_while_principal_unknown
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
@@ -474,7 +475,7 @@ def reconcile_roles(module, client, specs, option="roles"):
     pending = [plan for plan in plans if plan.changed]
     if not module.check_mode:
         run_concurrently(lambda plan: apply_plan(client, plan), pending, "update IAM roles", label=lambda p: p.name)
-    result = set_result(plans)
+    result = set_result(plans, module.check_mode)
     result["created"] = [plan.name for plan in plans if plan.created]
     result["updated"] = [plan.name for plan in plans if plan.changed and not plan.created]
     result["actions"] = [f"{plan.name}: {action}" for plan in pending for action in plan.actions]
@@ -504,11 +505,15 @@ def remove_roles(module, client, names):
     return result
 
 
-def set_result(plans):
+def set_result(plans, check_mode=False):
+    """The roles, ARNs and instance profile ARNs after the call; in check mode the ARN and id of a role, and the ARN
+    of an instance profile, that would be created are KNOWN_AFTER_APPLY."""
+    roles = [fill_unknown(plan.result(), ("arn", "role_id", "instance_profile_arn") if plan.after["instance_profile"]
+                          else ("arn", "role_id"), check_mode) for plan in plans]
     return {
-        "roles": [plan.result() for plan in plans],
-        "role_arns": {plan.name: plan.arn for plan in plans},
-        "instance_profile_arns": {plan.name: plan.instance_profile_arn for plan in plans
-                                  if plan.instance_profile_arn or plan.after["instance_profile"]},
+        "roles": roles,
+        "role_arns": {role["name"]: role["arn"] for role in roles},
+        "instance_profile_arns": {role["name"]: role["instance_profile_arn"] for plan, role in zip(plans, roles)
+                                  if role["instance_profile_arn"] or plan.after["instance_profile"]},
         "deleted": [],
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 
 
 def find_log_group(logs, name):
@@ -30,7 +31,8 @@ def ensure_log_group(logs, name, retention, tags, check_mode, purge_tags=True):
     """Create the group or bring its retention (None: leave it) and tags (None: leave them) to what is wanted.
 
     Returns ``(before, after, actions)``: the group's ``{"retention_in_days", "tags", "arn"}`` before (None when it
-    did not exist) and after, and a sentence per change made (or that would be made in check mode).
+    did not exist) and after (its ``arn`` KNOWN_AFTER_APPLY in check mode when it would be created), and a sentence
+    per change made (or that would be made in check mode).
     """
     actions = []
     group = find_log_group(logs, name)
@@ -62,7 +64,7 @@ def ensure_log_group(logs, name, retention, tags, check_mode, purge_tags=True):
                 logs.tag_resource(aws_retry=True, resourceArn=group_arn(group), tags=missing)
         after_tags = {**{k: v for k, v in current_tags.items() if k not in stale}, **missing}
     after = {
-        "arn": group_arn(group) if group is not None else None,
+        "arn": group_arn(group) if group is not None else planned(None, check_mode),
         "retention_in_days": retention if retention is not None else current_retention,
         "tags": after_tags,
     }

@@ -67,8 +67,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 log_group:
-  description: The log group (after the change; in check mode as it would be, with C(arn) null when it would be
-    created). Null when O(state=absent).
+  description: The log group (after the change; in check mode as it would be, with C(arn) V((known after apply\)) when
+    it would be created). Null when O(state=absent).
   returned: always
   type: dict
   contains:

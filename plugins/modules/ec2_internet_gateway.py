@@ -22,7 +22,9 @@ author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
   vpc_id:
-    description: The VPC.
+    description:
+      - The VPC.
+      - In check mode V((known after apply\)), the id of a planned VPC, means that the gateway would be created.
     type: str
     required: true
   name:
@@ -61,12 +63,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 gateway_id:
-  description: Id of the internet gateway (null when absent, or to be created in check mode).
+  description: Id of the internet gateway (null when absent; V((known after apply\)) when it would be created in
+    check mode).
   returned: always
   type: str
   sample: igw-0123456789abcdef0
 vpc_id:
-  description: The VPC.
+  description: The VPC (V((known after apply\)) in check mode when O(vpc_id) is that of a VPC not created yet).
   returned: always
   type: str
 tags:
@@ -84,7 +87,9 @@ actions:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import known_option
 from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import ec2_client
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import reconcile_tags
@@ -125,11 +130,12 @@ def detached_gateway_named(client, name):
 
 
 def ensure_present(module, client):
-    vpc_id = module.params["vpc_id"]
+    vpc_id = known_option(module, "vpc_id")  # None: the VPC of a check mode plan, not created yet
+    vpc_label = vpc_id or "the new VPC"
     tags, purge = tag_plan(module)
-    label = module.params["name"] or "for " + vpc_id
+    label = module.params["name"] or "for " + vpc_label
     actions = []
-    gateway = attached_gateway(client, vpc_id)
+    gateway = attached_gateway(client, vpc_id) if vpc_id else None
     before = {"gateway_id": gateway["InternetGatewayId"], "tags": tags_of(gateway)} if gateway else {}
     if gateway is None:
         gateway = detached_gateway_named(client, module.params["name"])
@@ -138,7 +144,7 @@ def ensure_present(module, client):
             if not module.check_mode:
                 specifications = {"TagSpecifications": tag_specifications(tags, "internet-gateway")} if tags else {}
                 gateway = client.create_internet_gateway(aws_retry=True, **specifications)["InternetGateway"]
-        actions.append(f"attach it to {vpc_id}")
+        actions.append(f"attach it to {vpc_label}")
         if gateway is not None and not module.check_mode:
             try:
                 client.attach_internet_gateway(aws_retry=True, InternetGatewayId=gateway["InternetGatewayId"],
@@ -146,20 +152,21 @@ def ensure_present(module, client):
             except is_boto3_error_code("Resource.AlreadyAssociated"):
                 module.fail_json(msg=f"vpc_id: {vpc_id} got another internet gateway meanwhile; run again to adopt"
                                      f" it, and delete {gateway['InternetGatewayId']}")
-    gateway_id = gateway["InternetGatewayId"] if gateway else None
+    gateway_id = gateway["InternetGatewayId"] if gateway else planned(None, module.check_mode)
     current_tags = tags_of(gateway) if gateway else dict(tags or {})
     if gateway is not None and tags is not None and reconcile_tags(client, module, gateway_id, current_tags, tags,
                                                                    purge=purge):
         actions.append(f"update the tags of {gateway_id}")
     after_tags = tags_after(current_tags, tags, purge)
-    result = dict(changed=bool(actions), gateway_id=gateway_id, vpc_id=vpc_id, tags=after_tags, actions=actions)
+    result = dict(changed=bool(actions), gateway_id=gateway_id, vpc_id=planned(vpc_id, module.check_mode),
+                  tags=after_tags, actions=actions)
     result["diff"] = dict(before=before, after={"gateway_id": gateway_id, "tags": after_tags})
     module.exit_json(**result)
 
 
 def ensure_absent(module, client):
-    vpc_id = module.params["vpc_id"]
-    gateway = attached_gateway(client, vpc_id)
+    vpc_id = known_option(module, "vpc_id")
+    gateway = attached_gateway(client, vpc_id) if vpc_id else None
     actions = []
     if gateway is not None:
         gateway_id = gateway["InternetGatewayId"]

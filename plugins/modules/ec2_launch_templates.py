@@ -113,6 +113,7 @@ options:
     description:
       - VPC in which security group names are resolved. Only needed when some O(launch_templates[].security_groups)
         are names.
+      - In check mode V((known after apply\)), the id of a planned VPC, means the same as none.
     type: str
   state:
     description:
@@ -173,15 +174,17 @@ launch_templates:
       type: str
       sample: llm-analytics-hub-prod-eks-system
     id:
-      description: Template id (C(null) in check mode for a template not created yet).
+      description: Template id (V((known after apply\)) in check mode for a template not created yet).
       type: str
       sample: lt-0123456789abcdef0
     default_version:
-      description: Default version number after the call (planned in check mode).
+      description: Default version number after the call (planned in check mode, V((known after apply\)) for a
+        template not created yet).
       type: int
       sample: 2
     latest_version:
-      description: Latest version number after the call (planned in check mode).
+      description: Latest version number after the call (planned in check mode, V((known after apply\)) for a
+        template not created yet).
       type: int
       sample: 2
     new_version_created:
@@ -192,8 +195,8 @@ launch_templates:
       type: dict
 launch_templates_by_name:
   description:
-    - Id and default version (a string, as node groups take it) keyed by name. Both are C(null) in check mode for
-      templates that would be created.
+    - Id and default version (a string, as node groups take it) keyed by name. Both are V((known after apply\)) in
+      check mode for templates that would be created.
   returned: always
   type: dict
   sample: {"llm-analytics-hub-prod-eks-system": {"id": "lt-0123456789abcdef0", "version": "2"}}
@@ -220,6 +223,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
+from ansible_collections.llmhub.eks.plugins.module_utils.common import known_option
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
@@ -273,8 +278,14 @@ def resolve_groups(module, client, specs):
     except UnresolvedReferences as e:
         paths = [f"launch_templates[{index}].security_groups: {ref!r}"
                  for index, spec in enumerate(specs) for ref in spec.get("security_groups") or [] if ref in e.missing]
-        raise AnsibleAWSError(message=f"No single security group of {vpc_id} with that id, group name or Name tag: "
-                                      + "; ".join(paths)) from None
+        message = f"No single security group of {vpc_id} with that id, group name or Name tag: " + "; ".join(paths)
+        if not module.check_mode:
+            raise AnsibleAWSError(message=message) from None
+        # Check mode: groups an earlier task would create keep their names in the plan.
+        module.warn(f"{message}; assuming an earlier task creates them (check mode).")
+        resolved.update({ref: ref for ref in e.missing})
+        names = [ref for ref in names if ref not in e.missing]
+        groups = resolve_security_groups(client, names, vpc_id) if names else []
     for ref in names:  # same precedence as resolve_security_groups: group name, then Name tag
         group = next((g for g in groups if g.get("GroupName") == ref), None)
         group = group or next(g for g in groups if tags_of(g).get("Name") == ref)
@@ -389,8 +400,8 @@ def ensure_present(module, client, kms):
     to_create = [plan for plan in plans if plan["found"] is None]
     to_check = [plan for plan in plans if plan["found"] is not None]
     if module.check_mode:
-        created = [{"id": None, "default": None, "latest": None, "tags": plan["tags"] or {}, "new_version": True}
-                   for plan in to_create]
+        created = [{"id": KNOWN_AFTER_APPLY, "default": KNOWN_AFTER_APPLY, "latest": KNOWN_AFTER_APPLY,
+                    "tags": plan["tags"] or {}, "new_version": True} for plan in to_create]
     else:
         created = run_concurrently(create, to_create, "create launch templates", label=lambda p: p["spec"]["name"])
     checked = run_concurrently(update, to_check, "update launch templates", label=lambda p: p["spec"]["name"])
@@ -490,8 +501,9 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module.params["vpc_id"] = known_option(module, "vpc_id")  # None for a VPC planned in check mode
     problems = validate_launch_templates(module.params["launch_templates"], module.params["state"],
-                                         module.params.get("vpc_id"), module.check_mode)
+                                         module.params["vpc_id"], module.check_mode)
     if problems:
         module.fail_json(msg="Invalid launch_templates: " + "; ".join(problems))
     client = ec2_client(module)

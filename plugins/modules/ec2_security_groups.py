@@ -22,7 +22,9 @@ author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
   vpc_id:
-    description: The VPC of the groups. Required unless in check mode.
+    description:
+      - The VPC of the groups. Required unless in check mode.
+      - In check mode V((known after apply\)), the id of a planned VPC, means the same as none.
     type: str
   security_groups:
     description: The security groups managed by this call.
@@ -132,7 +134,7 @@ security_groups:
       type: list
       elements: dict
 security_groups_by_name:
-  description: Group ids keyed by name (C(null) for planned groups in check mode).
+  description: Group ids keyed by name (V((known after apply\)) for planned groups in check mode).
   returned: always
   type: dict
 created:
@@ -155,6 +157,7 @@ deleted:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import COMMON_ARGS
@@ -348,7 +351,7 @@ def ensure_present(module, client, vpc_id):
     result = dict(
         changed=any(changes),
         security_groups=[describe(final[s["name"]]) for s in specs if s["name"] in final],
-        security_groups_by_name={s["name"]: ids.get(s["name"]) for s in specs},
+        security_groups_by_name={s["name"]: planned(ids.get(s["name"]), module.check_mode) for s in specs},
         created=[s["name"] for s in missing],
         updated=[s["name"] for s, c in zip(specs, changes) if c and s["name"] in groups],
         deleted=[],

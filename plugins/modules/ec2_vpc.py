@@ -80,7 +80,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 vpc:
-  description: The VPC (after the change; in check mode as it would be, with C(id) null when it would be created).
+  description: The VPC (after the change; in check mode as it would be, with C(id) and what else AWS assigns
+    V((known after apply\)) when it would be created).
   returned: when state is present
   type: dict
   contains:
@@ -116,7 +117,7 @@ vpc:
       description: Tags, C(Name) included.
       type: dict
 vpc_id:
-  description: The VPC id (null when absent, or to be created in check mode).
+  description: The VPC id (null when absent, V((known after apply\)) when it would be created in check mode).
   returned: always
   type: str
 """
@@ -126,6 +127,7 @@ import ipaddress
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.common import wait_for_set
@@ -207,9 +209,10 @@ def ensure_present(module, client):
     wanted_tags = desired_tags(module, name)
     current = find_vpc(client, module)
     if current is None:
-        planned = {"VpcId": None, "CidrBlock": module.params["cidr_block"], "State": None, "IsDefault": False}
+        planned = {"VpcId": KNOWN_AFTER_APPLY, "CidrBlock": module.params["cidr_block"], "State": KNOWN_AFTER_APPLY,
+                   "IsDefault": False, "DhcpOptionsId": KNOWN_AFTER_APPLY, "OwnerId": KNOWN_AFTER_APPLY}
         after = view(planned, wanted, wanted_tags)
-        result = dict(changed=True, vpc=after, vpc_id=None)
+        result = dict(changed=True, vpc=after, vpc_id=KNOWN_AFTER_APPLY)
         result["diff"] = dict(before={}, after=diff_side(after))
         if module.check_mode:
             module.exit_json(**result)

@@ -20,7 +20,9 @@ author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
   vpc_id:
-    description: The VPC of the endpoints. Required unless in check mode.
+    description:
+      - The VPC of the endpoints. Required unless in check mode.
+      - In check mode V((known after apply\)), the id of a planned VPC, means the same as none.
     type: str
   endpoints:
     description: The endpoints managed by this call.
@@ -153,7 +155,7 @@ endpoints:
       description: Private DNS setting.
       type: bool
 endpoints_by_name:
-  description: Endpoint ids keyed by name (C(null) for planned endpoints in check mode).
+  description: Endpoint ids keyed by name (V((known after apply\)) for planned endpoints in check mode).
   returned: always
   type: dict
 created:
@@ -175,6 +177,7 @@ deleted:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.common import wait_for_set
@@ -368,7 +371,8 @@ def ensure_present(module, client, vpc_id):
         changed=bool(missing or updated),
         endpoints=[describe(endpoints[s["service"]]) for s in specs if s["service"] in endpoints],
         endpoints_by_name={
-            s["name"]: endpoints[s["service"]]["VpcEndpointId"] if s["service"] in endpoints else None for s in specs
+            s["name"]: endpoints[s["service"]]["VpcEndpointId"] if s["service"] in endpoints
+            else planned(None, module.check_mode) for s in specs
         },
         created=[s["name"] for s in missing],
         updated=updated,

@@ -22,7 +22,9 @@ author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
   vpc_id:
-    description: The VPC whose traffic is logged. Required unless in check mode.
+    description:
+      - The VPC whose traffic is logged. Required unless in check mode.
+      - In check mode V((known after apply\)), the id of a planned VPC, means the same as none.
     type: str
   log_group_name:
     description: CloudWatch Logs group receiving the records.
@@ -91,7 +93,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 flow_log:
-  description: The flow log after the call (empty for O(state=absent) or planned in check mode).
+  description:
+    - The flow log after the call (empty for O(state=absent)).
+    - In check mode a flow log that would be created is shown as planned, with V((known after apply\)) for its id and
+      what else AWS assigns.
   returned: always
   type: dict
   contains:
@@ -117,7 +122,7 @@ log_group:
   type: dict
   sample: {"name": "/aws/vpc/llm-analytics-hub-prod-eks/flow-logs", "retention_in_days": 14}
 role_arn:
-  description: ARN of the delivery role.
+  description: ARN of the delivery role (V((known after apply\)) in check mode when it would be created).
   returned: when state=present
   type: str
 actions:
@@ -133,6 +138,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
+from ansible_collections.llmhub.eks.plugins.module_utils.common import is_known
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import desired_tags
@@ -178,7 +186,7 @@ def ensure_log_group(module, logs, actions):
                                                      desired_tags(module, name), module.check_mode,
                                                      purge_tags=module.params.get("purge_tags", True))
     actions.extend(changes)
-    if after["arn"] is None:  # check mode: the group would be created
+    if not is_known(after["arn"]):  # check mode: the group would be created
         return f"arn:aws:logs:{module.region}:*:log-group:{name}"
     return after["arn"]
 
@@ -194,7 +202,7 @@ def ensure_role(module, iam, log_group_arn, actions):
     if role is None:
         actions.append(f"create IAM role {name}")
         if module.check_mode:
-            return f"arn:aws:iam::role/{name}"
+            return KNOWN_AFTER_APPLY
         role = iam.create_role(
             aws_retry=True,
             RoleName=name,
@@ -257,6 +265,21 @@ def describe(flow_log):
     }
 
 
+def planned_flow_log(module, vpc_id, role_arn):
+    """The flow log that would be created (check mode): what AWS assigns is KNOWN_AFTER_APPLY."""
+    return {
+        "id": KNOWN_AFTER_APPLY,
+        "resource_id": planned(vpc_id),
+        "log_group_name": module.params["log_group_name"],
+        "traffic_type": module.params["traffic_type"],
+        "deliver_logs_permission_arn": role_arn,
+        "max_aggregation_interval": module.params["max_aggregation_interval"],
+        "log_format": module.params["log_format"] or KNOWN_AFTER_APPLY,
+        "status": KNOWN_AFTER_APPLY,
+        "tags": desired_tags(module, f"{vpc_id}-flow-logs" if vpc_id else KNOWN_AFTER_APPLY),
+    }
+
+
 def create_flow_log(module, ec2, vpc_id, role_arn):
     params = dict(
         ResourceIds=[vpc_id],
@@ -297,10 +320,13 @@ def ensure_present(module, clients, vpc_id):
         if not module.check_mode:
             flow_log_id = create_flow_log(module, ec2, vpc_id, role_arn)
             keep = ec2.describe_flow_logs(aws_retry=True, FlowLogIds=[flow_log_id])["FlowLogs"][0]
+    flow_log = describe(keep)
+    if keep is None and module.check_mode:
+        flow_log = planned_flow_log(module, vpc_id, role_arn)
     result = dict(
         changed=bool(actions),
         actions=actions,
-        flow_log=describe(keep),
+        flow_log=flow_log,
         log_group=dict(name=module.params["log_group_name"], retention_in_days=module.params["retention_in_days"]),
         role_arn=role_arn,
     )

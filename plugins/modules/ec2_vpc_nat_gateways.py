@@ -24,6 +24,7 @@ options:
   vpc_id:
     description:
       - The VPC of the gateways. Required unless in check mode.
+      - In check mode V((known after apply\)), the id of a planned VPC, means the same as none.
     type: str
   nat_gateways:
     description: The NAT gateways of the VPC managed by this call.
@@ -110,7 +111,7 @@ nat_gateways:
       description: Allocation id of the Elastic IP.
       type: str
 nat_gateways_by_name:
-  description: Gateway ids keyed by name (C(null) for planned gateways in check mode).
+  description: Gateway ids keyed by name (V((known after apply\)) for planned gateways in check mode).
   returned: always
   type: dict
 created:
@@ -134,6 +135,7 @@ released_addresses:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import diff_view
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.common import wait_for_set
@@ -273,12 +275,13 @@ def ensure_present(module, client, vpc_id):
     result = dict(
         changed=bool(missing) or any(retagged),
         nat_gateways=[describe(gateways[m["name"]]) for m in members if m["name"] in gateways],
-        nat_gateways_by_name={m["name"]: gateways[m["name"]]["NatGatewayId"] if m["name"] in gateways else None
-                              for m in members},
+        nat_gateways_by_name={m["name"]: gateways[m["name"]]["NatGatewayId"] if m["name"] in gateways
+                              else planned(None, module.check_mode) for m in members},
         created=[m["name"] for m in missing],
         deleted=[],
     )
-    after = {m["name"]: {"subnet_id": subnet_ids.get(m["subnet"])} for m in members}
+    # A subnet not created yet (check mode) has no id: the plan says so rather than null.
+    after = {m["name"]: {"subnet_id": planned(subnet_ids.get(m["subnet"]), module.check_mode)} for m in members}
     result["diff"] = dict(before=before, after=after)
     module.exit_json(**result)
 

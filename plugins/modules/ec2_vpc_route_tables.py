@@ -20,7 +20,9 @@ author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
   vpc_id:
-    description: The VPC of the route tables. Required unless in check mode.
+    description:
+      - The VPC of the route tables. Required unless in check mode.
+      - In check mode V((known after apply\)), the id of a planned VPC, means the same as none.
     type: str
   route_tables:
     description: The route tables managed by this call.
@@ -112,7 +114,7 @@ route_tables:
       type: list
       elements: str
 route_tables_by_name:
-  description: Route table ids keyed by name (C(null) for planned tables in check mode).
+  description: Route table ids keyed by name (V((known after apply\)) for planned tables in check mode).
   returned: always
   type: dict
 created:
@@ -135,6 +137,8 @@ deleted:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import COMMON_ARGS
@@ -237,9 +241,10 @@ def describe(table):
 
 
 def plan_view(routes, subnets):
+    """Routes and subnets of a table; the ids of targets and subnets not created yet (check mode) are unknown."""
     return {
-        "routes": {dest: target or f"(new {key})" for dest, (key, target) in sorted(routes.items())},
-        "subnets": sorted(s or "(new subnet)" for s in subnets),
+        "routes": {dest: target or KNOWN_AFTER_APPLY for dest, (_key, target) in sorted(routes.items())},
+        "subnets": sorted(s or KNOWN_AFTER_APPLY for s in subnets),
     }
 
 
@@ -318,7 +323,8 @@ def ensure_present(module, client, vpc_id):
     result = dict(
         changed=any(changes),
         route_tables=[describe(final[s["name"]]) for s in specs if s["name"] in final],
-        route_tables_by_name={s["name"]: final[s["name"]]["RouteTableId"] if s["name"] in final else None for s in specs},
+        route_tables_by_name={s["name"]: final[s["name"]]["RouteTableId"] if s["name"] in final
+                              else planned(None, module.check_mode) for s in specs},
         created=created,
         updated=updated,
         deleted=[],

@@ -24,6 +24,7 @@ options:
     description:
       - The VPC the subnets belong to.
       - Required unless in check mode, where a missing VPC means every subnet would be created.
+      - In check mode V((known after apply\)), the id of a planned VPC, means the same as none.
     type: str
   subnets:
     description: The subnets of the VPC managed by this call.
@@ -136,7 +137,8 @@ subnets:
       description: Tags as a dict.
       type: dict
 subnets_by_name:
-  description: Subnet ids keyed by name (a planned C(null) id in check mode for subnets that would be created).
+  description: Subnet ids keyed by name (V((known after apply\)) in check mode for subnets that would be
+    created).
   returned: always
   type: dict
   sample: {"llm-analytics-hub-prod-eks-private-us-east-1a": "subnet-0123456789abcdef0"}
@@ -163,6 +165,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import diff_view
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import COMMON_ARGS
@@ -295,7 +298,7 @@ def ensure_present(module, client, vpc_id):
             by_name[spec["name"]] = subnet["SubnetId"]
             after_subnets.append(describe(subnet))
         else:
-            by_name[spec["name"]] = None
+            by_name[spec["name"]] = planned(None, module.check_mode)
     after = diff_view(
         [
             {

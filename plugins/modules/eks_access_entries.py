@@ -143,7 +143,8 @@ RETURN = r"""
 access_entries:
   description:
     - Every access entry of the cluster after the call, sorted by principal (empty for O(state=absent)).
-    - In check mode, entries that would be created have a null RV(access_entries[].access_entry_arn).
+    - In check mode, entries that would be created have V((known after apply\)) as RV(access_entries[].access_entry_arn) (and as
+      RV(access_entries[].username) when EKS picks it).
   returned: always
   type: list
   elements: dict
@@ -203,6 +204,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
@@ -272,16 +275,17 @@ def validate(module):
 
 
 def planned_view(entry, tags):
-    """The view of an entry that would be created (check mode) from its option."""
+    """The view of an entry that would be created (check mode) from its option: what EKS assigns (its ARN, the
+    username it picks when none is given) is KNOWN_AFTER_APPLY; a create fills them from EKS's answer."""
     return {
         "principal_arn": entry["principal_arn"],
         "type": entry["type"],
         "kubernetes_groups": sorted(set(entry["kubernetes_groups"] or [])),
-        "username": entry["username"],
+        "username": planned(entry["username"]),
         "access_policies": [
             {"policy_arn": arn, "access_scope": scope} for arn, scope in sorted(wanted_policies(entry).items())
         ],
-        "access_entry_arn": None,
+        "access_entry_arn": KNOWN_AFTER_APPLY,
         "tags": tags or {},
     }
 

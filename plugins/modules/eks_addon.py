@@ -148,7 +148,7 @@ RETURN = r"""
 addons:
   description:
     - The listed add-ons as they are after the call, in the order given (empty for O(state=absent)).
-    - In check mode, add-ons that would be created have a null RV(addons[].arn) and RV(addons[].status).
+    - In check mode, add-ons that would be created have V((known after apply\)) as RV(addons[].arn) and RV(addons[].status).
   returned: always
   type: list
   elements: dict
@@ -220,6 +220,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
+from ansible_collections.llmhub.eks.plugins.module_utils.common import planned
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
@@ -439,7 +441,8 @@ class AddonSet:
         before = addon_view(current) if current is not None else None
         if current is None:
             plan["action"] = "create"
-            after = {"name": spec["name"], "version": version, "status": None, "arn": None,
+            unknown = planned(None, self.module.check_mode)  # the create's answer fills these outside check mode
+            after = {"name": spec["name"], "version": version, "status": unknown, "arn": unknown,
                      "service_account_role_arn": role, "configuration_values": config or {}, "health_issues": [],
                      "tags": tags or {}}
         else:
@@ -550,10 +553,12 @@ def ensure_present(module, client, configurations):
     addon_set = AddonSet(module, client)
     if cluster is None:  # check mode before the cluster exists: everything would be created
         created = [spec["name"] for spec in addon_set.specs]
-        views = [{"name": spec["name"], "version": spec["version"], "status": None, "arn": None,
-                  "service_account_role_arn": spec["service_account_role"], "configuration_values": config or {},
+        roles = run_concurrently(lambda spec: addon_set.role_arn(spec["service_account_role"], None)[0],
+                                 addon_set.specs, "resolve service account roles", label=lambda s: s["name"])
+        views = [{"name": spec["name"], "version": spec["version"], "status": KNOWN_AFTER_APPLY,
+                  "arn": KNOWN_AFTER_APPLY, "service_account_role_arn": role, "configuration_values": config or {},
                   "health_issues": [], "tags": addon_set.wanted_tags(spec) or {}}
-                 for spec, config in zip(addon_set.specs, configurations)]
+                 for spec, config, role in zip(addon_set.specs, configurations, roles)]
         result = dict(changed=True, addons=views, created=created, updated=[], deleted=[], deferred=[])
         result["diff"] = dict(before={}, after={v["name"]: diff_entry(v) for v in views})
         module.exit_json(**result)

@@ -223,12 +223,16 @@ cluster:
       description: Tags of the cluster.
       type: dict
 arn:
-  description: Cluster ARN.
+  description:
+    - Cluster ARN.
+    - In check mode, when the cluster would be created, this and the other values AWS assigns (RV(endpoint),
+      RV(certificate_authority_data), RV(oidc_issuer), RV(cluster_security_group_id), RV(status)) are V((known after apply\)).
   returned: when O(state=present)
   type: str
   sample: arn:aws:eks:us-east-1:123456789012:cluster/llm-analytics-hub-prod-eks
 endpoint:
-  description: Kubernetes API endpoint (null while the cluster is being created).
+  description: Kubernetes API endpoint (null while the cluster is being created; V((known after apply\)) in check mode when
+    it would be created).
   returned: when O(state=present)
   type: str
   sample: https://0123456789ABCDEF0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com
@@ -257,7 +261,8 @@ version:
   type: str
   sample: "1.35"
 updates:
-  description: EKS updates started by the call, in order (in check mode, those that would be, with a null id).
+  description: EKS updates started by the call, in order (in check mode, those that would be, with the id and
+    status V((known after apply\))).
   returned: always
   type: list
   elements: dict
@@ -284,6 +289,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
+from ansible_collections.llmhub.eks.plugins.module_utils.common import fill_unknown
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import ec2_client
@@ -645,7 +652,8 @@ class Runner:
         to_set, to_unset = tag_changes(before, after)
         changed = bool(updates or to_set or to_unset)
         if self.module.check_mode:
-            self.updates = [{"id": None, "type": kind, "status": None} for kind, _request in updates]
+            self.updates = [{"id": KNOWN_AFTER_APPLY, "type": kind, "status": KNOWN_AFTER_APPLY}
+                            for kind, _request in updates]
             return self.finish(changed, before, after, cluster)
         if to_unset:
             self.eks.untag_resource(aws_retry=True, resourceArn=cluster["arn"], tagKeys=list(to_unset))
@@ -685,6 +693,11 @@ class Runner:
             status=(cluster or {}).get("status"),
             version=(cluster or {}).get("version"),
         )
+        if self.module.check_mode:
+            # A cluster that would be created, or one still being created: what AWS assigns is not known yet.
+            result.update(fill_unknown(result, ("arn", "endpoint", "certificate_authority_data", "oidc_issuer",
+                                                "cluster_security_group_id", "status")))
+            result["version"] = result["version"] or after.get("version")
         result["diff"] = dict(before=diff_of(before), after=diff_of(after))
         self.module.exit_json(**result)
 

@@ -180,7 +180,8 @@ extends_documentation_fragment:
 notes:
   - Tags of a node group are managed when O(tags) or O(nodegroups[].tags) is given.
   - In check mode a missing cluster, node role, subnet or launch template (about to be created by an earlier task)
-    does not fail; the node groups are reported as to be created.
+    does not fail; the node groups are reported as to be created, with V((known after apply\)) for what AWS assigns
+    (ARN, status, Kubernetes and AMI release versions, the id and version of a planned launch template).
 """
 
 EXAMPLES = r"""
@@ -252,10 +253,10 @@ nodegroups:
       description: Node group name.
       type: str
     arn:
-      description: Node group ARN (C(null) in check mode for a node group not created yet).
+      description: Node group ARN (V((known after apply\)) in check mode for a node group not created yet).
       type: str
     status:
-      description: Status, e.g. V(ACTIVE) (C(null) for a planned node group).
+      description: Status, e.g. V(ACTIVE) (V((known after apply\)) for a planned node group).
       type: str
     capacity_type:
       description: V(ON_DEMAND), V(SPOT) or V(CAPACITY_BLOCK).
@@ -289,7 +290,9 @@ nodegroups:
       description: C(max_unavailable) or C(max_unavailable_percentage).
       type: dict
     launch_template:
-      description: C(id), C(name) and C(version) of the launch template, or C(null).
+      description:
+        - C(id), C(name) and C(version) of the launch template, or C(null).
+        - In check mode the C(id) and C(version) of a template not created yet are V((known after apply\)).
       type: dict
     disk_size:
       description: Root volume size when the node group has no launch template.
@@ -350,6 +353,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import fill_unknown
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
@@ -551,8 +555,23 @@ def plan_group(run, index, spec, current, target):
     return plan
 
 
-def planned_view(plan):
-    """The node group as it will be after the call (for check mode and the diff)."""
+def planned_view(plan, check_mode=False):
+    """The node group as it will be after the call (for check mode and the diff).
+
+    In check mode what AWS assigns to a node group it would create, and the id and version of a launch template not
+    created yet, are KNOWN_AFTER_APPLY.
+    """
+    view = _planned_view(plan)
+    if not check_mode:
+        return view
+    if plan["action"] in ("create", "recreate"):
+        view = fill_unknown(view, ("arn", "status", "version", "release_version"))
+    if view.get("launch_template"):
+        view["launch_template"] = fill_unknown(view["launch_template"], ("id", "version"))
+    return view
+
+
+def _planned_view(plan):
     spec, target, current = plan["spec"], plan["target"], plan["current"]
     replaced = plan["action"] in ("create", "recreate")
     before = nodegroup_view(current) if current and not replaced else {}
@@ -794,10 +813,10 @@ def ensure_present(run):
     )
     result["diff"] = dict(
         before={p["spec"]["name"]: _pick(nodegroup_view(p["current"]), DIFF_KEYS) for p in plans if p["current"]},
-        after={p["spec"]["name"]: _pick(planned_view(p), DIFF_KEYS) for p in plans},
+        after={p["spec"]["name"]: _pick(planned_view(p, module.check_mode), DIFF_KEYS) for p in plans},
     )
     if module.check_mode:
-        result["nodegroups"] = [_pick(planned_view(p), RETURN_KEYS) for p in plans]
+        result["nodegroups"] = [_pick(planned_view(p, True), RETURN_KEYS) for p in plans]
         module.exit_json(**result)
 
     active = [plan for plan in plans if plan["action"]]

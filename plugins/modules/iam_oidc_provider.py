@@ -22,7 +22,10 @@ author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
   url:
-    description: Issuer URL, C(https://...). Mutually exclusive with O(cluster_name).
+    description:
+      - Issuer URL, C(https://...). Mutually exclusive with O(cluster_name).
+      - In check mode V((known after apply\)), the RV(llmhub.eks.eks_cluster#module:oidc_issuer) of a cluster that
+        would be created, plans the provider of that issuer.
     type: str
   cluster_name:
     description:
@@ -83,12 +86,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 arn:
-  description: ARN of the provider (V(null) after O(state=absent), or in check mode when it would be created).
+  description: ARN of the provider (V(null) after O(state=absent); V((known after apply\)) in check mode when it would be
+    created).
   returned: always
   type: str
   sample: arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
 url:
-  description: The issuer URL with its C(https://) scheme (IAM stores it without). V(null) when unknown in check mode.
+  description: The issuer URL with its C(https://) scheme (IAM stores it without). V((known after apply\)) in check mode
+    when the cluster (or its issuer) does not exist yet.
   returned: always
   type: str
   sample: https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
@@ -122,6 +127,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
+from ansible_collections.llmhub.eks.plugins.module_utils.common import known_option
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.policy import issuer_host_path
@@ -132,7 +139,7 @@ THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
 
 def validate(params):
     problems = []
-    if params["url"] is not None:
+    if params["url"] not in (None, KNOWN_AFTER_APPLY):  # KNOWN_AFTER_APPLY: the issuer of a planned cluster
         problem = issuer_problem(params["url"])
         if problem:
             problems.append(f"url: {problem}")
@@ -156,7 +163,10 @@ def validate(params):
 
 
 def resolve_url(module):
-    """The issuer URL, or None when the cluster does not exist (a warning; a failure outside check mode if present)."""
+    """The issuer URL, or None when the cluster does not exist (a warning; a failure outside check mode if present)
+    or when O(url) is the KNOWN_AFTER_APPLY of a cluster planned in check mode."""
+    if module.params["url"] == KNOWN_AFTER_APPLY:
+        return None
     if module.params["url"]:
         return module.params["url"].rstrip("/")
     name = module.params["cluster_name"]
@@ -231,16 +241,16 @@ def result_of(arn, actions, before, after, module):
 
 def ensure_present(module, client):
     url = resolve_url(module)
-    if url is None:  # check mode, cluster not there yet
-        after = wanted(module, {}, None)
-        module.exit_json(**result_of(None, ["create OIDC provider"], {}, after, module))
+    if url is None:  # check mode, cluster not there yet: its issuer, and so the provider's ARN, come later
+        after = wanted(module, {}, KNOWN_AFTER_APPLY)
+        module.exit_json(**result_of(KNOWN_AFTER_APPLY, ["create OIDC provider"], {}, after, module))
     provider = find_provider(client, url)
     before = view(provider, url)
     after = wanted(module, before, url)
     actions = []
     if provider is None:
         actions.append(f"create OIDC provider of {url}")
-        arn = None
+        arn = KNOWN_AFTER_APPLY
         if not module.check_mode:
             params = dict(Url=url, ClientIDList=after["client_ids"])
             if module.params["thumbprints"]:
@@ -310,6 +320,7 @@ def main():
         mutually_exclusive=[("url", "cluster_name")],
         required_one_of=[("url", "cluster_name")],
     )
+    known_option(module, "url")  # KNOWN_AFTER_APPLY only in check mode
     problems = validate(module.params)
     if problems:
         module.fail_json(msg="Invalid OIDC provider: " + "; ".join(problems))

@@ -155,11 +155,11 @@ roles:
       type: str
       sample: llm-analytics-hub-prod-eks-cluster-role
     arn:
-      description: Role ARN (V(null) in check mode for a role that would be created).
+      description: Role ARN (V((known after apply\)) in check mode for a role that would be created).
       type: str
       sample: arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-cluster-role
     role_id:
-      description: Unique id of the role (V(null) in check mode for a role that would be created).
+      description: Unique id of the role (V((known after apply\)) in check mode for a role that would be created).
       type: str
       sample: AROA0123456789EXAMPLE
     path:
@@ -178,13 +178,13 @@ roles:
       description: ARN of the role's instance profile of the same name, or V(null).
       type: str
 role_arns:
-  description: Role ARNs by name (V(null) in check mode for roles that would be created).
+  description: Role ARNs by name (V((known after apply\)) in check mode for roles that would be created).
   returned: always
   type: dict
   sample: {"llm-analytics-hub-prod-eks-cluster-role": "arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-cluster-role"}
 instance_profile_arns:
-  description: Instance profile ARNs by role name, for the roles with an instance profile (V(null) in check mode when
-    it would be created).
+  description: Instance profile ARNs by role name, for the roles with an instance profile (V((known after apply\)) in check
+    mode when it would be created).
   returned: always
   type: dict
   sample: {"llm-analytics-hub-prod-eks-node-role": "arn:aws:iam::123456789012:instance-profile/llm-analytics-hub-prod-eks-node-role"}

@@ -25,11 +25,14 @@ options:
   cluster_name:
     description:
       - EKS cluster whose OIDC issuer the roles trust.
-      - In check mode a cluster that does not exist yet is reported with a warning; roles that would be created
-        are then listed without a trust policy.
+      - In check mode a cluster that does not exist yet is reported with a warning; the trust policies then name
+        V((known after apply\)) as the OIDC provider (and the issuer of their condition keys).
     type: str
   oidc_issuer:
-    description: OIDC issuer URL (C(https://...)) the roles trust, instead of looking it up from O(cluster_name).
+    description:
+      - OIDC issuer URL (C(https://...)) the roles trust, instead of looking it up from O(cluster_name).
+      - In check mode V((known after apply\)), the RV(llmhub.eks.eks_cluster#module:oidc_issuer) of a cluster that
+        would be created, plans the roles with V((known after apply\)) as the OIDC provider of their trust policies.
     type: str
   audience:
     description: Audience (C(aud)) of the service account tokens.
@@ -146,11 +149,11 @@ roles:
       description: Role name.
       type: str
     arn:
-      description: Role ARN (V(null) in check mode for a role that would be created).
+      description: Role ARN (V((known after apply\)) in check mode for a role that would be created).
       type: str
       sample: arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-ebs-csi-driver
     role_id:
-      description: Unique id of the role (V(null) in check mode for a role that would be created).
+      description: Unique id of the role (V((known after apply\)) in check mode for a role that would be created).
       type: str
     path:
       description: Path of the role.
@@ -167,8 +170,8 @@ roles:
       description: Always V(null) (IRSA roles have no instance profile); kept for the shape of M(llmhub.eks.iam_roles).
       type: str
 role_arns:
-  description: Role ARNs by name (V(null) in check mode for roles that would be created), for the service account
-    annotation C(eks.amazonaws.com/role-arn).
+  description: Role ARNs by name (V((known after apply\)) in check mode for roles that would be created), for the
+    service account annotation C(eks.amazonaws.com/role-arn).
   returned: always
   type: dict
   sample: {"llm-analytics-hub-prod-eks-ebs-csi-driver": "arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-ebs-csi-driver"}
@@ -197,13 +200,13 @@ actions:
   type: list
   elements: str
 oidc_provider_arn:
-  description: ARN of the IAM OIDC provider the trust policies name (V(null) with O(state=absent) or when the issuer
-    is unknown in check mode).
+  description: ARN of the IAM OIDC provider the trust policies name (V(null) with O(state=absent), V((known after apply\))
+    when the issuer is not known yet in check mode).
   returned: always
   type: str
   sample: arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
 issuer:
-  description: The OIDC issuer URL (V(null) with O(state=absent) or when unknown in check mode).
+  description: The OIDC issuer URL (V(null) with O(state=absent), V((known after apply\)) when not known yet in check mode).
   returned: always
   type: str
   sample: https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
@@ -215,6 +218,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
+from ansible_collections.llmhub.eks.plugins.module_utils.common import known_option
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.iam import COMMON_ARGUMENT_SPEC
@@ -238,7 +243,7 @@ def validate(params):
     problems = validate_roles(roles, state, require_trust=False)
     if state == "absent":
         return problems
-    if params["oidc_issuer"] is not None:
+    if params["oidc_issuer"] not in (None, KNOWN_AFTER_APPLY):  # KNOWN_AFTER_APPLY: the issuer of a planned cluster
         problem = issuer_problem(params["oidc_issuer"])
         if problem:
             problems.append(f"oidc_issuer: {problem}")
@@ -269,7 +274,8 @@ def cluster_issuer(module):
         cluster = eks.describe_cluster(aws_retry=True, name=name)["cluster"]
     except is_boto3_error_code("ResourceNotFoundException"):
         if module.check_mode:
-            module.warn(f"EKS cluster {name} does not exist (yet): the IRSA trust policies cannot be computed")
+            module.warn(f"EKS cluster {name} does not exist (yet): the IRSA trust policies name its OIDC provider as "
+                        f"{KNOWN_AFTER_APPLY}")
             return None
         module.fail_json(msg=f"cluster_name: EKS cluster {name} not found in {module.region}; create it first or "
                              "pass oidc_issuer")
@@ -298,15 +304,20 @@ def require_provider(module, client, arn):
 
 def ensure_present(module, client):
     account, partition = get_aws_account_info(module)
-    issuer = module.params["oidc_issuer"] or cluster_issuer(module)
-    provider_arn = oidc_provider_arn(partition, account, issuer) if issuer else None
-    if provider_arn:
+    if module.params["oidc_issuer"] == KNOWN_AFTER_APPLY:
+        issuer = None  # check mode (known_option checked it): the issuer of a cluster that would be created
+    else:
+        issuer = module.params["oidc_issuer"] or cluster_issuer(module)
+    if issuer:
+        provider_arn = oidc_provider_arn(partition, account, issuer)
         require_provider(module, client, provider_arn)
+    else:
+        # Check mode before the cluster exists: the trust policies name the OIDC provider that would be created,
+        # whose ARN (and the issuer in the condition keys) are only known once the cluster is.
+        issuer = provider_arn = KNOWN_AFTER_APPLY
     specs = []
     for role in module.params["roles"]:
-        trust = None
-        if issuer:
-            trust = build_irsa_trust_policy(provider_arn, issuer, role["service_accounts"], module.params["audience"])
+        trust = build_irsa_trust_policy(provider_arn, issuer, role["service_accounts"], module.params["audience"])
         specs.append(role_spec(role, module.params["tags"], partition, trust))
     result = reconcile_roles(module, client, specs)
     result["instance_profile_arns"] = {}
@@ -340,6 +351,7 @@ def main():
         mutually_exclusive=[("cluster_name", "oidc_issuer")],
         required_if=[("state", "present", ("cluster_name", "oidc_issuer"), True)],
     )
+    known_option(module, "oidc_issuer")  # KNOWN_AFTER_APPLY only in check mode
     problems = validate(module.params)
     if problems:
         module.fail_json(msg="Invalid IRSA roles: " + "; ".join(problems))

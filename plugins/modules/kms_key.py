@@ -94,11 +94,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 key_arn:
-  description: ARN of the key (null when it would be created in check mode, or with O(state=absent) if none).
+  description: ARN of the key (V((known after apply\)) when it would be created in check mode; null with O(state=absent) if
+    none).
   returned: always
   type: str
 key_id:
-  description: Id of the key.
+  description: Id of the key (V((known after apply\)) when it would be created in check mode).
   returned: always
   type: str
 alias:
@@ -133,6 +134,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
 from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retry_while_principal_unknown
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
@@ -232,8 +234,10 @@ def ensure_present(module, kms):
             if not module.check_mode:
                 kms.create_alias(aws_retry=True, AliasName=alias, TargetKeyId=current["KeyId"])
     if current is None:
-        result = dict(changed=True, **result_of({"Description": description or ""}, alias, rotation,
-                                                wanted_tags or {}, planned_state="Enabled"))
+        # What AWS assigns to the key is not known until it exists (check mode shows so).
+        planned_key = {"Description": description or "", "Arn": KNOWN_AFTER_APPLY, "KeyId": KNOWN_AFTER_APPLY}
+        result = dict(changed=True, **result_of(planned_key, alias, rotation, wanted_tags or {},
+                                                planned_state="Enabled"))
         result["diff"] = dict(before={}, after=dict(alias=alias, description=description, policy=policy,
                                                     enable_key_rotation=rotation, tags=wanted_tags or {}))
         if module.check_mode:

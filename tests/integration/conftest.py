@@ -23,6 +23,8 @@ from emulator.client import EmulatorClient
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "llm-analytics-hub-prod-eks"
+# What check mode shows for a value AWS assigns when it creates the resource (module_utils/common.py).
+KNOWN_AFTER_APPLY = "(known after apply)"
 MUTATING_PREFIXES = ("Create", "Delete", "Modify", "Allocate", "Release", "Associate", "Disassociate", "Attach",
                      "Detach", "Put", "Replace", "Update", "Authorize", "Revoke", "Tag", "Untag", "Enable", "Disable",
                      "Cancel", "Schedule", "Add", "Remove", "Set", "Start", "Stop", "Register", "Deregister")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import mutating_calls
+from .conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def test_log_group_lifecycle(fresh_account, run_tasks, boto):
     first = run_tasks([group_task("plan", check_mode=True, diff=True), group_task("create", diff=True)])
     assert first.rc == 0, first.failure_messages()
     plan, created = first.task_results()["plan"], first.task_results()["create"]
-    assert plan["changed"] and plan["log_group"]["arn"] is None
+    assert plan["changed"] and plan["log_group"]["arn"] == KNOWN_AFTER_APPLY
     assert plan["diff"] == {"before": {}, "after": {"retention_in_days": 30, "tags": {"Project": "llm-analytics-hub"}}}
     assert sorted(mutating_calls(fresh_account)) == ["logs:CreateLogGroup", "logs:PutRetentionPolicy"], \
         "check mode must not create"

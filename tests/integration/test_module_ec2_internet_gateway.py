@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import mutating_calls
+from .conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +37,9 @@ def test_internet_gateway_lifecycle(fresh_account, run_tasks, boto, vpc_id):
     first = run_tasks([igw_task(vpc_id, "plan", check_mode=True, diff=True), igw_task(vpc_id, "create", diff=True)])
     assert first.rc == 0, first.failure_messages()
     plan, created = first.task_results()["plan"], first.task_results()["create"]
-    assert plan["changed"] and plan["gateway_id"] is None
+    assert plan["changed"] and plan["gateway_id"] == KNOWN_AFTER_APPLY
     assert plan["actions"] == ["create internet gateway hub-igw", f"attach it to {vpc_id}"]
-    assert plan["diff"] == {"before": {}, "after": {"gateway_id": None,
+    assert plan["diff"] == {"before": {}, "after": {"gateway_id": KNOWN_AFTER_APPLY,
                                                     "tags": {"Name": "hub-igw", "Project": "llm-analytics-hub"}}}
     assert sorted(mutating_calls(fresh_account)) == ["ec2:AttachInternetGateway", "ec2:CreateInternetGateway"], \
         "check mode must not create"

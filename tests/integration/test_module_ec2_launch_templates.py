@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import mutating_calls
+from .conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +75,8 @@ def test_create_then_no_new_version_until_content_changes(network, run_tasks, fr
     assert first.rc == 0, first.failure_messages()
     plan, created = first.task_results()["plan"], first.task_results()["create"]
     assert plan["changed"] and plan["created"] == ["hub-system", "hub-database"]
-    assert plan["launch_templates_by_name"] == {"hub-system": {"id": None, "version": None},
-                                                "hub-database": {"id": None, "version": None}}
+    unknown = {"id": KNOWN_AFTER_APPLY, "version": KNOWN_AFTER_APPLY}
+    assert plan["launch_templates_by_name"] == {"hub-system": unknown, "hub-database": unknown}
     assert plan["diff"]["before"] == {}
     assert plan["diff"]["after"]["hub-system"]["data"]["block_devices"][0]["size_gb"] == 100
     creates = [c for c in mutating_calls(fresh_account) if c == "ec2:CreateLaunchTemplate"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import mutating_calls
+from .conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def test_vpc_lifecycle(fresh_account, run_tasks, boto):
     first = run_tasks([vpc_task("plan", check_mode=True, diff=True), vpc_task("create", diff=True)])
     assert first.rc == 0, first.failure_messages()
     plan, created = first.task_results()["plan"], first.task_results()["create"]
-    assert plan["changed"] and plan["vpc_id"] is None
+    assert plan["changed"] and plan["vpc_id"] == KNOWN_AFTER_APPLY
     assert plan["diff"] == {"before": {}, "after": {
         "cidr_block": CIDR, "enable_dns_support": True, "enable_dns_hostnames": True,
         "tags": {"Name": "hub-vpc", "Project": "llm-analytics-hub"}}}

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from .conftest import mutating_calls
+from .conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +135,7 @@ def test_cluster_lifecycle(fresh_account, run_tasks, boto):
     assert preview["diff"]["before"]["logging"] == sorted(ALL_LOGS)
     assert preview["diff"]["after"]["logging"] == ["api", "audit"]
     assert [u["type"] for u in preview["updates"]] == ["EndpointAccessUpdate", "LoggingUpdate"]
-    assert all(u["id"] is None for u in preview["updates"])
+    assert all(u["id"] == KNOWN_AFTER_APPLY for u in preview["updates"])
     assert applied["changed"] is True and applied["arn"] == cluster["arn"] and applied["status"] == "ACTIVE"
     assert [(u["type"], u["status"]) for u in applied["updates"]] == [("EndpointAccessUpdate", "Successful"),
                                                                       ("LoggingUpdate", "Successful")]

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from .conftest import mutating_calls
+from .conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -112,7 +112,7 @@ def test_three_nodegroups_lifecycle(cluster, run_tasks, fresh_account, boto):
     assert first.rc == 0, first.failure_messages()
     plan, created = first.task_results()["plan"], first.task_results()["nodegroups"]
     assert plan["created"] == ["system", "application", "database"] and plan["changed"]
-    assert [group["arn"] for group in plan["nodegroups"]] == [None, None, None]
+    assert [group["arn"] for group in plan["nodegroups"]] == [KNOWN_AFTER_APPLY] * 3
     assert plan["diff"]["after"]["database"]["taints"] == [{"key": "workload", "value": "database",
                                                              "effect": "NO_SCHEDULE"}]
     assert mutating_calls(fresh_account).count("eks:CreateNodegroup") == 3, "check mode must not create"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.conftest import mutating_calls
+from tests.integration.conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def test_lifecycle(fresh_account, run_tasks, boto):
     plan = run_tasks([task("plan", tags={"Project": "hub"})], "--check", "--diff")
     assert plan.rc == 0, plan.failure_messages()
     result = plan.task_results()["plan"]
-    assert result["changed"] and result["arn"] is None and result["url"] == issuer
+    assert result["changed"] and result["arn"] == KNOWN_AFTER_APPLY and result["url"] == issuer
     assert result["diff"] == {"before": {}, "after": {"url": issuer, "client_ids": ["sts.amazonaws.com"],
                                                       "thumbprints": [], "tags": {"Project": "hub"}}}
     assert mutating_calls(fresh_account) == [] and providers(iam) == []

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from tests.integration.conftest import mutating_calls
+from tests.integration.conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +67,8 @@ def test_lifecycle(fresh_account, run_tasks, boto):
     assert plan.rc == 0, plan.failure_messages()
     result = plan.task_results()["plan"]
     assert result["changed"] and result["created"] == ["t-cluster-role", "t-node-role"]
-    assert result["role_arns"] == {"t-cluster-role": None, "t-node-role": None}
-    assert result["instance_profile_arns"] == {"t-node-role": None}
+    assert result["role_arns"] == {"t-cluster-role": KNOWN_AFTER_APPLY, "t-node-role": KNOWN_AFTER_APPLY}
+    assert result["instance_profile_arns"] == {"t-node-role": KNOWN_AFTER_APPLY}
     after = result["diff"]["after"]
     assert after["t-node-role"]["managed_policies"] == [
         "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.conftest import mutating_calls
+from tests.integration.conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ def test_lifecycle(fresh_account, run_tasks, boto):
     assert plan.rc == 0, plan.failure_messages()
     result = plan.task_results()["plan"]
     assert result["changed"] and result["created"] == ["t-ebs-csi", "t-log-reader"]
-    assert result["role_arns"] == {"t-ebs-csi": None, "t-log-reader": None}
+    assert result["role_arns"] == {"t-ebs-csi": KNOWN_AFTER_APPLY, "t-log-reader": KNOWN_AFTER_APPLY}
     assert result["issuer"] == issuer and result["oidc_provider_arn"] == provider
     trust = result["diff"]["after"]["t-ebs-csi"]["assume_role_policy"]
     assert trust["Statement"][0]["Condition"]["StringEquals"][f"{host}:sub"] == [
@@ -144,7 +144,7 @@ def test_missing_cluster_or_provider(fresh_account, run_tasks, boto):
     ])
     results = run.task_results()
     planned = results["plan without cluster"]
-    assert planned["created"] == ["t-ebs-csi", "t-log-reader"] and planned["issuer"] is None
+    assert planned["created"] == ["t-ebs-csi", "t-log-reader"] and planned["issuer"] == KNOWN_AFTER_APPLY
     assert any(CLUSTER in warning for warning in planned.get("warnings", []))
     assert results["no cluster"]["failed"] and "cluster_name" in results["no cluster"]["msg"]
     assert results["no provider"]["failed"] and "llmhub.eks.iam_oidc_provider" in results["no provider"]["msg"]

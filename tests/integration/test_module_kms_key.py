@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import mutating_calls
+from .conftest import KNOWN_AFTER_APPLY, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def test_key_lifecycle(fresh_account, run_tasks, boto):
     first = run_tasks([key_task("plan", check_mode=True, diff=True), key_task("create")])
     assert first.rc == 0, first.failure_messages()
     plan, created = first.task_results()["plan"], first.task_results()["create"]
-    assert plan["changed"] and plan["key_arn"] is None and plan["diff"]["after"]["enable_key_rotation"] is True
+    assert plan["changed"] and plan["key_arn"] == KNOWN_AFTER_APPLY and plan["diff"]["after"]["enable_key_rotation"] is True
     assert mutating_calls(fresh_account).count("kms:CreateKey") == 1, "check mode must not create"
     key_id = created["key_id"]
     metadata = kms.describe_key(KeyId=ALIAS)["KeyMetadata"]

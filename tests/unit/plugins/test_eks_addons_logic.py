@@ -105,6 +105,9 @@ class TestRoles:
         arn = "arn:aws:eks:us-east-1:123456789012:cluster/hub"
         assert logic.planned_role_arn("ebs", arn) == "arn:aws:iam::123456789012:role/ebs"
 
+    def test_planned_arn_without_a_cluster_is_known_after_apply(self):
+        assert logic.planned_role_arn("ebs", None) == "(known after apply)"
+
 
 class TestAccessPolicies:
     @pytest.mark.parametrize("name", ["AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSEditPolicy",

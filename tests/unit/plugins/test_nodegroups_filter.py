@@ -68,6 +68,13 @@ def test_placed_groups_get_subnets_and_template_versions():
     assert placed[1]["launch_template"] == {"name": f"{CLUSTER}-application"}
 
 
+def test_a_template_planned_in_check_mode_is_named_without_version():
+    plan = nodegroups.nodegroups_plan(settings())
+    unknown = {"id": "(known after apply)", "version": "(known after apply)"}
+    placed = nodegroups.nodegroups_placed(plan["nodegroups"], ["a"], {f"{CLUSTER}-system": unknown})
+    assert placed[0]["launch_template"] == {"name": f"{CLUSTER}-system"}
+
+
 @pytest.mark.parametrize("definitions, message", [
     (definitions_with(0, scaling={"min_size": 3, "desired_size": 2, "max_size": 4}),
      "nodegroups_definitions[0].scaling: sizes must satisfy min_size <= desired_size <= max_size"),
