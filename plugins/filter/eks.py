@@ -10,12 +10,15 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmhub.eks.plugins.module_utils.eks import NEWEST_VERSION
+from ansible_collections.llmhub.eks.plugins.module_utils.eks import OLDEST_VERSION
+from ansible_collections.llmhub.eks.plugins.module_utils.eks import parse_version
 from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-# The Kubernetes versions EKS offers (checked 2026-12-02), as module_utils/eks.py.
-MIN_VERSION = (1, 32)
-MAX_VERSION = (1, 35)
+# The Kubernetes versions EKS offers, as the eks_cluster module takes them.
+MIN_VERSION = parse_version(OLDEST_VERSION)
+MAX_VERSION = parse_version(NEWEST_VERSION)
 VERSION = re.compile(r"^1\.(\d{1,2})$")
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+$")

@@ -32,7 +32,6 @@ MAX_NODES_PER_NODEGROUP = 450
 # The values CloudWatch Logs PutRetentionPolicy accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
-AZ_NAME = re.compile(r"^(?P<region>[a-z]{2}(-[a-z]+)+-\d+)(?P<zone>[a-z])$")
 
 
 def fail(variable, message):
@@ -140,14 +139,3 @@ def check_region(variable, region):
         hint = f"; did you mean {guess!r}?" if guess else ""
         fail(variable, f"{region!r} is not an AWS region{hint}")
     return region
-
-
-def check_azs(variable, azs, region):
-    """Availability zone names of ``region`` (``us-east-1a``): the zone's region must be ``region``."""
-    for index, zone in enumerate(azs or []):
-        match = AZ_NAME.match(str(zone))
-        if not match:
-            fail(f"{variable}[{index}]", f"{zone!r} is not an availability zone name such as {region}a")
-        if match.group("region") != region:
-            fail(f"{variable}[{index}]", f"{zone} is not in the region {region}: use {region}a, {region}b, ...")
-    return azs
