@@ -86,13 +86,14 @@ def role_binding(name: str, namespace: str, role_kind: str, role: str, *subjects
 
 
 def create_cluster(emulator_url: str, name: str = "demo", mode: str = "API_AND_CONFIG_MAP",
-                   network: dict[str, Any] | None = None, **access: Any) -> dict[str, Any]:
+                   network: dict[str, Any] | None = None, version: str | None = None, **access: Any) -> dict[str, Any]:
     """An EKS cluster (and, the first time, the network and cluster role it needs)."""
     if network is None:
         make_roles(client(emulator_url, "iam"), "eks-cluster")
         network = make_network(client(emulator_url, "ec2"))
     eks = client(emulator_url, "eks")
+    extra = {"version": version} if version else {}
     cluster = eks.create_cluster(name=name, roleArn=CLUSTER_ROLE, resourcesVpcConfig={"subnetIds": network["subnets"]},
-                                 accessConfig={"authenticationMode": mode, **access})["cluster"]
+                                 accessConfig={"authenticationMode": mode, **access}, **extra)["cluster"]
     cluster["network"] = network
     return cluster
