@@ -489,7 +489,7 @@ def _aws_auth(store: Any) -> dict[str, Any] | None:
     """The parsed ``data`` of ``kube-system/aws-auth``, if the store has it."""
     import yaml
 
-    for obj in store.list_objects("", "configmaps", "kube-system") or []:
+    for obj in _list(store, "", "configmaps", "kube-system"):
         if (obj.get("metadata") or {}).get("name") == "aws-auth":
             data = obj.get("data") or {}
             parsed: dict[str, Any] = {}
@@ -700,10 +700,32 @@ def rule_allows(rule: Mapping[str, Any], attributes: Attributes) -> bool:
             and (not names or attributes.name in names))
 
 
+class StoreReader:
+    """:class:`ObjectReader` over the apiserver's ``store.Store`` (``resources`` + ``list(rt, namespace)``)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def list_objects(self, group: str, resource: str, namespace: str | None) -> list[dict[str, Any]]:
+        types = [rt for rt in self.store.resources.all() if rt.group == group and rt.plural == resource]
+        rt = next((rt for rt in types if rt.preferred), types[0] if types else None)
+        if rt is None:
+            return []
+        return list(self.store.list(rt, namespace or None)[0])
+
+
+def as_reader(store: Any) -> Any:
+    """``store`` as an :class:`ObjectReader`: itself if it has ``list_objects``, a ``Store`` wrapped, None."""
+    if store is None or hasattr(store, "list_objects"):
+        return store
+    return StoreReader(store)
+
+
 def _list(store: Any, group: str, resource: str, namespace: str | None) -> list[dict[str, Any]]:
-    if store is None:
+    reader = as_reader(store)
+    if reader is None:
         return []
-    return list(store.list_objects(group, resource, namespace) or [])
+    return list(reader.list_objects(group, resource, namespace) or [])
 
 
 def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -790,7 +812,8 @@ def _subject_text(binding: Mapping[str, Any], user: UserInfo) -> str:
 def authorize(user: UserInfo, attributes: Any, store: Any = None) -> tuple[bool, str]:
     """``(allowed, reason)`` for ``user`` doing ``attributes`` (an :class:`Attributes` or a mapping).
 
-    ``store`` is an :class:`ObjectReader` of the cluster's RBAC objects (None: no RBAC objects).
+    ``store`` is an :class:`ObjectReader` of the cluster's RBAC objects, or the
+    apiserver's ``Store`` itself (None: no RBAC objects).
     """
     attributes = Attributes.coerce(attributes)
     if MASTERS in user.groups:
@@ -911,6 +934,6 @@ def bootstrap_rbac() -> list[dict[str, Any]]:
 
 __all__ = [
     "ACCESS_POLICY_RULES", "AccessPolicy", "Attributes", "Caller", "ClusterRef", "DEFAULT_CREDENTIALS",
-    "ObjectReader", "TokenRejected", "UserInfo", "authenticate", "authorize", "bootstrap_rbac", "map_caller",
+    "ObjectReader", "StoreReader", "TokenRejected", "as_reader", "UserInfo", "authenticate", "authorize", "bootstrap_rbac", "map_caller",
     "render", "resolve_access_key", "rule_allows", "rules_for", "verify_token",
 ]

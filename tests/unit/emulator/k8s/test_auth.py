@@ -427,3 +427,32 @@ def test_aws_eks_get_token_against_the_emulator(emulator, demo, iam, eks, tmp_pa
     assert user.username == f"arn:aws:sts::{ACCOUNT}:assumed-role/cli-admins/EKSGetTokenAuth"
     assert user.principal_arn == role
     assert auth.authorize(user, pods("list"))[0] and not auth.authorize(user, pods("create"))[0]
+
+
+def test_authorization_reads_the_apiservers_store(emulator):
+    store_module = pytest.importorskip("emulator.k8s.store")
+    store = store_module.Store()
+
+    def create(obj):
+        store.create(store.resources.for_kind(obj["apiVersion"], obj["kind"]), obj)
+
+    for obj in auth.bootstrap_rbac():
+        create(obj)
+    create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}})
+    create(role_binding("devs", "apps", "ClusterRole", "edit", ("Group", "devs")))
+    dev = auth.UserInfo("dev", ("devs", "system:authenticated"))
+    allowed, reason = auth.authorize(dev, {"verb": "create", "api_group": "apps", "resource": "deployments",
+                                           "namespace": "apps"}, store)
+    assert allowed and reason.startswith('RBAC: allowed by RoleBinding "apps/devs"')
+    assert not auth.authorize(dev, {"verb": "create", "resource": "pods", "namespace": "default"}, store)[0]
+    master = auth.UserInfo("root", ("system:masters",))
+    assert auth.authorize(master, {"verb": "delete", "resource": "nodes", "name": "n"}, store)[0]
+
+    # aws-auth is read from the store too.
+    create_cluster(emulator.url, mode="API_AND_CONFIG_MAP")
+    create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+            "data": {"mapAccounts": f"- \"{ACCOUNT}\"\n"}})
+    iam = client(emulator.url, "iam")
+    arn, creds = iam_user(iam, "someone")
+    user = auth.authenticate(mint_token(emulator.url, "demo", **creds), DEMO, store=store)
+    assert user.username == arn and user.groups == ("system:authenticated",)
