@@ -44,6 +44,7 @@ from .auth import ClusterRef
 LOG = logging.getLogger("emulator.k8s")
 
 Factory = Callable[..., Any]
+_FAILED = "_emulator_api_failed"  # set on a moto cluster whose API could not start
 
 
 @dataclass
@@ -106,7 +107,6 @@ class Registry:
         self.factory = factory
         self._lock = threading.RLock()
         self._apis: dict[ClusterRef, ClusterApi] = {}
-        self._failed: set[int] = set()  # id() of clusters whose API could not start (not retried)
         self._users = 0
 
     # -- who wants APIs ----------------------------------------------------------
@@ -152,7 +152,7 @@ class Registry:
                 return None  # a cluster object moto no longer holds (deleted, reset)
             if api is not None:  # the API of an earlier cluster of that name
                 self._stop(ref)
-            if id(cluster) in self._failed:
+            if cluster.__dict__.get(_FAILED):  # not retried at every read
                 return None
             return self._start(ref, cluster)
 
@@ -175,7 +175,7 @@ class Registry:
             )
         except Exception:
             LOG.exception("cluster %s: the Kubernetes API could not start", ref.name)
-            self._failed.add(id(cluster))
+            cluster.__dict__[_FAILED] = True
             return None
         api = ClusterApi(ref, cluster, material, server, f"https://127.0.0.1:{int(server.port)}")
         self._apis[ref] = api
@@ -210,7 +210,6 @@ class Registry:
         with self._lock:
             for ref in list(self._apis):
                 self._stop(ref)
-            self._failed.clear()
 
     # -- following the lifecycles ------------------------------------------------------------
 
