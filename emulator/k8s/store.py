@@ -393,6 +393,16 @@ class Store:
                 items.append(self._present(rt, obj))
             return items, str(self._rv)
 
+    def list_objects(self, group: str, resource: str, namespace: str | None) -> list[dict]:
+        """The objects of ``group``/``resource`` (plural) in ``namespace`` (None: all); [] for an unknown one.
+
+        What ``auth.authorize`` reads RBAC objects (and ``aws-auth``) through.
+        """
+        for rt in self.resources.all():
+            if rt.group == group and rt.plural == resource and rt.preferred:
+                return self.list(rt, namespace)[0]
+        return []
+
     def watch(self, rt: ResourceType, namespace: str | None = None, resource_version: str | None = None,
               label_selector: Any = None, field_selector: Any = None, timeout: float | None = None,
               send_initial: bool | None = None) -> Watch:
