@@ -1209,8 +1209,8 @@ class ApiServer:
                 return ssa.apply(live, body, "scale", True, node, now_rfc3339())
         except patch.PatchError as error:
             status = getattr(error, "status", 422)
-            reason = "BadRequest" if status == 400 else ("Conflict" if status == 409 else "Invalid")
-            message = getattr(error, "message", None) or str(error)
+            reason = getattr(error, "reason", "") or ("BadRequest" if status == 400 else "Invalid")
+            message = getattr(error, "status_message", None) or str(error)
             raise ApiError(status, reason, message, {} if status != 422 else None) from None
         raise bad_request(f"unknown patch type {patch_type}")
 
