@@ -47,7 +47,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import tables
+from . import protobuf, tables
 from .errors import ApiError, bad_request, invalid, not_found, status_success
 from .openapi import OpenAPI
 from .resources import VIRTUAL_KINDS, ResourceType
@@ -69,6 +69,7 @@ AGGREGATED = "application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDisc
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 DEFAULT_WATCH_TIMEOUT = 1800.0
 BOOKMARK_INTERVAL = 60.0
+MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request body limit
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     user: Any = None
+    body: bytes | None = None
     warnings: list[str] = field(default_factory=list)
     audit_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -334,6 +336,7 @@ class ApiServer:
         request = Request(handler, handler.command, unquote(split.path) or "/",
                           parse_qs(split.query, keep_blank_values=True))
         try:
+            request.body = self._read_body(request)
             request.user = self._authenticate(request)
             self._route(request)
         except ApiError as error:
@@ -927,6 +930,9 @@ class ApiServer:
     # -- writes ---------------------------------------------------------------------------------
 
     def _read_body(self, request: Request) -> bytes:
+        """The request's body (read once, before anything is answered, so keep-alive stays in step)."""
+        if request.body is not None:
+            return request.body
         handler = request.handler
         if (handler.headers.get("Transfer-Encoding") or "").lower() == "chunked":
             chunks = []
@@ -940,11 +946,22 @@ class ApiServer:
                 chunks.append(handler.rfile.read(size))
                 handler.rfile.readline()
             return b"".join(chunks)
-        length = int(handler.headers.get("Content-Length") or 0)
+        try:
+            length = int(handler.headers.get("Content-Length") or 0)
+        except ValueError:
+            handler.close_connection = True
+            raise bad_request("invalid Content-Length") from None
+        if length > MAX_BODY:
+            handler.close_connection = True
+            raise ApiError(413, "RequestEntityTooLarge", "the server has received a request that is too large", {})
         return handler.rfile.read(length) if length > 0 else b""
 
     def _decode(self, request: Request, rt: ResourceType, body: bytes, allow_yaml: bool = True) -> Any:
         content_type = _content_type(request.header("Content-Type"))
+        if protobuf.is_protobuf(content_type):
+            from .schema import Schemas
+
+            return protobuf.decode(body, Schemas.for_version(self.minor_version))
         if content_type and content_type not in (JSON, YAML, "application/x-yaml", "text/yaml", "*/*") and \
                 not content_type.startswith("application/apply-patch") and content_type not in PATCH_TYPES:
             raise ApiError(415, "UnsupportedMediaType",
@@ -1282,7 +1299,11 @@ class ApiServer:
     def _delete_options(self, request: Request) -> dict:
         body = self._read_body(request)
         options: dict[str, Any] = {}
-        if body.strip():
+        if body and protobuf.is_protobuf(_content_type(request.header("Content-Type"))):
+            from .schema import Schemas
+
+            options = protobuf.decode(body, Schemas.for_version(self.minor_version), "DeleteOptions")
+        elif body.strip():
             try:
                 options = json.loads(body)
             except ValueError as exc:
