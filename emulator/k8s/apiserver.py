@@ -1097,7 +1097,7 @@ class ApiServer:
             if ssa is None:
                 return new
             return ssa.track_update(old, new, manager, node, now_rfc3339(), operation=operation,
-                                    subresource=subresource)
+                                    subresource=subresource, reset_fields=_reset_fields(rt, subresource))
 
         return finalize
 
@@ -1168,9 +1168,16 @@ class ApiServer:
                 config = self._check_fields(request, rt, config, validation)
                 ssa = _require_ssa()
                 try:
-                    merged = ssa.apply(live, config, manager, forced, self.node_for(rt), now_rfc3339())
+                    merged = ssa.apply(live, config, manager, forced, self.node_for(rt), now_rfc3339(),
+                                       subresource=subresource, reset_fields=_reset_fields(rt))
                 except ssa.ApplyConflict as conflict:
-                    raise _apply_conflict(rt, route.name, conflict.conflicts) from None
+                    status = conflict.status_object()
+                    details = {"name": route.name, **({"group": rt.group} if rt.group else {}), "kind": rt.plural,
+                               **status.get("details", {})}
+                    raise ApiError(409, "Conflict", status["message"], details) from None
+                except ssa.ApplyError as error:
+                    raise ApiError(error.status, error.reason or "BadRequest", error.status_message,
+                                   {} if error.status != 422 else None) from None
                 if live is None:
                     if route.subresource:
                         raise not_found(rt, route.name)
@@ -1543,6 +1550,15 @@ def _walk_fields(node: Any, value: Any, path: str, unknown: list[str], type_erro
             _walk_fields(items, item, f"{path}[{index}]", unknown, type_errors, struct)
 
 
+def _reset_fields(rt: ResourceType, subresource: str = "") -> Any:
+    """What a write through ``subresource`` may not change (None: ssa's default, status vs the rest)."""
+    if subresource == "scale":
+        return (("status",),)
+    if not rt.has_status:
+        return ()
+    return None
+
+
 def _set_path(obj: dict, path: str, value: Any) -> None:
     keys = [k for k in path.strip().lstrip(".").split(".") if k]
     current = obj
@@ -1550,24 +1566,6 @@ def _set_path(obj: dict, path: str, value: Any) -> None:
         current = current.setdefault(key, {})
     if keys:
         current[keys[-1]] = value
-
-
-def _apply_conflict(rt: ResourceType, name: str, conflicts: list[tuple[str, str]]) -> ApiError:
-    count = len(conflicts)
-    causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{manager}" using {rt.api_version}',
-               "field": path} for manager, path in conflicts]
-    if count == 1:
-        manager, path = conflicts[0]
-        message = f'Apply failed with 1 conflict: conflict with "{manager}" using {rt.api_version}: {path}'
-    else:
-        lines = "\n".join(f'- conflict with "{manager}" using {rt.api_version}: {path}' for manager, path in conflicts)
-        message = f"Apply failed with {count} conflicts: conflicts with managers:\n{lines}"
-    details: dict[str, Any] = {"name": name}
-    if rt.group:
-        details["group"] = rt.group
-    details["kind"] = rt.plural
-    details["causes"] = causes
-    return ApiError(409, "Conflict", message, details)
 
 
 def _ssa() -> Any:

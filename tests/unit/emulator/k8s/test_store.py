@@ -11,7 +11,7 @@ from emulator.k8s.store import AdmissionRequest, Store
 
 @pytest.fixture
 def store() -> Store:
-    return Store()
+    return Store(namespace_delay=None)
 
 
 def rt(store: Store, group: str, version: str, plural: str):
@@ -285,6 +285,24 @@ def test_foreground_deletion_waits_for_blocking_dependents(store):
     assert store.try_get(deployments, "default", "web") is None
 
 
+def test_a_terminating_namespace_keeps_its_contents_for_the_namespace_controller_lag():
+    import threading
+
+    store = Store(namespace_delay=0.05)
+    namespaces = rt(store, "", "v1", "namespaces")
+    configmaps = rt(store, "", "v1", "configmaps")
+    store.create(namespaces, {"metadata": {"name": "team"}})
+    store.create(configmaps, {"metadata": {"name": "c", "namespace": "team"}})
+    gone = threading.Event()
+    store.subscribe(lambda kind, rtype, obj, old: gone.set() if kind == "DELETED" and rtype.kind == "Namespace"
+                    else None)
+    obj, removed = store.delete(namespaces, None, "team")
+    assert not removed and obj["status"]["phase"] == "Terminating"
+    assert store.try_get(configmaps, "team", "c") is not None
+    assert gone.wait(30)
+    assert store.try_get(configmaps, "team", "c") is None and store.try_get(namespaces, None, "team") is None
+
+
 def test_namespace_deletion_terminates_then_removes_contents_and_namespace(store):
     namespaces = rt(store, "", "v1", "namespaces")
     configmaps = rt(store, "", "v1", "configmaps")
@@ -353,7 +371,7 @@ def test_watch_without_resource_version_starts_with_the_current_objects(store):
 
 
 def test_watch_outside_the_retained_window_is_410_gone():
-    store = Store(history=5)
+    store = Store(history=5, namespace_delay=None)
     configmaps = rt(store, "", "v1", "configmaps")
     for index in range(10):
         store.create(configmaps, {"metadata": {"name": f"c{index}", "namespace": "default"}})
