@@ -222,8 +222,13 @@ class Store:
     """One cluster's objects (see the module docstring)."""
 
     def __init__(self, resources: Resources | None = None, *, history: int = 10000,
-                 clock: Callable[[], _dt.datetime] | None = None, bootstrap: bool = True) -> None:
+                 clock: Callable[[], _dt.datetime] | None = None, bootstrap: bool = True,
+                 namespace_delay: float | None = 1.0) -> None:
         self.resources = resources or Resources()
+        # the namespace controller's lag: a Terminating namespace keeps its contents this long (None: no lag),
+        # so `kubectl delete -f` of a manifest with its namespace first still finds the rest
+        self.namespace_delay = namespace_delay
+        self._namespaces_due: set[str] = set()
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._data: dict[str, dict[tuple[str, str], dict]] = {}
@@ -392,6 +397,16 @@ class Store:
                     continue
                 items.append(self._present(rt, obj))
             return items, str(self._rv)
+
+    def list_objects(self, group: str, resource: str, namespace: str | None) -> list[dict]:
+        """The objects of ``group``/``resource`` (plural) in ``namespace`` (None: all); [] for an unknown one.
+
+        What ``auth.authorize`` reads RBAC objects (and ``aws-auth``) through.
+        """
+        for rt in self.resources.all():
+            if rt.group == group and rt.plural == resource and rt.preferred:
+                return self.list(rt, namespace)[0]
+        return []
 
     def watch(self, rt: ResourceType, namespace: str | None = None, resource_version: str | None = None,
               label_selector: Any = None, field_selector: Any = None, timeout: float | None = None,
@@ -849,6 +864,8 @@ class Store:
         meta = removed["metadata"]
         if is_crd:
             self.resources.remove_crd(meta.get("name", ""))
+        if rt.group == "" and rt.kind == "Namespace":
+            self._namespaces_due.discard(meta.get("name", ""))
         self._collect_dependents(meta.get("uid", ""))
         for ref in meta.get("ownerReferences") or []:
             owner = self._find_uid(ref.get("uid", ""))
@@ -956,6 +973,9 @@ class Store:
                 changed = True
         if rt.group == "" and rt.kind == "Namespace":
             namespace = meta.get("name", "")
+            if self.namespace_delay and namespace not in self._namespaces_due:
+                self._schedule_namespace(namespace)
+                return obj
             remaining = 0
             for content_rt in self.resources.storages():
                 if not content_rt.namespaced:
@@ -997,6 +1017,29 @@ class Store:
         if not (obj["metadata"].get("finalizers")) and not (rt.group == "" and rt.kind == "Namespace"):
             self._remove(rt, obj)
         return obj
+
+    def _schedule_namespace(self, namespace: str) -> None:
+        if namespace in self.__dict__.setdefault("_namespaces_scheduled", set()):
+            return
+        self._namespaces_scheduled.add(namespace)
+
+        def finish() -> None:
+            self._enter()
+            try:
+                self._namespaces_scheduled.discard(namespace)
+                self._namespaces_due.add(namespace)
+                ns_rt = self.resources.get("", "v1", "namespaces")
+                current = self._bucket(ns_rt).get(("", namespace))
+                if current is not None and current["metadata"].get("deletionTimestamp"):
+                    self._progress_deletion(ns_rt, current)
+                if self._bucket(ns_rt).get(("", namespace)) is None:
+                    self._namespaces_due.discard(namespace)
+            finally:
+                self._exit()
+
+        timer = threading.Timer(self.namespace_delay or 0, finish)
+        timer.daemon = True
+        timer.start()
 
     def delete_collection(self, rt: ResourceType, namespace: str | None = None, label_selector: Any = None,
                           field_selector: Any = None, propagation: str | None = None, dry_run: bool = False, *,
