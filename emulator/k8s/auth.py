@@ -660,6 +660,8 @@ _BASIC_USER_RULES = [
     _rule(["authentication.k8s.io"], ["selfsubjectreviews"], ["create"]),
 ]
 _AUTHENTICATED_RULES = [{"nonResourceURLs": _DISCOVERY_URLS, "verbs": ["get"]}] + _BASIC_USER_RULES
+UNAUTHENTICATED = "system:unauthenticated"
+_PUBLIC_RULES = [{"nonResourceURLs": _PUBLIC_INFO_URLS, "verbs": ["get"]}]  # system:public-info-viewer
 
 
 def _matches(values: Iterable[str], wanted: str) -> bool:
@@ -818,7 +820,7 @@ def authorize(user: UserInfo, attributes: Any, store: Any = None) -> tuple[bool,
     attributes = Attributes.coerce(attributes)
     if MASTERS in user.groups:
         return True, f"allowed: {MASTERS} may do anything"
-    for policy in user.access_policies:
+    for policy in getattr(user, "access_policies", ()):
         rules = ACCESS_POLICY_RULES.get(policy.name, [])
         in_scope = policy.applies_to(attributes.namespace) if attributes.is_resource_request \
             else policy.scope == "cluster"
@@ -826,6 +828,8 @@ def authorize(user: UserInfo, attributes: Any, store: Any = None) -> tuple[bool,
             return True, f"allowed by EKS access policy {policy.describe()}"
     if AUTHENTICATED in user.groups and any(rule_allows(rule, attributes) for rule in _AUTHENTICATED_RULES):
         return True, f"allowed by the default grants of {AUTHENTICATED}"
+    if UNAUTHENTICATED in user.groups and any(rule_allows(rule, attributes) for rule in _PUBLIC_RULES):
+        return True, f"allowed by the default grants of {UNAUTHENTICATED}"
     namespace = attributes.namespace if attributes.is_resource_request else ""
     for binding, kind, rules in _bindings(user, namespace, store):
         if any(rule_allows(rule, attributes) for rule in rules):
@@ -834,7 +838,7 @@ def authorize(user: UserInfo, attributes: Any, store: Any = None) -> tuple[bool,
             where = f"{meta.get('namespace')}/" if kind == "RoleBinding" else ""
             return True, (f'RBAC: allowed by {kind} "{where}{meta.get("name")}" of {ref.get("kind")} '
                           f'"{ref.get("name")}" to {_subject_text(binding, user)}')
-    policies = ", ".join(policy.describe() for policy in user.access_policies) or "none"
+    policies = ", ".join(policy.describe() for policy in getattr(user, "access_policies", ())) or "none"
     return False, (f'no EKS access policy (associated: {policies}) or RBAC binding allows user '
                    f'"{user.username}" to {attributes.describe()}')
 
@@ -844,11 +848,13 @@ def rules_for(user: UserInfo, namespace: str, store: Any = None) -> tuple[list[d
     rules: list[dict[str, Any]] = []
     if MASTERS in user.groups:
         rules += _ALL
-    for policy in user.access_policies:
+    for policy in getattr(user, "access_policies", ()):
         if policy.applies_to(namespace) if namespace else policy.scope == "cluster":
             rules += ACCESS_POLICY_RULES.get(policy.name, [])
     if AUTHENTICATED in user.groups:
         rules += _AUTHENTICATED_RULES
+    if UNAUTHENTICATED in user.groups:
+        rules += _PUBLIC_RULES
     for _, _, binding_rules in _bindings(user, namespace, store):
         rules += binding_rules
     resource_rules = [{key: value for key, value in rule.items() if key != "nonResourceURLs"}

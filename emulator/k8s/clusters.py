@@ -22,11 +22,19 @@ reading a cluster's ``endpoint``/``certificate_authority`` (what
 moto used on its own never opens ports.
 
 A :data:`Factory` is called as ``factory(cluster_name=..., kubernetes_version=...,
-authenticate=..., authorize=..., ssl_context=..., cluster=...)`` and returns
-a started server with a ``port`` attribute and a ``stop()`` method;
-``authenticate(token) -> UserInfo | None`` and ``authorize(user, attributes,
-store) -> (allowed, reason)`` come ready for that cluster (see :mod:`.auth`),
-``cluster`` is the :class:`~.auth.ClusterRef`.
+authenticate=..., authorize=..., ssl_context=..., cluster=...)`` (plus
+``port=`` and ``store=`` when the API restarts for a new Kubernetes version:
+same port, same objects) and returns a started server with a ``port``
+attribute and a ``stop()`` method. ``authenticate(token, store=None) ->
+UserInfo | None`` comes bound to the cluster (``store``: where ``aws-auth`` is
+read), ``authorize(user, attributes, store) -> (allowed, reason)`` is
+:func:`auth.authorize`, ``cluster`` the :class:`~.auth.ClusterRef`. The
+default, :func:`apiserver_factory`, serves a new ``store.Store`` seeded with
+:func:`seed_rbac` through ``apiserver.serve``.
+
+A version update (``UpdateClusterVersion``) restarts the API on its port
+once the update has succeeded, so ``/version`` and OpenAPI tell the new
+version; :func:`install` also schedules a reconcile when an EKS update settles.
 """
 
 from __future__ import annotations
@@ -92,12 +100,37 @@ def default_factory() -> Factory | None:
         from . import apiserver  # noqa: F401
     except ImportError:
         return None
-    return _apiserver_factory
+    return apiserver_factory
 
 
-def _apiserver_factory(cluster_name: str, kubernetes_version: str, authenticate: Callable[..., Any],
-                       authorize: Callable[..., Any], ssl_context: Any, cluster: ClusterRef) -> Any:
-    raise NotImplementedError("wired up once emulator/k8s/apiserver.py exists")
+def seed_rbac(store: Any) -> None:
+    """Create :func:`auth.bootstrap_rbac`'s ClusterRoles and bindings in a new ``store.Store``."""
+    from .errors import ApiError
+
+    for obj in auth.bootstrap_rbac():
+        try:
+            store.create(store.resources.for_kind(obj["apiVersion"], obj["kind"]), obj)
+        except ApiError as error:
+            if error.status != 409:  # already there
+                raise
+
+
+def apiserver_factory(*, cluster_name: str, kubernetes_version: str, authenticate: Callable[..., Any],
+                      authorize: Callable[..., Any], ssl_context: Any, cluster: ClusterRef,
+                      store: Any = None, port: int = 0) -> Any:
+    """A started ``apiserver.ApiServer`` over ``store`` (a new ``Store`` seeded with the bootstrap RBAC)."""
+    from . import apiserver
+    from .store import Store
+
+    if store is None:
+        store = Store()
+        seed_rbac(store)
+
+    def authn(token: str) -> auth.UserInfo | None:  # aws-auth is read from this cluster's store
+        return authenticate(token, store=store)
+
+    return apiserver.serve(cluster_name, kubernetes_version, authn, authorize, ssl_context, cluster=cluster,
+                           store=store, port=port)
 
 
 class Registry:
@@ -146,8 +179,7 @@ class Registry:
         with self._lock:
             api = self._apis.get(ref)
             if api is not None and api.cluster is cluster:
-                self._sync_version(api)
-                return api
+                return self._sync_version(api)
             if ref.cluster() is not cluster:
                 return None  # a cluster object moto no longer holds (deleted, reset)
             if api is not None:  # the API of an earlier cluster of that name
@@ -159,11 +191,12 @@ class Registry:
     def _factory(self) -> Factory | None:
         return self.factory if self.factory is not None else default_factory()
 
-    def _start(self, ref: ClusterRef, cluster: Any) -> ClusterApi | None:
+    def _start(self, ref: ClusterRef, cluster: Any, material: tls.ClusterTLS | None = None, **reuse: Any
+               ) -> ClusterApi | None:
         factory = self._factory()
         if factory is None:
             return None
-        material = tls.generate()
+        material = material or tls.generate()
         try:
             server = factory(
                 cluster_name=ref.name,
@@ -172,6 +205,7 @@ class Registry:
                 authorize=auth.authorize,
                 ssl_context=material.server_context(),
                 cluster=ref,
+                **reuse,
             )
         except Exception:
             LOG.exception("cluster %s: the Kubernetes API could not start", ref.name)
@@ -179,37 +213,53 @@ class Registry:
             return None
         api = ClusterApi(ref, cluster, material, server, f"https://127.0.0.1:{int(server.port)}")
         self._apis[ref] = api
-        LOG.info("cluster %s (%s, %s): Kubernetes API on %s", ref.name, ref.account_id, ref.region, api.endpoint)
+        LOG.info("cluster %s (%s, %s): Kubernetes API %s on %s", ref.name, ref.account_id, ref.region,
+                 cluster.version, api.endpoint)
         return api
 
-    @staticmethod
-    def _sync_version(api: ClusterApi) -> None:
-        """A version update that succeeded shows in the API's /version."""
+    def _sync_version(self, api: ClusterApi) -> ClusterApi | None:
+        """After a version update has succeeded the API serves the new version.
+
+        Like EKS's control plane update: the API restarts on the same port,
+        with the same certificates and the same objects.
+        """
         version = api.cluster.version
-        if hasattr(api.server, "kubernetes_version") and api.server.kubernetes_version != version:
-            api.server.kubernetes_version = version
+        if getattr(api.server, "kubernetes_version", version) == version:
+            return api
+        LOG.info("cluster %s: Kubernetes API restarts for version %s", api.ref.name, version)
+        port, store = api.port, getattr(api.server, "store", None)
+        self._stop(api.ref)
+        return self._start(api.ref, api.cluster, api.tls, port=port, store=store)
 
     # -- stopping ------------------------------------------------------------------------
 
     def _stop(self, ref: ClusterRef) -> None:
         api = self._apis.pop(ref, None)
-        if api is None:
-            return
+        if api is not None:
+            self._shutdown(api)
+
+    @staticmethod
+    def _shutdown(api: ClusterApi) -> None:
         try:
             api.server.stop()
         except Exception:  # noqa: BLE001 - stopping must go on for the others
-            LOG.exception("cluster %s: stopping the Kubernetes API failed", ref.name)
-        LOG.info("cluster %s: Kubernetes API on %s stopped", ref.name, api.endpoint)
+            LOG.exception("cluster %s: stopping the Kubernetes API failed", api.ref.name)
+        LOG.info("cluster %s: Kubernetes API on %s stopped", api.ref.name, api.endpoint)
 
     def stop(self, ref: ClusterRef) -> None:
         with self._lock:
             self._stop(ref)
 
     def stop_all(self) -> None:
-        """Stop every API (reset, last server stopped)."""
+        """Stop every API (reset, last server stopped), all at once: each takes a server poll interval."""
         with self._lock:
-            for ref in list(self._apis):
-                self._stop(ref)
+            apis = list(self._apis.values())
+            self._apis.clear()
+            threads = [threading.Thread(target=self._shutdown, args=(api,), daemon=True) for api in apis]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=10)
 
     # -- following the lifecycles ------------------------------------------------------------
 
@@ -292,6 +342,8 @@ def install() -> None:
     """Serve an API behind every ACTIVE cluster of moto's EKS (after ``eks_cluster_patches.install``)."""
     from moto.eks.models import Cluster, EKSBackend
 
+    from ..eks_common import EksUpdate
+
     if isinstance(Cluster.__dict__.get("endpoint"), ServedByApi):
         return
     for attribute in ("endpoint", "certificate_authority"):
@@ -314,5 +366,16 @@ def install() -> None:
     Cluster.__init__ = init
     EKSBackend.delete_cluster = delete_cluster
 
+    original_update_init = EksUpdate.__init__
 
-__all__ = ["ClusterApi", "Factory", "REGISTRY", "Registry", "ServedByApi", "default_factory", "install"]
+    @functools.wraps(original_update_init)
+    def update_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_update_init(self, *args, **kwargs)
+        if REGISTRY.enabled:  # a version update takes effect when it succeeds
+            REGISTRY.schedule(self.timeline.settle_time() - time.time())
+
+    EksUpdate.__init__ = update_init
+
+
+__all__ = ["ClusterApi", "Factory", "REGISTRY", "Registry", "ServedByApi", "apiserver_factory", "default_factory",
+           "install", "seed_rbac"]

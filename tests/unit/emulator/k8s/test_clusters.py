@@ -30,8 +30,10 @@ class FakeApiServer:
     it may list pods in ``default``.
     """
 
-    def __init__(self, cluster_name, kubernetes_version, authenticate, authorize, ssl_context, cluster):
+    def __init__(self, cluster_name, kubernetes_version, authenticate, authorize, ssl_context, cluster,
+                 port=0, store=None):
         self.cluster_name = cluster_name
+        self.store = store if store is not None else {"objects": []}
         self.kubernetes_version = kubernetes_version
         self.cluster = cluster
         self.stopped = False
@@ -57,7 +59,7 @@ class FakeApiServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -179,13 +181,19 @@ def test_each_cluster_has_its_own_api_and_reset_stops_them(emulator, emulator_cl
     assert all(port_closed(port) for port in ports)
 
 
-def test_version_update_reaches_the_api(emulator, eks, fake_apis):
+def test_version_update_restarts_the_api_on_its_port(emulator, eks, fake_apis):
     create_cluster(emulator.url, version="1.34")
-    eks.describe_cluster(name="demo")
+    before = eks.describe_cluster(name="demo")["cluster"]
     assert fake_apis[0].kubernetes_version == "1.34"
     eks.update_cluster_version(name="demo", version="1.35")  # instant profile: done at once
-    assert eks.describe_cluster(name="demo")["cluster"]["version"] == "1.35"
-    assert fake_apis[0].kubernetes_version == "1.35" and len(fake_apis) == 1  # same API, same endpoint
+    wait_until(lambda: len(fake_apis) == 2)  # restarted when the update settles
+    after = eks.describe_cluster(name="demo")["cluster"]
+    assert after["version"] == "1.35" and fake_apis[1].kubernetes_version == "1.35" and fake_apis[0].stopped
+    assert after["endpoint"] == before["endpoint"]  # same port, same CA, same objects
+    assert after["certificateAuthority"] == before["certificateAuthority"]
+    assert fake_apis[1].store is fake_apis[0].store
+    status, body = whoami(after["endpoint"], after["certificateAuthority"]["data"], mint_token(emulator.url, "demo"))
+    assert status == 200 and body["version"] == "1.35"
 
 
 def test_a_failing_factory_falls_back_to_the_stored_endpoint(emulator, eks, monkeypatch, caplog):
