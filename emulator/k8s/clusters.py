@@ -71,16 +71,29 @@ class ClusterApi:
         return int(self.server.port)
 
 
-def _has_been_active(cluster: Any) -> bool:
-    """True once the cluster has reached ACTIVE (it may be UPDATING or DELETING since)."""
+def _reached_active(cluster: Any, now: float | None = None) -> bool:
+    """True once the cluster has reached ACTIVE (it may be UPDATING, DELETING or gone since)."""
     from ..lifecycle import timeline_of
 
     try:
         timeline = timeline_of(cluster, "status")
     except TypeError:  # moto's plain attribute: the emulator's patches are not installed
         return getattr(cluster, "status", None) == "ACTIVE"
+    now = time.time() if now is None else now
+    return any(state == "ACTIVE" and ts <= now for ts, state in list(timeline.entries))
+
+
+def _has_been_active(cluster: Any) -> bool:
+    """True if the cluster has reached ACTIVE and is not gone: it has an API."""
+    from ..lifecycle import timeline_of
+
     now = time.time()
-    return any(state == "ACTIVE" and ts <= now for ts, state in list(timeline.entries)) and not timeline.gone(now)
+    if not _reached_active(cluster, now):
+        return False
+    try:
+        return not timeline_of(cluster, "status").gone(now)
+    except TypeError:
+        return True
 
 
 def _live_clusters() -> list[Any]:
@@ -313,8 +326,8 @@ def _authenticate(ref: ClusterRef, token: str, store: Any = None) -> auth.UserIn
 class ServedByApi:
     """``Cluster.endpoint`` / ``Cluster.certificate_authority``: the running API's, else the stored value.
 
-    Wraps the emulator's ``HiddenWhileCreating`` descriptor (None while the
-    cluster is CREATING).
+    Wraps the emulator's ``HiddenWhileCreating`` descriptor: None until the
+    cluster has been ACTIVE (while CREATING, and when deleted before that).
     """
 
     def __init__(self, hidden: Any, attribute: str) -> None:
@@ -325,7 +338,7 @@ class ServedByApi:
         if obj is None:
             return self
         value = self.hidden.__get__(obj, owner)
-        if value is None:
+        if value is None or not _reached_active(obj):  # EKS shows them once the cluster has been ACTIVE
             return None
         api = REGISTRY.api_for(obj)
         if api is None:

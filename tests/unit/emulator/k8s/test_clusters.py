@@ -181,6 +181,15 @@ def test_each_cluster_has_its_own_api_and_reset_stops_them(emulator, emulator_cl
     assert all(port_closed(port) for port in ports)
 
 
+def test_no_endpoint_for_a_cluster_deleted_before_it_was_active(emulator, emulator_client, eks, fake_apis):
+    emulator_client.configure(profile={"eks_cluster_create": 5, "eks_cluster_delete": 5})
+    create_cluster(emulator.url)
+    eks.delete_cluster(name="demo")
+    deleting = eks.describe_cluster(name="demo")["cluster"]
+    assert deleting["status"] == "DELETING"
+    assert "endpoint" not in deleting and "certificateAuthority" not in deleting and fake_apis == []
+
+
 def test_version_update_restarts_the_api_on_its_port(emulator, eks, fake_apis):
     create_cluster(emulator.url, version="1.34")
     before = eks.describe_cluster(name="demo")["cluster"]
