@@ -220,9 +220,11 @@ def check_version(path: Path, binary: Binary) -> str:
     return output
 
 
-def install(bin_dir: Path, *, pins: Pins = PINS, cache_dir: Path | None = None,
-            fetcher: Fetcher = fetch, log: Callable[[str], None] = print) -> bool:
-    """Install the pinned binaries into bin_dir; True if something was written."""
+def install(bin_dir: Path, *, pins: Pins | None = None, cache_dir: Path | None = None,
+            fetcher: Fetcher | None = None, log: Callable[[str], None] = print) -> bool:
+    """Install the pinned binaries (PINS) into bin_dir; True if something was written."""
+    pins = pins or PINS
+    fetcher = fetcher or fetch
     missing = [binary for binary in pins.binaries if not installed_ok(bin_dir, binary)]
     if not missing:
         return False
