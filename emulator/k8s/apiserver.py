@@ -1057,7 +1057,7 @@ class ApiServer:
         if kind and kind != rt.kind:
             raise bad_request(f"the object provided is unrecognized (must be of type {rt.kind}): {kind} in version "
                               f'"{rt.version}" cannot be handled as a {rt.kind}')
-        if not kind and route.verb != "patch":
+        if not kind and route.verb != "patch" and rt.custom:  # built-in kinds default from the URL
             raise bad_request(f"Object 'Kind' is missing in '{json.dumps(obj, separators=(',', ':'))[:400]}'")
         obj = dict(obj)
         obj["apiVersion"] = rt.api_version
