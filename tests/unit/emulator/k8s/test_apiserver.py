@@ -430,3 +430,35 @@ def test_errors_from_the_typed_client_carry_kubernetes_wording(cluster, namespac
 
 def test_api_exception_type_is_reexported() -> None:
     assert issubclass(ConflictError, ApiException)
+
+
+def test_pod_security_admission_enforces_the_namespace_level(cluster):
+    core = client.CoreV1Api(cluster.api_client())
+    core.create_namespace({"metadata": {"name": "locked", "labels": {
+        "pod-security.kubernetes.io/enforce": "restricted"}}})
+    pod = {"metadata": {"name": "plain"}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}
+    with pytest.raises(client.exceptions.ApiException) as refused:
+        core.create_namespaced_pod("locked", pod)
+    status = json.loads(refused.value.body)
+    assert refused.value.status == 403 and status["reason"] == "Forbidden"
+    assert status["message"] == (
+        'pods "plain" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false '
+        '(container "app" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities '
+        '(container "app" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or '
+        'container "app" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "app" must '
+        'set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")')
+    hardened = {"metadata": {"name": "hardened"}, "spec": {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{"name": "app", "image": "nginx", "securityContext": {
+            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}}
+    assert core.create_namespaced_pod("locked", hardened).metadata.name == "hardened"
+    core.create_namespace({"metadata": {"name": "base", "labels": {"pod-security.kubernetes.io/enforce":
+                                                                  "baseline"}}})
+    privileged = {"metadata": {"name": "priv"}, "spec": {"hostNetwork": True, "containers": [
+        {"name": "app", "image": "nginx", "securityContext": {"privileged": True}}]}}
+    with pytest.raises(client.exceptions.ApiException) as baseline:
+        core.create_namespaced_pod("base", privileged)
+    assert json.loads(baseline.value.body)["message"] == (
+        'pods "priv" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true), '
+        'privileged (container "app" must not set securityContext.privileged=true)')
+    assert core.create_namespaced_pod("base", pod).metadata.name == "plain"
