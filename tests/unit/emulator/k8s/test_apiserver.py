@@ -462,3 +462,20 @@ def test_pod_security_admission_enforces_the_namespace_level(cluster):
         'pods "priv" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true), '
         'privileged (container "app" must not set securityContext.privileged=true)')
     assert core.create_namespaced_pod("base", pod).metadata.name == "plain"
+
+
+def test_watch_list_sends_initial_events_then_a_bookmark(cluster, namespace):
+    core = client.CoreV1Api(cluster.api_client())
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "initial"}})
+    status, _, text = raw(cluster, "GET", f"/api/v1/namespaces/{namespace}/configmaps?watch=1&sendInitialEvents=true"
+                                          "&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan"
+                                          "&timeoutSeconds=1")
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert status == 200
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events] == [("ADDED", "initial"),
+                                                                                 ("BOOKMARK", None)]
+    bookmark = events[1]["object"]
+    assert bookmark["kind"] == "ConfigMap" and bookmark["metadata"]["annotations"] == {
+        "k8s.io/initial-events-end": "true"}
+    assert int(bookmark["metadata"]["resourceVersion"]) >= int(events[0]["object"]["metadata"]["resourceVersion"])
+    assert events[0]["object"]["kind"] == "ConfigMap" and events[0]["object"]["apiVersion"] == "v1"
