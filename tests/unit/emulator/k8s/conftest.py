@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import os
-import shutil
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,10 @@ from emulator.k8s.apiserver import ApiServer
 from emulator.k8s.store import Store
 
 ROOT = Path(__file__).resolve().parents[4]
-KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
-HELM = ROOT / ".venv" / "bin" / "helm"
+# the venv's kubectl/helm (make k8s-clients); K8S_CLIENTS_BIN points elsewhere (a directory holding both)
+_BIN = Path(os.environ.get("K8S_CLIENTS_BIN") or ROOT / ".venv" / "bin")
+KUBECTL = _BIN / "kubectl"
+HELM = _BIN / "helm"
 
 ADMIN_TOKEN = "admin-token"  # noqa: S105 - a test double's token
 VIEWER_TOKEN = "viewer-token"  # noqa: S105
@@ -158,9 +159,9 @@ class Cluster:
         return path
 
 
-def start_cluster(workdir: Path, **kwargs: Any) -> Cluster:
+def start_cluster(workdir: Path, store: Store | None = None, **kwargs: Any) -> Cluster:
     context, ca_path = make_tls(workdir / "pki")
-    store = Store()
+    store = store if store is not None else Store(namespace_delay=0.2)
     server = ApiServer("test", "1.35", store, StaticTokens(USERS), AllowListed(), context, **kwargs).start()
     return Cluster(server, store, ca_path, workdir)
 
@@ -191,4 +192,3 @@ def have_kubectl() -> bool:
 
 requires_kubectl = pytest.mark.skipif(not have_kubectl(), reason=f"no kubectl at {KUBECTL}")
 requires_helm = pytest.mark.skipif(not (HELM.exists() and os.access(HELM, os.X_OK)), reason=f"no helm at {HELM}")
-__all__ = ["shutil"]

@@ -103,14 +103,17 @@ def test_json_patch_failed_test_is_422_with_the_library_message():
 
 
 def test_json_patch_test_semantics():
-    obj = {"a": {"b": None, "n": 1, "t": True, "l": [1, {"x": 2}]}}
+    obj = {"a": {"b": None, "n": 1, "f": 1.5, "t": True, "l": [1, {"x": 2}]}}
     ok = [{"op": "test", "path": "/a/missing", "value": None},  # a missing key tests equal to null
           {"op": "test", "path": "/a/b", "value": None},
-          {"op": "test", "path": "/a/n", "value": 1.0},
+          {"op": "test", "path": "/a/n", "value": 1},
+          {"op": "test", "path": "/a/f", "value": 1.5},
           {"op": "test", "path": "/a/l", "value": [1, {"x": 2}]},
           {"op": "test", "path": "", "value": obj}]
     assert json_patch(obj, ok) == obj
+    # numbers compare as JSON text, as the library does: 1.0 is not the stored 1
     for op in ({"op": "test", "path": "/a/t", "value": 1}, {"op": "test", "path": "/a/n"},
+               {"op": "test", "path": "/a/n", "value": 1.0}, {"op": "test", "path": "/a/n", "value": True},
                {"op": "test", "path": "/a/l", "value": [{"x": 2}, 1]}):
         with pytest.raises(PatchError, match=r"^testing value /a/\w failed: test failed$"):
             json_patch(obj, [op])
