@@ -32,6 +32,10 @@ read), ``authorize(user, attributes, store) -> (allowed, reason)`` is
 default, :func:`apiserver_factory`, serves a new ``store.Store`` seeded with
 :func:`seed_rbac` through ``apiserver.serve``.
 
+:meth:`Registry.subscribe` tells controllers when an API starts and stops
+(``ClusterApi.store`` is the objects it serves, ``ClusterApi.cluster`` the
+moto cluster).
+
 A version update (``UpdateClusterVersion``) restarts the API on its port
 once the update has succeeded, so ``/version`` and OpenAPI tell the new
 version; :func:`install` also schedules a reconcile when an EKS update settles.
@@ -69,6 +73,11 @@ class ClusterApi:
     @property
     def port(self) -> int:
         return int(self.server.port)
+
+    @property
+    def store(self) -> Any:
+        """The objects the API serves (the apiserver's ``Store``), if the server exposes them."""
+        return getattr(self.server, "store", None)
 
 
 def _reached_active(cluster: Any, now: float | None = None) -> bool:
@@ -154,6 +163,33 @@ class Registry:
         self._lock = threading.RLock()
         self._apis: dict[ClusterRef, ClusterApi] = {}
         self._users = 0
+        self._listeners: list[Callable[[str, ClusterApi], None]] = []
+
+    # -- who follows the APIs (controllers) --------------------------------------------
+
+    def subscribe(self, callback: Callable[[str, ClusterApi], None]) -> Callable[[], None]:
+        """Call ``callback("started", api)`` after an API starts and ``callback("stopping", api)`` before it stops.
+
+        Callbacks run in the registry's lock (keep them short; they may read the
+        registry). A version restart is a "stopping" then a "started" with the
+        same store. Returns a function that unsubscribes.
+        """
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, event: str, api: ClusterApi) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(event, api)
+            except Exception:  # noqa: BLE001 - a listener must not break the lifecycle
+                LOG.exception("cluster %s: a listener of %s APIs failed", api.ref.name, event)
 
     # -- who wants APIs ----------------------------------------------------------
 
@@ -226,6 +262,7 @@ class Registry:
             return None
         api = ClusterApi(ref, cluster, material, server, f"https://127.0.0.1:{int(server.port)}")
         self._apis[ref] = api
+        self._notify("started", api)
         LOG.info("cluster %s (%s, %s): Kubernetes API %s on %s", ref.name, ref.account_id, ref.region,
                  cluster.version, api.endpoint)
         return api
@@ -249,6 +286,7 @@ class Registry:
     def _stop(self, ref: ClusterRef) -> None:
         api = self._apis.pop(ref, None)
         if api is not None:
+            self._notify("stopping", api)
             self._shutdown(api)
 
     @staticmethod
@@ -268,6 +306,8 @@ class Registry:
         with self._lock:
             apis = list(self._apis.values())
             self._apis.clear()
+            for api in apis:
+                self._notify("stopping", api)
             threads = [threading.Thread(target=self._shutdown, args=(api,), daemon=True) for api in apis]
             for thread in threads:
                 thread.start()
