@@ -36,7 +36,6 @@ of ownership, and :func:`apply` leaves them out of the merge.
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
@@ -1334,7 +1333,9 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, for
     version = api_version or str(config.get("apiVersion") or (live or {}).get("apiVersion") or "")
     errors = validate(config, schema)
     if errors:
-        raise ApplyError(f"failed to create typed patch object ({_object_gvknn(config)}): {_TypedError(errors)}", 500)
+        # not a Status error in the API server: it answers 500 with an empty reason and this message
+        raise ApplyError(f"failed to create typed patch object ({_object_gvknn(config)}): {_TypedError(errors)}", 500,
+                         reason="")
     reset = _reset_set(subresource, reset_fields)
     engine = _Engine(schema, version, reset)
     stamp = _format_time(now)
@@ -1342,7 +1343,7 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, for
     try:
         managers = decode_managed_fields(_meta(live).get("managedFields")) if live is not None else {}
     except ValueError as err:
-        raise ApplyError(f"failed to decode managed fields: {err}", 500) from None
+        raise ApplyError(f"failed to decode managed fields: {err}", 500, reason="") from None
     live_obj = _without_managed_fields(live) if live is not None else None
     base = live_obj if isinstance(live_obj, dict) else {}
 
@@ -1360,7 +1361,7 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, for
             raise conflicts.error(allowed) from None
         new_obj, managers = _apply_core(engine, base, applied_config, managers, manager, subresource, True, stamp)
     except ValueError as err:
-        raise ApplyError(f"failed to merge config: {err}", 500) from None
+        raise ApplyError(f"failed to merge config: {err}", 500, reason="") from None
 
     if manager == "kubectl":
         annotations = _meta(new_obj).get("annotations")

@@ -438,7 +438,7 @@ def test_config_not_in_the_schema_is_rejected_like_the_api_server(deployment):
     bad["spec"]["replica"] = 3
     with pytest.raises(ApplyError) as err:
         apply(None, bad, "kubectl", False, deployment, T0)
-    assert err.value.status == 500
+    assert (err.value.status, err.value.reason) == (500, "")
     assert str(err.value) == ("failed to create typed patch object (default/nginx-deployment; apps/v1, "
                               "Kind=Deployment): .spec.replica: field not declared in schema")
     wrong_type = nginx(replicas="three")
