@@ -52,6 +52,7 @@ RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
 _PRINCIPAL = re.compile(r"^arn:(aws[a-zA-Z-]*):(iam|sts)::(\d{12}):(role|user)/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
 _ASSUMED_ROLE = re.compile(r"^arn:(aws[a-zA-Z-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[^/]+$")
 _BOOTSTRAP_FLAG = "_emulator_bootstrap_creator"
+_CREATOR_ADMIN = "_emulator_creator_admin"
 
 
 class AssociatedPolicy:
@@ -143,9 +144,14 @@ def caller_principal(account: str, region: str, access_key: str) -> str:
         user = iam.get_user_from_access_key_id(access_key) if iam is not None else None
         if user is not None:
             arn = user.arn
+    return canonical_arn(arn)
+
+
+def canonical_arn(arn: str) -> str:
+    """An STS assumed-role ARN as its IAM role's ARN (without a path, as EKS's authenticator does)."""
     match = _ASSUMED_ROLE.match(arn)
     if match:
-        arn = f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}"
+        return f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}"
     return arn
 
 
@@ -178,6 +184,29 @@ def register_creator(cluster: Any, principal_arn: str, bootstrap: bool) -> None:
     """Remember a new cluster's creator; its admin entry is created lazily."""
     extras(cluster).creator_arn = principal_arn
     cluster.__dict__[_BOOTSTRAP_FLAG] = bool(bootstrap)
+    cluster.__dict__[_CREATOR_ADMIN] = bool(bootstrap)
+
+
+def creator_admin(cluster: Any) -> str | None:
+    """The creator's principal ARN if it was given admin permissions (``bootstrapClusterCreatorAdminPermissions``).
+
+    In ``CONFIG_MAP`` mode EKS maps it to ``kubernetes-admin`` in ``system:masters``
+    without showing it anywhere; with access entries it is the creator's entry.
+    """
+    if not cluster.__dict__.get(_CREATOR_ADMIN):
+        return None
+    return extras(cluster).creator_arn
+
+
+def entries_for_authentication(cluster: Any) -> dict[str, AccessEntry]:
+    """The access entries the cluster's authenticator consults ({} in ``CONFIG_MAP`` mode).
+
+    Creates the creator's admin entry first if it is still due (it is created lazily).
+    """
+    if authentication_mode(cluster) == "CONFIG_MAP":
+        return {}
+    _bootstrap(cluster)
+    return dict(extras(cluster).access_entries)
 
 
 def authentication_mode(cluster: Any) -> str:

@@ -32,7 +32,9 @@ the ``*_update`` duration. Version changes (cluster version, node group
 version, AMI release, launch template version) take effect when the update
 succeeds, as in EKS (:class:`Deferred`); configuration changes at once. While
 a cluster is ``CREATING`` its ``endpoint`` and ``certificateAuthority`` are
-left out, as EKS does.
+left out, as EKS does; once it is ACTIVE they are those of the Kubernetes API
+the emulator serves for it (``k8s/clusters.py``), the made-up values here
+only when no API runs (moto without an ``EmulatorServer``).
 """
 
 from __future__ import annotations

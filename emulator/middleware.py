@@ -77,6 +77,9 @@ def reset_state() -> None:
     """Reset moto's backends and the emulator's own stores."""
     from moto.moto_api._internal.models import moto_api_backend
 
+    from .k8s.clusters import REGISTRY
+
+    REGISTRY.stop_all()  # the clusters' Kubernetes APIs go with them
     moto_api_backend.reset()
     dlm.STORE.reset()
     TRACKER.reset()

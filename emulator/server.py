@@ -18,9 +18,11 @@ from .lifecycle import TRACKER  # noqa: E402
 def install_patches() -> None:
     """Patch moto's models once: timed lifecycles, EKS fields, faster IAM."""
     from . import eks_cluster_patches, lifecycle
+    from .k8s import clusters
 
     lifecycle.install_ec2_patches()
     eks_cluster_patches.install()
+    clusters.install()
     install_iam_speedups()
     install_ec2_speedups()
     install_launch_template_fixes()
@@ -195,6 +197,7 @@ class EmulatorServer:
         self.app: Any = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._registry_acquired = False
 
     @property
     def url(self) -> str:
@@ -227,9 +230,18 @@ class EmulatorServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="aws-emulator", daemon=True)
         self._thread.start()
+        from .k8s.clusters import REGISTRY
+
+        REGISTRY.acquire()  # ACTIVE EKS clusters get a Kubernetes API while a server runs
+        self._registry_acquired = True
         return self
 
     def stop(self) -> None:
+        if self._registry_acquired:
+            from .k8s.clusters import REGISTRY
+
+            self._registry_acquired = False
+            REGISTRY.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
