@@ -73,11 +73,13 @@ def instance_type(name: str) -> InstanceType:
 # -- the cloud of one cluster --------------------------------------------------------------------------------
 
 def _tags_of(resource: Any) -> tuple[tuple[str, str], ...]:
+    """An EC2 resource's tags; moto's ``get_tags`` answers ``describe_tags`` rows (``key``/``value``)."""
     try:
         tags = resource.get_tags()
     except Exception:  # noqa: BLE001
         tags = []
-    return tuple(sorted((t["Key"], t["Value"]) for t in tags if isinstance(t, dict)))
+    return tuple(sorted((str(t.get("Key", t.get("key", ""))), str(t.get("Value", t.get("value", ""))))
+                        for t in tags if isinstance(t, dict)))
 
 
 class MotoCloud(Cloud):
@@ -363,8 +365,7 @@ class MotoCloud(Cloud):
         ec2 = self._ec2()
         for group_id in list(balancer.security_groups or []):
             group = ec2.get_security_group_from_id(group_id)
-            if group is not None and (group.get_tags() and any(t.get("Key") == "elbv2.k8s.aws/resource"
-                                                               for t in group.get_tags())):
+            if group is not None and any(key == "elbv2.k8s.aws/resource" for key, _value in _tags_of(group)):
                 try:
                     ec2.delete_security_group(group_id=group_id)
                 except Exception:  # noqa: BLE001 - still referenced: left behind, as a failed cleanup would
