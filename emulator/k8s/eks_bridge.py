@@ -72,14 +72,9 @@ def instance_type(name: str) -> InstanceType:
 
 # -- the cloud of one cluster --------------------------------------------------------------------------------
 
-def _tags_of(resource: Any) -> tuple[tuple[str, str], ...]:
-    """An EC2 resource's tags; moto's ``get_tags`` answers ``describe_tags`` rows (``key``/``value``)."""
-    try:
-        tags = resource.get_tags()
-    except Exception:  # noqa: BLE001
-        tags = []
-    return tuple(sorted((str(t.get("Key", t.get("key", ""))), str(t.get("Value", t.get("value", ""))))
-                        for t in tags if isinstance(t, dict)))
+def _tags_of(ec2: Any, resource_id: str) -> tuple[tuple[str, str], ...]:
+    tags = dict.get(ec2.tags, resource_id) or {}  # not tags[...]: a defaultdict would grow
+    return tuple(sorted((str(k), str(v)) for k, v in tags.items()))
 
 
 class MotoCloud(Cloud):
@@ -106,7 +101,7 @@ class MotoCloud(Cloud):
         except Exception:  # noqa: BLE001 - deleted meanwhile
             return None
         return Subnet(id=subnet.id, cidr=subnet.cidr_block, az=subnet.availability_zone,
-                      az_id=getattr(subnet, "availability_zone_id", "") or "", tags=_tags_of(subnet))
+                      az_id=getattr(subnet, "availability_zone_id", "") or "", tags=_tags_of(ec2, subnet.id))
 
     # -- snapshot ----------------------------------------------------------------------------------------------
 
@@ -365,7 +360,7 @@ class MotoCloud(Cloud):
         ec2 = self._ec2()
         for group_id in list(balancer.security_groups or []):
             group = ec2.get_security_group_from_id(group_id)
-            if group is not None and any(key == "elbv2.k8s.aws/resource" for key, _value in _tags_of(group)):
+            if group is not None and "elbv2.k8s.aws/resource" in dict(_tags_of(ec2, group_id)):
                 try:
                     ec2.delete_security_group(group_id=group_id)
                 except Exception:  # noqa: BLE001 - still referenced: left behind, as a failed cleanup would
