@@ -390,3 +390,46 @@ def test_cordon_and_disruption_budget(kube):
     kube.store.update(kube.rt("nodes"), node)
     kube.wait(lambda: not any(t["key"] == "node.kubernetes.io/unschedulable"
                               for t in kube.get("nodes", general[0], None)["spec"].get("taints") or []))
+
+
+def test_recreate_and_progress_deadline():
+    offset = [0.0]
+    cluster = Kube(StaticCloud(info(group("general", 2))), clock=lambda: time.time() + offset[0])
+    try:
+        cluster.wait(lambda: len(cluster.list("nodes")) == 2)
+        recreate = workload("Deployment", "batch", 2, strategy={"type": "Recreate"})
+        cluster.apply(recreate)
+        cluster.wait(lambda: (cluster.get("deployments", "batch").get("status") or {}).get("availableReplicas") == 2)
+        current = cluster.get("deployments", "batch")
+        current["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:1.37"
+        cluster.store.update(cluster.rt("deployments"), current)
+        cluster.wait(lambda: [p["spec"]["containers"][0]["image"] for p in cluster.list("pods", "default", "app=batch")]
+                     == ["busybox:1.37"] * 2 and (cluster.get("deployments", "batch").get("status") or {}).get(
+                         "updatedReplicas") == 2)
+        events = [e["message"] for e in cluster.list("events", "default")
+                  if e["involvedObject"]["name"] == "batch" and e["reason"] == "ScalingReplicaSet"]
+        old_down = next(i for i, m in enumerate(events) if m.startswith("Scaled down") and m.endswith("from 2 to 0"))
+        new_up = next(i for i, m in enumerate(events) if m.startswith("Scaled up") and m.endswith("to 2")
+                      and i > 0)
+        assert old_down < new_up  # Recreate: the old pods go before the new ones come
+
+        stuck = workload("Deployment", "stuck", 1, progressDeadlineSeconds=30)
+        stuck["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "64"}}
+        cluster.apply(stuck)
+        cluster.wait(lambda: any(c["type"] == "Progressing" for c in (cluster.get("deployments", "stuck").get(
+            "status") or {}).get("conditions") or []))
+        offset[0] = 60.0
+        cluster.controllers.mark_dirty()
+
+        def progressing():
+            conditions = (cluster.get("deployments", "stuck").get("status") or {}).get("conditions") or []
+            return next((c for c in conditions if c["type"] == "Progressing"), {})
+
+        cluster.wait(lambda: progressing().get("reason") == "ProgressDeadlineExceeded")
+        assert progressing()["status"] == "False"
+        assert progressing()["message"].endswith("has timed out progressing.")
+        available = next(c for c in cluster.get("deployments", "stuck")["status"]["conditions"]
+                         if c["type"] == "Available")
+        assert (available["status"], available["reason"]) == ("False", "MinimumReplicasUnavailable")
+    finally:
+        cluster.controllers.stop()
