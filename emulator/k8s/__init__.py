@@ -76,9 +76,10 @@ here imports moto except ``auth``, ``clusters`` and ``eks_bridge``):
 ``eks_bridge``
     ``MotoCloud(ref)``, the ``Cloud`` over the emulator's EKS, EC2 and ELBv2
     backends; ``attach(ref, server)`` / ``detach(ref, server)`` start and
-    stop a cluster's controllers over ``server.store`` (``clusters`` calls
-    them with the API); ``install()`` hooks ``eks_addons`` so that an add-on
-    running a Deployment is DEGRADED until its pods are Ready.
+    stop a cluster's controllers over ``server.store``; ``install()``
+    subscribes them to ``clusters.REGISTRY`` (``Registry.subscribe``:
+    "started"/"stopping") and hooks ``eks_addons`` so that an add-on running
+    a Deployment is DEGRADED until its pods are Ready.
 
 ``clusters``
     The registry tying an EKS cluster of the emulator to its API: started

@@ -310,14 +310,14 @@ def verify_token(token: str, cluster_name: str, now: datetime.datetime | None = 
         raise TokenRejected("malformed X-Amz-Credential in the presigned URL")
 
     secret, caller = resolve_access_key(access_key, region, params.get("x-amz-security-token"), now)
-    expected = _signature(url, parts, pairs, signed_headers, cluster_name, access_key, secret,
+    expected = _signature(parts, pairs, signed_headers, cluster_name, access_key, secret,
                           params.get("x-amz-security-token"), region, params["x-amz-date"])
-    if not hmac.compare_digest(expected, params.get("x-amz-signature", "")):
+    if not hmac.compare_digest(expected.encode(), params.get("x-amz-signature", "").encode("utf-8")):
         raise TokenRejected("the signature does not match (wrong secret, cluster or altered token)")
     return caller
 
 
-def _signature(url: str, parts: Any, pairs: list[tuple[str, str]], signed_headers: list[str],
+def _signature(parts: Any, pairs: list[tuple[str, str]], signed_headers: list[str],
                cluster_name: str, access_key: str, secret: str, session_token: str | None,
                region: str, timestamp: str) -> str:
     """The SigV4 query signature of the request the authenticator would send to STS."""
@@ -366,7 +366,8 @@ def resolve_access_key(access_key: str, region: str, session_token: str | None,
     sts = dict.get(accounts, partition) if accounts is not None else None
     assumed = sts.get_assumed_role_from_access_key(access_key) if sts is not None else None
     if assumed is not None:
-        if not session_token or not hmac.compare_digest(session_token, assumed.session_token):
+        if not session_token or not hmac.compare_digest(session_token.encode("utf-8"),
+                                                        assumed.session_token.encode("utf-8")):
             raise TokenRejected("the session token does not match the access key")
         if assumed.expiration.replace(tzinfo=datetime.timezone.utc) <= now:
             raise TokenRejected("the session credentials have expired")

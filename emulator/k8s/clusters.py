@@ -32,6 +32,10 @@ read), ``authorize(user, attributes, store) -> (allowed, reason)`` is
 default, :func:`apiserver_factory`, serves a new ``store.Store`` seeded with
 :func:`seed_rbac` through ``apiserver.serve``.
 
+:meth:`Registry.subscribe` tells controllers when an API starts and stops
+(``ClusterApi.store`` is the objects it serves, ``ClusterApi.cluster`` the
+moto cluster).
+
 A version update (``UpdateClusterVersion``) restarts the API on its port
 once the update has succeeded, so ``/version`` and OpenAPI tell the new
 version; :func:`install` also schedules a reconcile when an EKS update settles.
@@ -46,7 +50,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import auth, eks_bridge, tls
+from . import auth, tls
 from .auth import ClusterRef
 
 LOG = logging.getLogger("emulator.k8s")
@@ -70,17 +74,35 @@ class ClusterApi:
     def port(self) -> int:
         return int(self.server.port)
 
+    @property
+    def store(self) -> Any:
+        """The objects the API serves (the apiserver's ``Store``), if the server exposes them."""
+        return getattr(self.server, "store", None)
 
-def _has_been_active(cluster: Any) -> bool:
-    """True once the cluster has reached ACTIVE (it may be UPDATING or DELETING since)."""
+
+def _reached_active(cluster: Any, now: float | None = None) -> bool:
+    """True once the cluster has reached ACTIVE (it may be UPDATING, DELETING or gone since)."""
     from ..lifecycle import timeline_of
 
     try:
         timeline = timeline_of(cluster, "status")
     except TypeError:  # moto's plain attribute: the emulator's patches are not installed
         return getattr(cluster, "status", None) == "ACTIVE"
+    now = time.time() if now is None else now
+    return any(state == "ACTIVE" and ts <= now for ts, state in list(timeline.entries))
+
+
+def _has_been_active(cluster: Any) -> bool:
+    """True if the cluster has reached ACTIVE and is not gone: it has an API."""
+    from ..lifecycle import timeline_of
+
     now = time.time()
-    return any(state == "ACTIVE" and ts <= now for ts, state in list(timeline.entries)) and not timeline.gone(now)
+    if not _reached_active(cluster, now):
+        return False
+    try:
+        return not timeline_of(cluster, "status").gone(now)
+    except TypeError:
+        return True
 
 
 def _live_clusters() -> list[Any]:
@@ -141,6 +163,33 @@ class Registry:
         self._lock = threading.RLock()
         self._apis: dict[ClusterRef, ClusterApi] = {}
         self._users = 0
+        self._listeners: list[Callable[[str, ClusterApi], None]] = []
+
+    # -- who follows the APIs (controllers) --------------------------------------------
+
+    def subscribe(self, callback: Callable[[str, ClusterApi], None]) -> Callable[[], None]:
+        """Call ``callback("started", api)`` after an API starts and ``callback("stopping", api)`` before it stops.
+
+        Callbacks run in the registry's lock (keep them short; they may read the
+        registry). A version restart is a "stopping" then a "started" with the
+        same store. Returns a function that unsubscribes.
+        """
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, event: str, api: ClusterApi) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(event, api)
+            except Exception:  # noqa: BLE001 - a listener must not break the lifecycle
+                LOG.exception("cluster %s: a listener of %s APIs failed", api.ref.name, event)
 
     # -- who wants APIs ----------------------------------------------------------
 
@@ -213,7 +262,7 @@ class Registry:
             return None
         api = ClusterApi(ref, cluster, material, server, f"https://127.0.0.1:{int(server.port)}")
         self._apis[ref] = api
-        eks_bridge.attach(ref, server)  # nodes, scheduler, workload controllers... over the server's store
+        self._notify("started", api)
         LOG.info("cluster %s (%s, %s): Kubernetes API %s on %s", ref.name, ref.account_id, ref.region,
                  cluster.version, api.endpoint)
         return api
@@ -237,11 +286,11 @@ class Registry:
     def _stop(self, ref: ClusterRef) -> None:
         api = self._apis.pop(ref, None)
         if api is not None:
+            self._notify("stopping", api)
             self._shutdown(api)
 
     @staticmethod
     def _shutdown(api: ClusterApi) -> None:
-        eks_bridge.detach(api.ref, api.server)
         try:
             api.server.stop()
         except Exception:  # noqa: BLE001 - stopping must go on for the others
@@ -257,6 +306,8 @@ class Registry:
         with self._lock:
             apis = list(self._apis.values())
             self._apis.clear()
+            for api in apis:
+                self._notify("stopping", api)
             threads = [threading.Thread(target=self._shutdown, args=(api,), daemon=True) for api in apis]
             for thread in threads:
                 thread.start()
@@ -315,8 +366,8 @@ def _authenticate(ref: ClusterRef, token: str, store: Any = None) -> auth.UserIn
 class ServedByApi:
     """``Cluster.endpoint`` / ``Cluster.certificate_authority``: the running API's, else the stored value.
 
-    Wraps the emulator's ``HiddenWhileCreating`` descriptor (None while the
-    cluster is CREATING).
+    Wraps the emulator's ``HiddenWhileCreating`` descriptor: None until the
+    cluster has been ACTIVE (while CREATING, and when deleted before that).
     """
 
     def __init__(self, hidden: Any, attribute: str) -> None:
@@ -327,7 +378,7 @@ class ServedByApi:
         if obj is None:
             return self
         value = self.hidden.__get__(obj, owner)
-        if value is None:
+        if value is None or not _reached_active(obj):  # EKS shows them once the cluster has been ACTIVE
             return None
         api = REGISTRY.api_for(obj)
         if api is None:

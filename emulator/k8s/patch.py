@@ -602,7 +602,53 @@ def _strategy(node: SchemaNode) -> str:
 
 def _items_of(node: SchemaNode) -> SchemaNode:
     items = node.items
+    if items is None and node.kind == "map":
+        return node  # a struct used as a list: its elements are the struct (Go's pointer Elem)
     return items if items is not None else SchemaNode.UNKNOWN
+
+
+def _aliased_server_order(original: list[Any], patch: list[Any], merge_key: str) -> list[Any]:
+    """The live list as Go's ``$setElementOrder`` code sees it after merging the list into it.
+
+    The library deletes items and appends new ones in place, in the backing
+    array of the live list, which the ordering step then reads back: deleted
+    items shift the rest left (the last one staying behind) and appended ones
+    fill the freed places. The final order depends on it.
+    """
+    n = len(original)
+    backing = list(original)
+    length = n
+    replace = False
+    for item in patch:
+        if not isinstance(item, dict):
+            return original
+        directive = item.get(DIRECTIVE)
+        if directive == "delete" and merge_key in item:
+            while True:
+                index = _find_map(backing[:length], merge_key, item[merge_key])
+                if index < 0:
+                    break
+                backing[index:length - 1] = backing[index + 1:length]
+                length -= 1
+        elif directive == "replace":
+            replace = True
+    if replace:
+        return backing
+    grown: list[Any] | None = None
+    for item in patch:
+        if DIRECTIVE in item or merge_key not in item:
+            continue
+        current = grown if grown is not None else backing[:length]
+        if _find_map(current, merge_key, item[merge_key]) >= 0:
+            continue
+        if grown is None and length < n:
+            backing[length] = item
+            length += 1
+        else:
+            if grown is None:
+                grown = backing[:length]
+            grown.append(item)
+    return backing
 
 
 def _handle_directive_in_map(directive: Any, patch: dict[str, Any]) -> dict[str, Any]:
@@ -1104,5 +1150,8 @@ def _merge_set_element_order(original: dict[str, Any], patch: dict[str, Any], no
         else:
             patch_items, server_only = _partition_maps(merged, order, merge_key)
         kind = _slice_element_kind(original_list, patch_list)
-        original[list_key] = _normalize_element_order(patch_items, server_only, order, original_list, merge_key, kind)
+        server_order = original_list
+        if found_original and found_patch and strategy == "merge" and merge_key and kind == "map":
+            server_order = _aliased_server_order(original_list, patch_list, merge_key)
+        original[list_key] = _normalize_element_order(patch_items, server_only, order, server_order, merge_key, kind)
         patch.pop(list_key, None)

@@ -36,7 +36,6 @@ of ownership, and :func:`apply` leaves them out of the merge.
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
@@ -478,7 +477,8 @@ def _shape(node: SchemaNode, value: Any) -> str:
             return "leaf"
         return "list" if value is None or isinstance(value, list) else "leaf"
     if kind == "deduced":
-        return "map" if isinstance(value, dict) else "leaf"
+        # null takes the shape of the other side (a map, when it is one), like deduceAtom's wildcard
+        return "map" if value is None or isinstance(value, dict) else "leaf"
     return "leaf"
 
 
@@ -934,18 +934,26 @@ def _remove(value: Any, to_remove: FieldSet, node: SchemaNode) -> Any:
     return result or None
 
 
-def _drop_new_nulls(before: Any, after: Any) -> Any:
-    """Drop map entries that removal turned into null (the API server's typed objects omit them)."""
+def _drop_new_nulls(before: Any, after: Any, node: SchemaNode) -> Any:
+    """Drop the schema fields that removal turned into null.
+
+    structured-merge-diff leaves an emptied map or list as null; the API
+    server's typed objects omit such a field (and a custom resource's
+    non-nullable fields are pruned), so it goes. Nulls under fields the
+    schema doesn't know (preserved unknown fields) stay, as they do there.
+    """
     if isinstance(after, dict):
         src = before if isinstance(before, dict) else {}
         out = {}
         for key, value in after.items():
-            if value is None and src.get(key) is not None:
+            child = _child_node(node, key)
+            if value is None and src.get(key) is not None and child.kind != "deduced":
                 continue
-            out[key] = _drop_new_nulls(src.get(key), value)
+            out[key] = _drop_new_nulls(src.get(key), value, child)
         return out
     if isinstance(after, list) and isinstance(before, list) and len(after) == len(before):
-        return [_drop_new_nulls(b, a) for b, a in zip(before, after)]
+        items = _items_node(node)
+        return [_drop_new_nulls(b, a, items) for b, a in zip(before, after)]
     return after
 
 
@@ -1221,7 +1229,7 @@ class _Engine:
         pruned = remove_items(merged, merged_e.difference(pruned_e.union(managed_e)), node)
         pruned_e = ensure_named_fields_are_members(field_set(pruned, node), node)
         result = remove_items(merged, merged_e.difference(pruned_e).intersection(last_e), node)
-        return _drop_new_nulls(merged, result)
+        return _drop_new_nulls(merged, result, node)
 
 
 class _Conflicts(Exception):
@@ -1325,7 +1333,9 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, for
     version = api_version or str(config.get("apiVersion") or (live or {}).get("apiVersion") or "")
     errors = validate(config, schema)
     if errors:
-        raise ApplyError(f"failed to create typed patch object ({_object_gvknn(config)}): {_TypedError(errors)}", 500)
+        # not a Status error in the API server: it answers 500 with an empty reason and this message
+        raise ApplyError(f"failed to create typed patch object ({_object_gvknn(config)}): {_TypedError(errors)}", 500,
+                         reason="")
     reset = _reset_set(subresource, reset_fields)
     engine = _Engine(schema, version, reset)
     stamp = _format_time(now)
@@ -1333,7 +1343,7 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, for
     try:
         managers = decode_managed_fields(_meta(live).get("managedFields")) if live is not None else {}
     except ValueError as err:
-        raise ApplyError(f"failed to decode managed fields: {err}", 500) from None
+        raise ApplyError(f"failed to decode managed fields: {err}", 500, reason="") from None
     live_obj = _without_managed_fields(live) if live is not None else None
     base = live_obj if isinstance(live_obj, dict) else {}
 
@@ -1351,7 +1361,7 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, for
             raise conflicts.error(allowed) from None
         new_obj, managers = _apply_core(engine, base, applied_config, managers, manager, subresource, True, stamp)
     except ValueError as err:
-        raise ApplyError(f"failed to merge config: {err}", 500) from None
+        raise ApplyError(f"failed to merge config: {err}", 500, reason="") from None
 
     if manager == "kubectl":
         annotations = _meta(new_obj).get("annotations")

@@ -10,9 +10,9 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llmhub.eks.plugins.module_utils.eks import NEWEST_VERSION
-from ansible_collections.llmhub.eks.plugins.module_utils.eks import OLDEST_VERSION
-from ansible_collections.llmhub.eks.plugins.module_utils.eks import parse_version
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import NEWEST_VERSION
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import OLDEST_VERSION
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import parse_version
 from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")

@@ -14,7 +14,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llmhub.eks.plugins.module_utils.common import is_known
+from ansible_collections.llmhub.eks.plugins.module_utils.plan import is_known
 from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
 
 CAPACITY_TYPES = ("ON_DEMAND", "SPOT", "CAPACITY_BLOCK")

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
+from ansible_collections.llmhub.eks.plugins.module_utils.plan import KNOWN_AFTER_APPLY
 
 NOT_IN_THIS_RUN = "not in this run"
 BUILT = "built"

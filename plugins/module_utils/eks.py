@@ -28,23 +28,21 @@ from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_
 from ansible_collections.llmhub.eks.plugins.module_utils.common import wait_for_set
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import name_of
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import paginate
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import NEWEST_VERSION  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import OLDEST_VERSION  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import parse_version  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import version_error  # noqa: F401 pylint: disable=unused-import
 
 # Control plane log types, in the order EKS lists them.
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # Authentication modes in the only order EKS lets a cluster move through them.
 AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
-# Kubernetes minor versions EKS offers for new clusters, standard and extended
-# support (last checked 2026-12-02: 1.31's extended support ended in November
-# 2026; 1.34 and 1.35 are in standard support). The collection is tested with them.
-OLDEST_VERSION = "1.32"
-NEWEST_VERSION = "1.35"
 # Statuses a cluster passes through on its own; anything else is settled.
 TRANSIENT_CLUSTER_STATUSES = ("CREATING", "UPDATING", "DELETING", "PENDING")
 # Terminal statuses of an EKS update other than Successful.
 FAILED_UPDATE_STATUSES = ("Failed", "Cancelled")
 
 CLUSTER_NAME_PATTERN = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
-_VERSION_PATTERN = re.compile(r"^(\d+)\.(\d+)$")
 
 
 class UnresolvedReferences(AnsibleAWSError):
@@ -64,30 +62,6 @@ def eks_client(module):
 
 
 # -- Kubernetes versions ---------------------------------------------------------------
-
-def parse_version(version):
-    """``"1.35"`` -> ``(1, 35)``; None for anything that is not a ``MAJOR.MINOR`` version."""
-    match = _VERSION_PATTERN.match(str(version or "").strip())
-    if not match:
-        return None
-    return int(match.group(1)), int(match.group(2))
-
-
-def version_error(version, option="version", oldest=OLDEST_VERSION, newest=NEWEST_VERSION):
-    """Why ``version`` is not a Kubernetes version this collection can deploy, or None."""
-    parsed = parse_version(version)
-    if parsed is None or parsed[0] != 1:
-        return f"{option}: {version!r} is not a Kubernetes minor version such as {oldest} (write it as a quoted string)"
-    if parsed < parse_version(oldest):
-        hint = ""
-        if parsed[1] < 10:
-            hint = f" (an unquoted YAML number loses its trailing zero: write \"{version}0\" with quotes)"
-        return f"{option}: Kubernetes {version} is no longer supported by EKS; use {oldest} or newer{hint}"
-    if parsed > parse_version(newest):
-        return (f"{option}: Kubernetes {version} is newer than any version this collection supports"
-                f" ({oldest} to {newest}); use {newest} or older")
-    return None
-
 
 def next_minor(version):
     major, minor = parse_version(version)

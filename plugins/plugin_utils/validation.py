@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.metadata
+import json
+import os
 import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
 
 # EKS CreateCluster: 1-100 characters, a letter or digit first, then letters, digits, - and _.
 CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
@@ -71,6 +73,9 @@ def check_iam_role_name(variable, name):
     """IAM's rules for a role name, as amazon.aws's ``validate_iam_identifiers`` checks them."""
     if not isinstance(name, str) or not name:
         fail(variable, f"{name!r} is not a valid IAM role name (1-{IAM_ROLE_NAME_MAX} of letters, digits and +=,.@_-)")
+    # imported here: amazon.aws's iam module_utils imports botocore (~0.3 s in every task that loads a filter)
+    from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers  # pylint: disable=import-outside-toplevel
+
     problem = validate_iam_identifiers("role", name=name)
     if problem:
         hint = " (shorten the cluster name or set this name)" if len(name) > IAM_ROLE_NAME_MAX else ""
@@ -99,17 +104,63 @@ def check_log_retention(variable, value):
     return days
 
 
-@functools.lru_cache(maxsize=1)
-def _ec2_model():
+def _cache_file(name):
+    """A per-user cache file for data derived from the installed botocore (None when there is no home)."""
+    try:
+        version = importlib.metadata.version("botocore")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "llmhub-eks", f"botocore-{version}-{name}.json")
+
+
+def _from_botocore(name, compute):
+    """``compute()`` (a sorted list from botocore's data), cached on disk per botocore version.
+
+    Every task runs in a fresh worker process, so an in-memory cache does not
+    outlive the task; parsing botocore's EC2 model costs ~0.25 s a task.
+    Without a writable home directory the value is computed each time.
+    """
+    path = _cache_file(name)
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            pass
+    value = sorted(compute())
+    if path:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            partial = f"{path}.{os.getpid()}"
+            with open(partial, "w", encoding="utf-8") as handle:
+                json.dump(value, handle)
+            os.replace(partial, path)
+        except OSError:
+            pass
+    return value
+
+
+def _instance_types_from_botocore():
     import botocore.session  # pylint: disable=import-outside-toplevel
 
-    return botocore.session.get_session().get_service_model("ec2")
+    return botocore.session.get_session().get_service_model("ec2").shape_for("InstanceType").enum
+
+
+def _regions_from_botocore():
+    import botocore.session  # pylint: disable=import-outside-toplevel
+
+    session = botocore.session.get_session()
+    regions = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("ec2", partition_name=partition))
+    return regions
 
 
 @functools.lru_cache(maxsize=1)
 def known_instance_types():
     """Every EC2 instance type botocore's EC2 model knows (its ``InstanceType`` enum)."""
-    return frozenset(_ec2_model().shape_for("InstanceType").enum)
+    return frozenset(_from_botocore("ec2-instance-types", _instance_types_from_botocore))
 
 
 def check_instance_type(variable, instance_type):
@@ -124,13 +175,7 @@ def check_instance_type(variable, instance_type):
 @functools.lru_cache(maxsize=1)
 def known_regions():
     """Regions of every partition, from the endpoint data botocore ships."""
-    import botocore.session  # pylint: disable=import-outside-toplevel
-
-    session = botocore.session.get_session()
-    regions = set()
-    for partition in session.get_available_partitions():
-        regions.update(session.get_available_regions("ec2", partition_name=partition))
-    return frozenset(regions)
+    return frozenset(_from_botocore("regions", _regions_from_botocore))
 
 
 def check_region(variable, region):

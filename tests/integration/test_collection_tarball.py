@@ -102,7 +102,8 @@ def test_tarball_installs_and_deploys_outside_the_checkout(tmp_path, emulator, a
     # --- a partial deploy from the installed copy ---------------------------------------------------
     inventory = work / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"all": {"children": {"eks_clusters": {"hosts": {CLUSTER: {
-        "ansible_connection": "local",
+        # the collection's own connection plugin, loaded from the installed copy (pipelining on by default)
+        "ansible_connection": "llmhub.eks.forkserver",
         "ansible_python_interpreter": sys.executable,
         "llmhub_aws_region": "us-east-1",
         "llmhub_aws_endpoint_url": "{{ lookup('ansible.builtin.env', 'AWS_ENDPOINT_URL') }}",
@@ -113,6 +114,7 @@ def test_tarball_installs_and_deploys_outside_the_checkout(tmp_path, emulator, a
     output = deploy.stdout + deploy.stderr
     assert deploy.returncode == 0, output[-4000:]
     assert "No config file found; using defaults" in output
+    assert "llmhub.eks.forkserver:" not in output  # no fallback warning: every module ran in the fork server
     task_paths = [line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("task path:")]
     assert task_paths, output[-4000:]
     assert all(p.startswith(str(installed) + "/") for p in task_paths), sorted(set(task_paths))

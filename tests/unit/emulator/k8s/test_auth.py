@@ -243,6 +243,7 @@ def test_rejected_tokens(emulator, demo, iam, eks, caplog):
         "wrong cluster id": mint_token(emulator.url, "other"),
         "session without its token": mint_token(emulator.url, "demo", **without_session_token),
         "tampered signature": with_query(**{"X-Amz-Signature": tampered}),
+        "non-ASCII signature": with_query(**{"X-Amz-Signature": "é" * 64}),
         "altered date": with_query(**{"X-Amz-Date": query["X-Amz-Date"][:-1] + "9"}),
         "unsigned cluster header": with_query(**{"X-Amz-SignedHeaders": "host"}),
         "other action": with_query(Action="GetSessionToken"),
@@ -286,6 +287,7 @@ def test_rejected_tokens(emulator, demo, iam, eks, caplog):
     # Rejections are logged with a reason, never with the token or any part of it.
     assert "token rejected" in caplog.text
     assert "signature does not match" in caplog.text
+    assert "verification failed" not in caplog.text  # every case above is a reasoned rejection
     secrets = [signature, tampered, query["X-Amz-Signature"], url, role_creds["aws_session_token"]]
     secrets += [token[len("k8s-aws-v1."):][:40] for token in [good, role_token, *cases.values()] if token]
     secrets = [secret for secret in secrets if len(secret) > 12]

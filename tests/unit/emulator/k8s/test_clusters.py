@@ -181,6 +181,31 @@ def test_each_cluster_has_its_own_api_and_reset_stops_them(emulator, emulator_cl
     assert all(port_closed(port) for port in ports)
 
 
+def test_listeners_follow_the_apis(emulator, emulator_client, eks, fake_apis):
+    events = []
+    unsubscribe = REGISTRY.subscribe(lambda event, api: events.append((event, api.ref.name, api.port, api.store)))
+    try:
+        create_cluster(emulator.url, version="1.34")
+        eks.describe_cluster(name="demo")
+        eks.update_cluster_version(name="demo", version="1.35")
+        wait_until(lambda: len(fake_apis) == 2)
+        emulator_client.reset()
+    finally:
+        unsubscribe()
+    port, store = fake_apis[0].port, fake_apis[0].store
+    assert events == [("started", "demo", port, store), ("stopping", "demo", port, store),
+                      ("started", "demo", port, store), ("stopping", "demo", port, store)]
+
+
+def test_no_endpoint_for_a_cluster_deleted_before_it_was_active(emulator, emulator_client, eks, fake_apis):
+    emulator_client.configure(profile={"eks_cluster_create": 5, "eks_cluster_delete": 5})
+    create_cluster(emulator.url)
+    eks.delete_cluster(name="demo")
+    deleting = eks.describe_cluster(name="demo")["cluster"]
+    assert deleting["status"] == "DELETING"
+    assert "endpoint" not in deleting and "certificateAuthority" not in deleting and fake_apis == []
+
+
 def test_version_update_restarts_the_api_on_its_port(emulator, eks, fake_apis):
     create_cluster(emulator.url, version="1.34")
     before = eks.describe_cluster(name="demo")["cluster"]

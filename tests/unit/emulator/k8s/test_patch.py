@@ -506,3 +506,20 @@ def test_smp_many_items_keep_their_order(pod):
     assert [c["name"] for c in result["spec"]["containers"]] == order
     assert result["spec"]["containers"][3] == {"name": order[3], "image": order[3]}
     assert result["spec"]["containers"][1] == {"name": order[1]}
+
+
+def test_smp_add_and_delete_with_setelementorder_orders_like_the_library(pod):
+    # the library deletes and appends in place in the live list's backing array and then orders by it:
+    # kubectl apply sends exactly this when a container is added and another removed
+    obj = {"spec": {"containers": [{"name": "c1"}, {"name": "c2", "tty": True}, {"name": "c4", "image": "x"}]}}
+    patch = {"spec": {"$setElementOrder/containers": [{"name": "c2"}, {"name": "c3"}],
+                      "containers": [{"name": "c3"}, {"name": "c1", "$patch": "delete"}]}}
+    result = pure(strategic_merge_patch, obj, patch, pod)
+    assert result["spec"]["containers"] == [{"name": "c2", "tty": True}, {"name": "c4", "image": "x"}, {"name": "c3"}]
+
+
+def test_smp_delete_item_keeps_live_only_items_in_place(pod):
+    obj = {"spec": {"containers": [{"name": "c1"}, {"name": "c4"}]}}
+    patch = {"spec": {"$setElementOrder/containers": [{"name": "c2"}, {"name": "c3"}],
+                      "containers": [{"name": "c2"}, {"name": "c3"}, {"name": "c1", "$patch": "delete"}]}}
+    assert [c["name"] for c in strategic_merge_patch(obj, patch, pod)["spec"]["containers"]] == ["c4", "c2", "c3"]

@@ -438,7 +438,7 @@ def test_config_not_in_the_schema_is_rejected_like_the_api_server(deployment):
     bad["spec"]["replica"] = 3
     with pytest.raises(ApplyError) as err:
         apply(None, bad, "kubectl", False, deployment, T0)
-    assert err.value.status == 500
+    assert (err.value.status, err.value.reason) == (500, "")
     assert str(err.value) == ("failed to create typed patch object (default/nginx-deployment; apps/v1, "
                               "Kind=Deployment): .spec.replica: field not declared in schema")
     wrong_type = nginx(replicas="three")
@@ -672,3 +672,15 @@ def test_apply_without_schema_and_argument_errors():
     with pytest.raises(ApplyError) as err:
         apply(None, ["not", "an", "object"], "tool", False, None, T0)
     assert err.value.status == 400
+
+
+def test_unknown_null_becomes_a_map_field_by_field():
+    crd = SchemaNode.from_openapi_v3({"type": "object", "properties": {
+        "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}})
+    old = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"extra": None}}
+    old = track_update(None, old, "creator", crd, T0)
+    new = updated(old, lambda o: o["spec"].update(extra={"a": 1}))
+    obj = track_update(old, new, "editor", crd, T1)
+    # null is a wildcard for an unknown field: the map's entry is added, the field itself not replaced
+    assert fields(obj, "editor", "Update") == {"f:spec": {"f:extra": {"f:a": {}}}}
+    assert fields(obj, "creator", "Update") == {"f:spec": {".": {}, "f:extra": {}}}
