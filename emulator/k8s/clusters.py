@@ -50,7 +50,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import auth, eks_bridge, tls
+from . import auth, tls
 from .auth import ClusterRef
 
 LOG = logging.getLogger("emulator.k8s")
@@ -262,7 +262,6 @@ class Registry:
             return None
         api = ClusterApi(ref, cluster, material, server, f"https://127.0.0.1:{int(server.port)}")
         self._apis[ref] = api
-        eks_bridge.attach(ref, server)  # nodes, scheduler, workload controllers... over the server's store
         self._notify("started", api)
         LOG.info("cluster %s (%s, %s): Kubernetes API %s on %s", ref.name, ref.account_id, ref.region,
                  cluster.version, api.endpoint)
@@ -292,7 +291,6 @@ class Registry:
 
     @staticmethod
     def _shutdown(api: ClusterApi) -> None:
-        eks_bridge.detach(api.ref, api.server)
         try:
             api.server.stop()
         except Exception:  # noqa: BLE001 - stopping must go on for the others

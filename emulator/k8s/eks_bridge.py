@@ -11,9 +11,11 @@ deletes EBS volumes in EC2 and load balancers, target groups, listeners and
 rules in ELBv2.
 
 :func:`attach` starts the :class:`~.controllers.Controllers` of a cluster over
-its API server's store and :func:`detach` stops them; ``clusters.Registry``
-calls them when it starts and stops a cluster's API. :func:`install` hooks the
-add-ons (``eks_addons.WORKLOAD_HEALTH``/``ON_DELETE``): an add-on that runs a
+its API server's store and :func:`detach` stops them. :func:`install` (called
+by ``server.install_patches`` after ``clusters.install``) subscribes them to
+``clusters.REGISTRY`` ("started": attach, "stopping": detach; a version
+restart is both, over the same store) and hooks the add-ons
+(``eks_addons.WORKLOAD_HEALTH``/``ON_DELETE``): an add-on that runs a
 Deployment (``coredns``, ``aws-ebs-csi-driver``) is ``DEGRADED`` until that
 Deployment's pods are Ready, and ``DeleteAddon --preserve`` keeps its objects.
 """
@@ -391,7 +393,6 @@ def attach(ref: ClusterRef, server: Any) -> Controllers | None:
     store = getattr(server, "store", None)
     if not isinstance(store, Store):
         return None
-    install()
     with _LOCK:
         previous = _RUNNING.pop(ref, None)
     if previous is not None:
@@ -450,12 +451,26 @@ def addon_deleted(cluster: Any, addon: Any, preserve: bool) -> None:
             names.discard(addon.name)
 
 
+_INSTALLED: list[Any] = []
+
+
+def _follow(event: str, api: Any) -> None:
+    """``clusters.REGISTRY`` listener: an API started (attach its controllers) or is stopping (detach them)."""
+    if event == "started":
+        attach(api.ref, api.server)
+    elif event == "stopping":
+        detach(api.ref, api.server)
+
+
 def install() -> None:
-    """Let the EKS add-ons follow their workloads (idempotent)."""
+    """Controllers follow the clusters' APIs; the EKS add-ons follow their workloads (idempotent)."""
     from .. import eks_addons
+    from .clusters import REGISTRY
 
     eks_addons.WORKLOAD_HEALTH = addon_health
     eks_addons.ON_DELETE = addon_deleted
+    if not _INSTALLED:
+        _INSTALLED.append(REGISTRY.subscribe(_follow))
 
 
 __all__ = ["MotoCloud", "addon_deleted", "addon_health", "attach", "controllers_for", "detach", "install",

@@ -29,6 +29,7 @@ from .util import format_cpu, format_memory_ki, parse_time
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 POD_GC_GRACE = 40.0
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 CONTAINERD = "containerd://2.1.4"
 
 
@@ -360,8 +361,12 @@ class NodeController:
         spec = node.get("spec") or {}
         own = desired_taints(group)
         previous_taints = self._group_taints.get(group.name, set()) | {(t["key"], t["effect"]) for t in own}
-        others = [t for t in spec.get("taints") or [] if (t.get("key"), t.get("effect")) not in previous_taints]
+        others = [t for t in spec.get("taints") or [] if (t.get("key"), t.get("effect")) not in previous_taints
+                  and t.get("key") != UNSCHEDULABLE_TAINT]
         taints = own + others
+        if spec.get("unschedulable"):  # kubectl cordon: the node lifecycle controller's taint
+            previous = next((t for t in spec.get("taints") or [] if t.get("key") == UNSCHEDULABLE_TAINT), None)
+            taints.append(previous or {"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule", "timeAdded": ctx.timestamp})
         ok = True
         if merged != labels or taints != (spec.get("taints") or []):
             updated = dict(node, metadata=dict(meta, labels=merged), spec=dict(spec))

@@ -297,6 +297,7 @@ class Controllers:
             ("scheduler", self.scheduler.reconcile),
             ("volumes-after-scheduling", self.storage.reconcile),
             ("kubelet", self.kubelet.reconcile),
+            ("disruption-budgets", self.workloads.disruption_budgets),
             ("endpoints", self.endpoints.reconcile),
             ("load-balancers", self.loadbalancers.reconcile),
         ]
@@ -366,7 +367,6 @@ class Controllers:
             self._requested += 1
             wanted = self._requested
             self._next_poll = 0.0
-            self._dirty = True
             self._cv.notify_all()
             deadline = time.monotonic() + timeout
             while self._completed < wanted and not self._stopping and self._thread is not None:
@@ -389,18 +389,29 @@ class Controllers:
 
     # -- the loop --------------------------------------------------------------------------------
 
+    def _look(self) -> bool:
+        """Read the cloud; True when it changed since the last look."""
+        try:
+            info = self.cloud.snapshot()
+        except Exception:  # noqa: BLE001 - moto's state may change under our feet; look again next time
+            LOG.debug("cluster %s: reading the cloud failed", self.name, exc_info=True)
+            return False
+        changed = info != self.info
+        self.info = info
+        return changed
+
     def _run(self) -> None:
         busy_passes = 0
+        first = True
         while True:
+            poll = False
             with self._cv:
                 while not self._stopping:
                     now = self.clock()
                     while self._timers and self._timers[0] <= now:
                         heapq.heappop(self._timers)
                         self._dirty = True
-                    if now >= self._next_poll:
-                        self._dirty = True
-                    if self._dirty:
+                    if self._dirty or now >= self._next_poll:
                         break
                     wait = self._next_poll - now
                     if self._timers:
@@ -409,15 +420,25 @@ class Controllers:
                 if self._stopping:
                     self._cv.notify_all()
                     return
-                self._dirty = False
-                self._busy = True
-                poll = self.clock() >= self._next_poll
-                if poll:
+                if self.clock() >= self._next_poll:
+                    poll = True
                     self._next_poll = self.clock() + self.poll
+                self._busy = True
                 requested = self._requested
+            # an idle cluster costs one look at the cloud per poll, not a pass
+            changed = self._look() if poll else False
+            with self._cv:
+                run = self._dirty or changed or first
+                self._dirty = False
+                if not run:
+                    self._busy = False
+                    self._completed = max(self._completed, requested)
+                    self._cv.notify_all()
+                    continue
+            first = False
             writes = 0
             try:
-                writes = self._pass(poll)
+                writes = self._pass()
             except Exception:  # noqa: BLE001 - the loop must survive any controller bug
                 LOG.exception("cluster %s: a controller pass failed", self.name)
             with self._cv:
@@ -433,12 +454,7 @@ class Controllers:
                     LOG.warning("cluster %s: controllers keep writing; slowing down", self.name)
                 time.sleep(0.05)
 
-    def _pass(self, poll: bool) -> int:
-        if poll or self.info is None:
-            try:
-                self.info = self.cloud.snapshot()
-            except Exception:  # noqa: BLE001 - moto's state may change under our feet; look again next time
-                LOG.debug("cluster %s: reading the cloud failed", self.name, exc_info=True)
+    def _pass(self) -> int:
         ctx = Context(self, self.info)
         for name, step in self.steps:
             if self._stopping:

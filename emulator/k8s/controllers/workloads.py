@@ -1,4 +1,5 @@
-"""The workload controllers of kube-controller-manager: Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob.
+"""The workload controllers of kube-controller-manager: Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
+PodDisruptionBudget.
 
 They own what they create through ``ownerReferences`` (the store collects the
 dependents of a deleted owner) and keep ``status`` as the real controllers
@@ -32,6 +33,8 @@ helm's ``--wait`` (kstatus) see what they expect:
 * **CronJob** -> a Job per schedule (5-field cron, ``timeZone``),
   ``concurrencyPolicy``, ``startingDeadlineSeconds``, history limits,
   ``lastScheduleTime``/``lastSuccessfulTime``/``active``.
+* **PodDisruptionBudget** status (the disruption controller): expectedPods,
+  currentHealthy, desiredHealthy, disruptionsAllowed, DisruptionAllowed.
 """
 
 from __future__ import annotations
@@ -168,6 +171,11 @@ class WorkloadControllers:
             return
         pods = ctx.list("pods")
         owned = owned_by(pods)
+        orphans: dict[str, list[dict]] = {}
+        for candidate in pods:
+            if controller_of(candidate) is None and not candidate["metadata"].get("deletionTimestamp") \
+                    and not is_terminal(candidate):
+                orphans.setdefault(candidate["metadata"].get("namespace", ""), []).append(candidate)
         for rs in replicasets:
             meta = rs["metadata"]
             if meta.get("deletionTimestamp"):
@@ -176,13 +184,12 @@ class WorkloadControllers:
             uid = meta.get("uid", "")
             selector = spec.get("selector")
             mine = [p for p in owned.get(uid, []) if not p["metadata"].get("deletionTimestamp")]
-            for orphan in pods:
+            for orphan in list(orphans.get(meta.get("namespace", ""), [])):
                 orphan_meta = orphan["metadata"]
-                if (orphan_meta.get("namespace") == meta.get("namespace") and controller_of(orphan) is None
-                        and not orphan_meta.get("deletionTimestamp") and not is_terminal(orphan)
-                        and label_match(selector, orphan_meta.get("labels"))):
+                if label_match(selector, orphan_meta.get("labels")):
                     refs = list(orphan_meta.get("ownerReferences") or []) + [owner_ref(rs)]
                     adopted = ctx.update("pods", dict(orphan, metadata=dict(orphan_meta, ownerReferences=refs)))
+                    orphans[meta.get("namespace", "")].remove(orphan)
                     if adopted is not None:
                         mine.append(adopted)
             active = [p for p in mine if not is_terminal(p)]
@@ -1002,6 +1009,46 @@ class WorkloadControllers:
             return None
         ctx.event(job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}", "job-controller")
         return created
+
+    # -- PodDisruptionBudget (the disruption controller) ---------------------------------------------------
+
+    def disruption_budgets(self, ctx: Context) -> None:
+        budgets = ctx.list("poddisruptionbudgets")
+        if not budgets:
+            return
+        for budget in budgets:
+            meta = budget["metadata"]
+            if meta.get("deletionTimestamp"):
+                continue
+            spec = budget.get("spec") or {}
+            selector = spec.get("selector")
+            pods = [p for p in ctx.list("pods", meta.get("namespace"))
+                    if label_match(selector, p["metadata"].get("labels")) and not is_terminal(p)
+                    and not p["metadata"].get("deletionTimestamp")] if selector else []
+            expected = len(pods)
+            healthy = sum(1 for p in pods if pod_is_ready(p))
+            if spec.get("minAvailable") is not None:
+                desired = scaled(spec["minAvailable"], expected, True)
+            elif spec.get("maxUnavailable") is not None:
+                desired = max(expected - scaled(spec["maxUnavailable"], expected, True), 0)
+            else:
+                desired = expected
+            allowed = max(healthy - desired, 0)
+            old_status = budget.get("status") or {}
+            generation = meta.get("generation")
+            conditions = set_condition(list(old_status.get("conditions") or []), "DisruptionAllowed",
+                                       "True" if allowed > 0 else "False",
+                                       "SufficientPods" if allowed > 0 else "InsufficientPods", "", ctx.timestamp)
+            for entry in conditions:
+                if entry.get("type") == "DisruptionAllowed":
+                    entry["observedGeneration"] = generation
+                    entry.setdefault("message", "")
+            status = {"conditions": conditions, "currentHealthy": healthy, "desiredHealthy": desired,
+                      "disruptionsAllowed": allowed, "expectedPods": expected, "observedGeneration": generation}
+            if old_status.get("disruptedPods"):
+                status["disruptedPods"] = old_status["disruptedPods"]
+            if not _same_status(old_status, status):
+                ctx.update_status("poddisruptionbudgets", dict(budget, status=status))
 
     # -- CronJob -----------------------------------------------------------------------------------------------------
 

@@ -366,3 +366,94 @@ def test_load_balancer_service_needs_the_aws_load_balancer_controller(cluster):
     cluster.wait(lambda: cluster.get("services", "web") is None, "the Service gone")
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
     assert elbv2.describe_target_groups()["TargetGroups"] == []
+
+
+CHART = {
+    "deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: "{{ .Release.Name }}-web"}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: "nginx:{{ .Values.tag }}"
+        resources: {requests: {cpu: 50m, memory: 32Mi}}
+""",
+    "statefulset.yaml": """apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: "{{ .Release.Name }}-db"}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "postgres:17"}]
+""",
+    "daemonset.yaml": """apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: "{{ .Release.Name }}-agent"}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: "busybox:1.37"}]
+""",
+    "service.yaml": """apiVersion: v1
+kind: Service
+metadata: {name: "{{ .Release.Name }}-web"}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+""",
+    "job.yaml": """apiVersion: batch/v1
+kind: Job
+metadata: {name: "{{ .Release.Name }}-migrate-{{ .Release.Revision }}"}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: "busybox:1.37"}]
+""",
+}
+
+
+@pytest.mark.skipif(not (BIN / "helm").exists() or not (BIN / "kubectl").exists(), reason="make k8s-clients")
+def test_helm_wait_and_kubectl_rollout_status_see_ready_workloads(cluster, tmp_path):
+    cluster.nodegroup("general", desired=2)
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicas: 2\ntag: '1.27'\n")
+    for name, text in CHART.items():
+        (chart / "templates" / name).write_text(text)
+    env_args = ["--kubeconfig", str(cluster.kubeconfig())]
+    helm_home = {"HELM_CACHE_HOME": str(tmp_path / "c"), "HELM_CONFIG_HOME": str(tmp_path / "f"),
+                 "HELM_DATA_HOME": str(tmp_path / "d"), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    import subprocess
+
+    def helm(*args):
+        return subprocess.run([str(BIN / "helm"), *env_args, *args], capture_output=True, text=True, timeout=180,
+                              env=helm_home)
+
+    result = helm("install", "app", str(chart), "-n", "default", "--wait=watcher", "--wait-for-jobs",
+                  "--timeout", "90s")
+    assert result.returncode == 0, result.stderr
+    for kind, name in (("deployment", "app-web"), ("statefulset", "app-db"), ("daemonset", "app-agent")):
+        status = cluster.kubectl("rollout", "status", f"{kind}/{name}", "--timeout=60s")
+        assert status.returncode == 0, status.stderr
+    assert cluster.kubectl("wait", "--for=condition=complete", "job/app-migrate-1", "--timeout=60s").returncode == 0
+    result = helm("upgrade", "app", str(chart), "-n", "default", "--wait=watcher", "--wait-for-jobs",
+                  "--timeout", "90s", "--set", "replicas=3", "--set", "tag=1.28")
+    assert result.returncode == 0, result.stderr
+    web = cluster.get("deployments", "app-web")
+    assert (web["status"]["updatedReplicas"], web["status"]["availableReplicas"]) == (3, 3)
+    assert {p["spec"]["containers"][0]["image"] for p in cluster.pods(labels="app=web")} == {"nginx:1.28"}
+    assert [p["metadata"]["name"] for p in cluster.pods(labels="app=db")] == ["app-db-0", "app-db-1"]
+    assert len(cluster.pods(labels="app=agent")) == 2
