@@ -503,3 +503,36 @@ def test_alb_ingress_with_https_listener(cluster):
     groups = cluster.aws("ec2").describe_security_groups(Filters=[{"Name": "vpc-id",
                                                                    "Values": [cluster.network["vpc"]]}])
     assert not [g for g in groups["SecurityGroups"] if g["GroupName"].startswith("k8s-")]
+
+
+def test_addon_workloads_follow_updates_and_preserve(cluster):
+    eks = cluster.aws("eks")
+    cluster.nodegroup("general", desired=1)
+    eks.create_addon(clusterName="demo", addonName="kube-proxy", addonVersion="v1.35.0-eksbuild.2")
+    eks.create_addon(clusterName="demo", addonName="aws-ebs-csi-driver", addonVersion="v1.50.1-eksbuild.1",
+                     serviceAccountRoleArn="arn:aws:iam::123456789012:role/ebs-csi",
+                     configurationValues='{"controller": {"replicaCount": 1}, "defaultStorageClass": {"enabled": true}}')
+    proxy = cluster.wait(lambda: cluster.get("daemonsets", "kube-proxy", "kube-system"), "kube-proxy")
+    assert proxy["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
+        "/eks/kube-proxy:v1.35.0-minimal-eksbuild.2")
+    controller = cluster.wait(lambda: cluster.get("deployments", "ebs-csi-controller", "kube-system"))
+    assert controller["spec"]["replicas"] == 1
+    account = cluster.get("serviceaccounts", "ebs-csi-controller-sa", "kube-system")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == "arn:aws:iam::123456789012:role/ebs-csi"
+    assert cluster.get("csidrivers", "ebs.csi.aws.com", None)["spec"]["attachRequired"] is True
+    default_class = cluster.get("storageclasses", "ebs-csi-default-sc", None)
+    assert default_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert cluster.get("storageclasses", "gp2", None)["provisioner"] == "kubernetes.io/aws-ebs"  # every EKS cluster
+    cluster.wait(lambda: cluster.addon("aws-ebs-csi-driver")["status"] == "ACTIVE")
+
+    eks.update_addon(clusterName="demo", addonName="aws-ebs-csi-driver", addonVersion="v1.53.0-eksbuild.1")
+    cluster.wait(lambda: cluster.get("deployments", "ebs-csi-controller", "kube-system")["spec"]["template"][
+        "spec"]["containers"][0]["image"].endswith("/eks/aws-ebs-csi-driver:v1.53.0"), "the new driver image")
+    cluster.wait(lambda: cluster.addon("aws-ebs-csi-driver")["status"] == "ACTIVE")
+
+    eks.delete_addon(clusterName="demo", addonName="kube-proxy", preserve=True)
+    eks.delete_addon(clusterName="demo", addonName="aws-ebs-csi-driver")
+    cluster.wait(lambda: cluster.get("deployments", "ebs-csi-controller", "kube-system") is None, "the driver gone")
+    cluster.wait(lambda: cluster.get("csidrivers", "ebs.csi.aws.com", None) is None)
+    cluster.settle()
+    assert cluster.get("daemonsets", "kube-proxy", "kube-system") is not None  # preserved
