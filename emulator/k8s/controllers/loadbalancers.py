@@ -35,11 +35,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
-
 from .cloud import CloudError, ListenerSpec, LoadBalancerSpec, TargetGroupSpec
 from .runtime import Context
-from .util import label_match, pod_is_ready
+from .util import pod_is_ready
 
 CONTROLLER = "aws-load-balancer-controller"
 SERVICE_FINALIZER = "service.k8s.aws/resources"
@@ -455,4 +453,4 @@ def _target_port(port: dict, pod: dict | None) -> int | None:
     return None
 
 
-__all__ = ["LoadBalancerController", "controller_ready", "label_match"]
+__all__ = ["LoadBalancerController", "controller_ready"]

@@ -24,7 +24,7 @@ from typing import Any
 
 from .cloud import ClusterInfo, InstanceType, NodeGroup, Subnet
 from .runtime import Context
-from .util import format_cpu, format_memory_ki, parse_time
+from .util import format_cpu, format_memory_ki
 
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
@@ -420,7 +420,3 @@ def node_ready(node: dict) -> bool:
         if entry.get("type") == "Ready":
             return entry.get("status") == "True"
     return False
-
-
-def created_at(obj: dict) -> float:
-    return parse_time((obj.get("metadata") or {}).get("creationTimestamp")) or 0.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import math
 import re
@@ -240,7 +239,3 @@ def template_hash(template: Any, collision_count: int = 0, drop_label: str | Non
     if collision_count:
         text += str(collision_count)
     return safe_hash(fnv32a(text.encode()))
-
-
-def short_hash(*parts: str, length: int = 10) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]

@@ -433,3 +433,25 @@ def test_recreate_and_progress_deadline():
         assert (available["status"], available["reason"]) == ("False", "MinimumReplicasUnavailable")
     finally:
         cluster.controllers.stop()
+
+
+def test_pods_start_after_the_profiles_pod_start():
+    store = Store(namespace_delay=0.1)
+    controllers = Controllers(store, StaticCloud(info(group("general", 1))), poll=0.05, name="slow",
+                              durations=lambda kind: 0.5 if kind == "k8s_pod_start" else 0.0).start()
+    try:
+        pods = store.resources.get("", "v1", "pods")
+        wait_until(lambda: store.list(store.resources.get("", "v1", "nodes"))[0])
+        store.create(pods, pod("slow"))
+        creating = wait_until(lambda: (store.get(pods, "default", "slow").get("status") or {}).get(
+            "containerStatuses") and store.get(pods, "default", "slow"))
+        assert creating["status"]["phase"] == "Pending"
+        assert creating["status"]["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
+        ready = {c["type"]: c for c in creating["status"]["conditions"]}["Ready"]
+        assert (ready["status"], ready["reason"]) == ("False", "ContainersNotReady")
+        running = wait_until(lambda: store.get(pods, "default", "slow")["status"]["phase"] == "Running"
+                             and store.get(pods, "default", "slow"))
+        assert running["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+        assert running["status"]["podIP"].startswith("10.0.")
+    finally:
+        controllers.stop()

@@ -457,3 +457,82 @@ def test_helm_wait_and_kubectl_rollout_status_see_ready_workloads(cluster, tmp_p
     assert {p["spec"]["containers"][0]["image"] for p in cluster.pods(labels="app=web")} == {"nginx:1.28"}
     assert [p["metadata"]["name"] for p in cluster.pods(labels="app=db")] == ["app-db-0", "app-db-1"]
     assert len(cluster.pods(labels="app=agent")) == 2
+
+
+def test_alb_ingress_with_https_listener(cluster):
+    cluster.nodegroup("general", desired=2)
+    certificate = cluster.aws("acm").request_certificate(DomainName="a.example.com")["CertificateArn"]
+    cluster.apply(deployment("web", 2), deployment("aws-load-balancer-controller", 1, namespace="kube-system"),
+                  {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+                   "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}},
+                  {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {
+                      "name": "web", "namespace": "default", "annotations": {
+                          "alb.ingress.kubernetes.io/scheme": "internet-facing",
+                          "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
+                          "alb.ingress.kubernetes.io/certificate-arn": certificate}},
+                   "spec": {"ingressClassName": "alb", "rules": [{"host": "a.example.com", "http": {"paths": [
+                       {"path": "/", "pathType": "Prefix",
+                        "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]}})
+    hostname = cluster.wait(lambda: ((cluster.get("ingresses", "web").get("status") or {}).get("loadBalancer")
+                                     or {}).get("ingress"), "the ALB's hostname")[0]["hostname"]
+    elbv2 = cluster.aws("elbv2")
+    (balancer,) = elbv2.describe_load_balancers()["LoadBalancers"]
+    assert (balancer["DNSName"], balancer["Type"], balancer["Scheme"]) == (hostname, "application", "internet-facing")
+    assert sorted(z["SubnetId"] for z in balancer["AvailabilityZones"]) == sorted(cluster.network["public"])
+    assert len(balancer["SecurityGroups"]) == 1
+    listeners = elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+    assert sorted((li["Protocol"], li["Port"]) for li in listeners) == [("HTTP", 80), ("HTTPS", 443)]
+    https = next(li for li in listeners if li["Protocol"] == "HTTPS")
+    assert https["Certificates"][0]["CertificateArn"] == certificate
+    rules = [r for r in elbv2.describe_rules(ListenerArn=https["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    assert len(rules) == 1
+    conditions = {c["Field"]: (c.get("HostHeaderConfig") or c.get("PathPatternConfig"))["Values"]
+                  for c in rules[0]["Conditions"]}
+    assert conditions == {"host-header": ["a.example.com"], "path-pattern": ["/*"]}
+    (group,) = elbv2.describe_target_groups()["TargetGroups"]
+    node_port = cluster.get("services", "web")["spec"]["ports"][0]["nodePort"]
+    assert (group["TargetType"], group["Port"], group["Protocol"]) == ("instance", node_port, "HTTP")
+    assert rules[0]["Actions"][0]["TargetGroupArn"] == group["TargetGroupArn"]
+    tags = {t["Key"]: t["Value"] for t in elbv2.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])[
+        "TagDescriptions"][0]["Tags"]}
+    assert tags["ingress.k8s.aws/stack"] == "default/web" and tags["elbv2.k8s.aws/cluster"] == "demo"
+
+    cluster.delete("ingresses", "web")
+    cluster.wait(lambda: cluster.get("ingresses", "web") is None, "the Ingress gone")
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+    groups = cluster.aws("ec2").describe_security_groups(Filters=[{"Name": "vpc-id",
+                                                                   "Values": [cluster.network["vpc"]]}])
+    assert not [g for g in groups["SecurityGroups"] if g["GroupName"].startswith("k8s-")]
+
+
+def test_addon_workloads_follow_updates_and_preserve(cluster):
+    eks = cluster.aws("eks")
+    cluster.nodegroup("general", desired=1)
+    eks.create_addon(clusterName="demo", addonName="kube-proxy", addonVersion="v1.35.0-eksbuild.2")
+    eks.create_addon(clusterName="demo", addonName="aws-ebs-csi-driver", addonVersion="v1.50.1-eksbuild.1",
+                     serviceAccountRoleArn="arn:aws:iam::123456789012:role/ebs-csi",
+                     configurationValues='{"controller": {"replicaCount": 1}, "defaultStorageClass": {"enabled": true}}')
+    proxy = cluster.wait(lambda: cluster.get("daemonsets", "kube-proxy", "kube-system"), "kube-proxy")
+    assert proxy["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
+        "/eks/kube-proxy:v1.35.0-minimal-eksbuild.2")
+    controller = cluster.wait(lambda: cluster.get("deployments", "ebs-csi-controller", "kube-system"))
+    assert controller["spec"]["replicas"] == 1
+    account = cluster.get("serviceaccounts", "ebs-csi-controller-sa", "kube-system")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == "arn:aws:iam::123456789012:role/ebs-csi"
+    assert cluster.get("csidrivers", "ebs.csi.aws.com", None)["spec"]["attachRequired"] is True
+    default_class = cluster.get("storageclasses", "ebs-csi-default-sc", None)
+    assert default_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert cluster.get("storageclasses", "gp2", None)["provisioner"] == "kubernetes.io/aws-ebs"  # every EKS cluster
+    cluster.wait(lambda: cluster.addon("aws-ebs-csi-driver")["status"] == "ACTIVE")
+
+    eks.update_addon(clusterName="demo", addonName="aws-ebs-csi-driver", addonVersion="v1.53.0-eksbuild.1")
+    cluster.wait(lambda: cluster.get("deployments", "ebs-csi-controller", "kube-system")["spec"]["template"][
+        "spec"]["containers"][0]["image"].endswith("/eks/aws-ebs-csi-driver:v1.53.0"), "the new driver image")
+    cluster.wait(lambda: cluster.addon("aws-ebs-csi-driver")["status"] == "ACTIVE")
+
+    eks.delete_addon(clusterName="demo", addonName="kube-proxy", preserve=True)
+    eks.delete_addon(clusterName="demo", addonName="aws-ebs-csi-driver")
+    cluster.wait(lambda: cluster.get("deployments", "ebs-csi-controller", "kube-system") is None, "the driver gone")
+    cluster.wait(lambda: cluster.get("csidrivers", "ebs.csi.aws.com", None) is None)
+    cluster.settle()
+    assert cluster.get("daemonsets", "kube-proxy", "kube-system") is not None  # preserved
