@@ -29,9 +29,16 @@ def connected(built_platform, emulator_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kube(connected) -> Kube:
+    """kubectl and helm through the kubeconfig's exec plugin (``aws eks get-token`` at every call)."""
     kube, run = connected
     assert run.returncode == 0, run.describe()
     return kube
+
+
+@pytest.fixture(scope="module")
+def kube_token(kube) -> Kube:
+    """The same context with a token minted once: for the tests that run many commands."""
+    return kube.with_token()
 
 
 def app_manifest(namespace: str, *, color: str = "blue", replicas: int = 2, image: str = "nginx:1.27",
@@ -149,7 +156,8 @@ def test_get_nodes_shows_every_node_group_with_its_labels_and_taints(kube, boto)
 # -- kubectl apply, diff, wait, rollout, delete ---------------------------------------------------------------------
 
 
-def test_client_side_apply_is_a_three_way_merge_and_diff_tells_what_would_change(kube):
+def test_client_side_apply_is_a_three_way_merge_and_diff_tells_what_would_change(kube_token):
+    kube = kube_token
     namespace = "csa"
     first = manifest_file(kube, "csa-1.yaml", app_manifest(namespace, extra={"size": "small"}))
     run = kube.ok("apply", "-f", first)
@@ -191,7 +199,8 @@ def test_client_side_apply_is_a_three_way_merge_and_diff_tells_what_would_change
     delete_and_wait(kube, second, namespace)
 
 
-def test_wait_for_available_and_rollout_status(kube):
+def test_wait_for_available_and_rollout_status(kube_token):
+    kube = kube_token
     namespace = "rollout"
     path = manifest_file(kube, "rollout-1.yaml", app_manifest(namespace, replicas=3))
     kube.ok("apply", "-f", path)
@@ -226,7 +235,8 @@ def test_wait_for_available_and_rollout_status(kube):
     delete_and_wait(kube, path, namespace)
 
 
-def test_server_side_apply_owns_fields_and_reports_conflicts(kube):
+def test_server_side_apply_owns_fields_and_reports_conflicts(kube_token):
+    kube = kube_token
     namespace = "ssa"
     path = manifest_file(kube, "ssa-1.yaml", app_manifest(namespace))
     run = kube.ok("apply", "--server-side", "-f", path)

@@ -24,9 +24,10 @@ DATABASE_TAINT = {"key": "workload", "operator": "Equal", "value": "database", "
 
 @pytest.fixture(scope="module")
 def kube(built_platform, emulator_server, tmp_path_factory) -> Kube:
+    """kubectl with the kubeconfig of ``aws eks update-kubeconfig``, its token minted once (``Kube.with_token``)."""
     kube, run = Kube.connect(emulator_server.url, tmp_path_factory.mktemp("kube"))
     assert run.returncode == 0, run.describe()
-    return kube
+    return kube.with_token()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,12 @@ helm then get their credentials from it (the ``aws eks get-token`` exec
 plugin) with the environment the playbooks run with (``AWS_ENDPOINT_URL`` and
 the emulator's credentials, see ``tests/integration/conftest.py``).
 
+:meth:`Kube.with_token` makes a second kubeconfig for the same context with a
+bearer token minted once by ``aws eks get-token`` (as a CI job would pass
+``--token``): the tests that run many commands use it, because starting the
+AWS CLI for every kubectl call is most of that call's time here; the exec
+plugin path stays covered by the kubeconfig, nodes, helm and access tests.
+
 Every command's exit code and output are kept in a :class:`Run`, and every
 run is checked for EKS tokens: ``k8s-aws-v1.<base64url>`` must never show in what a
 client prints (a token only travels in the ``Authorization`` header).
@@ -74,6 +80,8 @@ class Kube:
     workdir: Path
     kubeconfig: Path
     credentials: dict[str, str] = field(default_factory=dict)
+    exec_kubeconfig: Path | None = None  # set on a token kubeconfig (see with_token): the one it is made from
+    minted_at: float = 0.0
 
     @classmethod
     def connect(cls, emulator_url: str, workdir: Path) -> tuple[Kube, Run]:
@@ -86,6 +94,30 @@ class Kube:
         """The same kubeconfig, whose ``aws eks get-token`` signs with another IAM principal's access key."""
         return Kube(self.emulator_url, self.workdir, self.kubeconfig,
                     {"AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret_access_key})
+
+    def with_token(self) -> Kube:
+        """The same cluster and context with a bearer token instead of the exec plugin.
+
+        As a CI job that runs ``aws eks get-token`` once and hands the token to
+        kubectl: every client call then skips starting the AWS CLI (most of a
+        kubectl call's time here). The token is minted again after 10 minutes
+        (EKS tokens last 15). The file lives in the test's temporary directory.
+        """
+        kube = Kube(self.emulator_url, self.workdir, self.workdir / "kubeconfig-token", dict(self.credentials),
+                    exec_kubeconfig=self.kubeconfig)
+        kube.refresh_token()
+        return kube
+
+    def refresh_token(self, max_age: float = 600) -> None:
+        if self.exec_kubeconfig is None or time.monotonic() - self.minted_at < max_age and self.minted_at:
+            return
+        config = yaml.safe_load(self.exec_kubeconfig.read_text(encoding="utf-8"))
+        token = Kube(self.emulator_url, self.workdir, self.exec_kubeconfig, self.credentials).token()
+        for user in config["users"]:
+            user["user"] = {"token": token}
+        self.kubeconfig.touch(mode=0o600)
+        self.kubeconfig.write_text(yaml.safe_dump(config), encoding="utf-8")
+        self.minted_at = time.monotonic()
 
     # -- environment -----------------------------------------------------------------------------------
 
@@ -114,6 +146,7 @@ class Kube:
 
     def run(self, *args: str, stdin: str | None = None, timeout: float = 180, env: dict[str, str] | None = None
             ) -> Run:
+        self.refresh_token()
         proc = subprocess.run([str(a) for a in args], input=stdin, capture_output=True, text=True, cwd=self.workdir,
                               env={**self.environment(), **(env or {})}, timeout=timeout, check=False)
         run = Run([str(a) for a in args], proc.returncode, proc.stdout, proc.stderr)
