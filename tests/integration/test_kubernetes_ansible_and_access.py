@@ -76,13 +76,13 @@ def api_exception(call, *args, **kwargs):
     return excinfo.value.status, json.loads(excinfo.value.body)
 
 
-# -- kubernetes.core ---------------------------------------------------------------------------------------------------
+# -- kubernetes.core -------------------------------------------------------------------------------------------------
 
 
 def run_kubernetes_core(kube: Kube, namespace: str):
     ansible_playbook = str(Path(sys.executable).with_name("ansible-playbook"))
-    extra = {"kubeconfig": str(kube.kubeconfig), "helm_binary": str(HELM), "chart": str(SMOKE_CHART),
-             "namespace": namespace}
+    extra = {"test_kubeconfig": str(kube.kubeconfig), "test_helm_binary": str(HELM), "test_chart": str(SMOKE_CHART),
+             "test_namespace": namespace}
     proc = subprocess.run([ansible_playbook, str(PLAYBOOK), "-i", "localhost,", "-e", json.dumps(extra)],
                           cwd=kube.workdir, env=kube.environment(), capture_output=True, text=True, timeout=600,
                           check=False)
@@ -157,7 +157,7 @@ def test_kubernetes_core_k8s_k8s_info_and_helm(kube):
     assert run.returncode == 0 and run.json() == [], run.describe()
 
 
-# -- access entries -----------------------------------------------------------------------------------------------------
+# -- access entries --------------------------------------------------------------------------------------------------
 
 
 def test_a_view_access_entry_reads_but_may_not_write(kube, boto, cluster, emulator_server, caplog):
@@ -240,7 +240,7 @@ def test_a_principal_without_access_entry_is_unauthorized(kube, boto, cluster, e
     assert not has_token(json.dumps(EmulatorClient(emulator_server.url).requests()))
 
 
-# -- errors ---------------------------------------------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------------------------
 
 
 def test_errors_are_kubernetes_status_objects(kube, api_client):
@@ -309,10 +309,11 @@ def test_unknown_kinds_are_not_found_by_discovery_driven_clients(kube, cluster, 
     from kubernetes import dynamic
     from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+    unknown = 'error: the server doesn\'t have a resource type "foos"\n'
     run = kube.kubectl("get", "foos")
-    assert (run.returncode, run.stdout, run.stderr) == (1, "", 'error: the server doesn\'t have a resource type "foos"\n')
+    assert (run.returncode, run.stdout, run.stderr) == (1, "", unknown)
     run = kube.kubectl("get", "foos.example.com", "-n", "default")
-    assert (run.returncode, run.stdout, run.stderr) == (1, "", 'error: the server doesn\'t have a resource type "foos"\n')
+    assert (run.returncode, run.stdout, run.stderr) == (1, "", unknown)
     run = kube.kubectl("explain", "foos")
     assert run.returncode == 1 and 'the server doesn\'t have a resource type "foos"' in run.stderr, run.describe()
 

@@ -16,7 +16,9 @@ import json
 import pytest
 import yaml
 
-from tests.support.kubernetes import CLUSTER, CLUSTER_ARN, SMOKE_CHART, Kube, kubernetes_taints, nodes_by_group, wait_for
+from tests.support.kubernetes import (
+    CLUSTER, CLUSTER_ARN, SMOKE_CHART, Kube, kubernetes_taints, nodes_by_group, wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -223,8 +225,8 @@ def test_wait_for_available_and_rollout_status(kube_token):
     assert conditions == {"Available": ("True", "MinimumReplicasAvailable"),
                           "Progressing": ("True", "NewReplicaSetAvailable")}
     sets = kube.get_json("replicasets", "-n", namespace, "-l", "app=web")["items"]
-    assert sorted((rs["spec"]["template"]["spec"]["containers"][0]["image"], rs["spec"]["replicas"]) for rs in sets) == [
-        ("nginx:1.27", 0), ("nginx:1.28", 3)]
+    images = sorted((rs["spec"]["template"]["spec"]["containers"][0]["image"], rs["spec"]["replicas"]) for rs in sets)
+    assert images == [("nginx:1.27", 0), ("nginx:1.28", 3)]
     pods = kube.get_json("pods", "-n", namespace, "-l", "app=web")["items"]
     assert len(pods) == 3
     assert {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.28"}

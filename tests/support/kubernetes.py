@@ -69,7 +69,8 @@ class Run:
         return json.loads(self.stdout)
 
     def describe(self) -> str:
-        return f"{' '.join(self.args)} -> {self.returncode}\nstdout:\n{self.stdout[-3000:]}\nstderr:\n{self.stderr[-3000:]}"
+        return (f"{' '.join(self.args)} -> {self.returncode}\n"
+                f"stdout:\n{self.stdout[-3000:]}\nstderr:\n{self.stderr[-3000:]}")
 
 
 @dataclass
