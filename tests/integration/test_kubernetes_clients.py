@@ -227,8 +227,12 @@ def test_wait_for_available_and_rollout_status(kube_token):
     sets = kube.get_json("replicasets", "-n", namespace, "-l", "app=web")["items"]
     images = sorted((rs["spec"]["template"]["spec"]["containers"][0]["image"], rs["spec"]["replicas"]) for rs in sets)
     assert images == [("nginx:1.27", 0), ("nginx:1.28", 3)]
-    pods = kube.get_json("pods", "-n", namespace, "-l", "app=web")["items"]
-    assert len(pods) == 3
+    def current_pods():  # the old ReplicaSet's pods may still be terminating
+        pods = [p for p in kube.get_json("pods", "-n", namespace, "-l", "app=web")["items"]
+                if "deletionTimestamp" not in p["metadata"]]
+        return pods if len(pods) == 3 else None
+
+    pods = wait_for(current_pods, what="3 pods of the new ReplicaSet")
     assert {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.28"}
     assert all(p["status"]["phase"] == "Running" and p["spec"].get("nodeName") for p in pods)
     history = kube.ok("rollout", "history", "deployment/web", "-n", namespace)

@@ -176,7 +176,11 @@ def test_coredns_is_active_only_while_its_pods_are_ready_on_nodes(kube, boto, gr
     addon = eks.describe_addon(clusterName=CLUSTER, addonName="coredns")["addon"]
     assert [i["code"] for i in addon["health"]["issues"]] == ["InsufficientNumberOfReplicas"]
     pending = [p for p in pods_of(kube, "kube-system", "k8s-app=kube-dns") if p["status"]["phase"] == "Pending"]
-    assert pending and all(failed_scheduling(kube, "kube-system", p["metadata"]["name"]) for p in pending)
+    assert pending
+    for name in (p["metadata"]["name"] for p in pending):
+        events = wait_for(lambda name=name: failed_scheduling(kube, "kube-system", name),
+                          what=f"FailedScheduling of {name}")
+        assert "didn't match Pod's node affinity/selector" in events[0]["message"]
 
     # back to the default configuration: ACTIVE again, and only with every pod Ready on a node
     eks.update_addon(clusterName=CLUSTER, addonName="coredns", resolveConflicts="OVERWRITE", configurationValues="")
