@@ -7,7 +7,9 @@ cluster. Status is a timeline: ``CREATING`` -> ``ACTIVE``
 ``DELETING`` -> gone (``eks_addon_delete``). Add-ons that run a Deployment
 (``coredns``, ``aws-ebs-csi-driver``) report ``DEGRADED`` with an
 ``InsufficientNumberOfReplicas`` health issue while the cluster has no
-active node group with nodes; that is computed when the add-on is read.
+active node group with nodes and, when the cluster has a Kubernetes API
+(``k8s/eks_bridge.py``), until that Deployment's pods are Ready; that is
+computed when the add-on is read.
 
 :data:`CATALOGUE` is the emulated DescribeAddonVersions answer: a few
 realistic versions per add-on with their Kubernetes compatibilities and the
@@ -38,6 +40,11 @@ Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
 RESOLVE_CONFLICTS = ("OVERWRITE", "NONE", "PRESERVE")
 _ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$")
 _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)-eksbuild\.(\d+)$")
+# Set by ``emulator.k8s.eks_bridge`` (while the clusters have a Kubernetes API): ``WORKLOAD_HEALTH(cluster,
+# addon)`` says whether the add-on's Deployment has its pods Ready (None: no API runs for that cluster, so only
+# "does it have nodes" counts); ``ON_DELETE(cluster, addon, preserve)`` is told of DeleteAddon.
+WORKLOAD_HEALTH: Callable[[Any, Any], bool | None] | None = None
+ON_DELETE: Callable[[Any, Any, bool], None] | None = None
 DEGRADED_ISSUE = {
     "code": "InsufficientNumberOfReplicas",
     "message": "The add-on is unhealthy because it doesn't have the desired number of replicas.",
@@ -188,9 +195,17 @@ class Addon:
     def status(self, cluster: Any) -> tuple[str, list[dict[str, Any]]]:
         """Current status and health issues (``DEGRADED`` without nodes for Deployment add-ons)."""
         status = self.timeline.state() or "CREATING"
-        if status == "ACTIVE" and self.spec.needs_nodes and not has_nodes(cluster):
+        if status == "ACTIVE" and self.spec.needs_nodes and not self.workloads_ready(cluster):
             return "DEGRADED", [dict(DEGRADED_ISSUE)]
         return status, []
+
+    def workloads_ready(self, cluster: Any) -> bool:
+        """No nodes: not ready. With a Kubernetes API behind the cluster: its Deployment's pods are Ready."""
+        if not has_nodes(cluster):
+            return False
+        hook = WORKLOAD_HEALTH
+        ready = hook(cluster, self) if hook is not None else None
+        return True if ready is None else ready
 
     def to_dict(self, cluster: Any) -> dict[str, Any]:
         """The ``Addon`` shape."""
@@ -377,12 +392,14 @@ def update_addon(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def delete_addon(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    """DeleteAddon (``preserve`` is accepted; nothing runs in the emulated cluster anyway)."""
+    """DeleteAddon (with ``preserve`` the add-on's Kubernetes objects stay, see ``k8s/eks_bridge.py``)."""
     cluster = get_cluster(call, params["clusterName"])
     addon = _get_addon(cluster, params["addonName"])
     if not addon.timeline.heading_to(GONE):
         addon.timeline.begin("DELETING", GONE, TRACKER.seconds("eks_addon_delete"))
         addon.modified_at = time.time()
+        if ON_DELETE is not None:
+            ON_DELETE(cluster, addon, bool(params.get("preserve")))
     return {"addon": addon.to_dict(cluster)}
 
 

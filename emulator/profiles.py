@@ -32,6 +32,7 @@ TRANSITION_KINDS = (
     "eks_addon_create",
     "eks_addon_delete",
     "eks_addon_update",
+    "k8s_pod_start",
 )
 _OTHER_KEYS = ("scale", "api_call_ms", "description")
 

@@ -18,11 +18,12 @@ from .lifecycle import TRACKER  # noqa: E402
 def install_patches() -> None:
     """Patch moto's models once: timed lifecycles, EKS fields, faster IAM."""
     from . import eks_cluster_patches, lifecycle
-    from .k8s import clusters
+    from .k8s import clusters, eks_bridge
 
     lifecycle.install_ec2_patches()
     eks_cluster_patches.install()
     clusters.install()
+    eks_bridge.install()  # each cluster's controllers follow its API (Registry.subscribe)
     install_iam_speedups()
     install_ec2_speedups()
     install_launch_template_fixes()

@@ -7,7 +7,7 @@ STS, EC2 and the emulator's EKS access entries directly). Real clients
 ``kubernetes.core``) talk to it over HTTPS; they must not be able to tell.
 
 Modules and the contracts between them (each module owns its file; nothing
-here imports moto except ``auth`` and ``clusters``):
+here imports moto except ``auth``, ``clusters`` and ``eks_bridge``):
 
 ``schema``
     ``Schemas.for_version("1.35")``: the OpenAPI definitions of that
@@ -61,10 +61,25 @@ here imports moto except ``auth`` and ``clusters``):
     the HTTPS server of one cluster on its own 127.0.0.1 port (discovery,
     OpenAPI v2/v3, CRUD, patch, apply, watch, dry-run, tables, admission).
 
-``controllers``
+``controllers`` (a package)
     What makes the store behave like a cluster (kwok-style): nodes from node
     groups, a scheduler, workload controllers and status, add-on workloads,
-    EBS-backed volumes, load balancers.
+    EBS-backed volumes, load balancers. ``Controllers(store, cloud,
+    durations=..., name=...)`` runs them on one thread per cluster, woken by
+    ``store.subscribe`` and by timers; ``start()``, ``stop()``,
+    ``sync(timeout)`` (look at the cloud now, wait until nothing is left to
+    do), ``deployment_ready(namespace, name)``. The AWS side is a
+    ``controllers.cloud.Cloud``: ``snapshot() -> ClusterInfo`` (node groups,
+    add-ons, subnets), ``lb_subnets``, ``create_volume``/``delete_volume``,
+    ``ensure_load_balancer``/``delete_load_balancer``; it never imports moto.
+
+``eks_bridge``
+    ``MotoCloud(ref)``, the ``Cloud`` over the emulator's EKS, EC2 and ELBv2
+    backends; ``attach(ref, server)`` / ``detach(ref, server)`` start and
+    stop a cluster's controllers over ``server.store``; ``install()``
+    subscribes them to ``clusters.REGISTRY`` (``Registry.subscribe``:
+    "started"/"stopping") and hooks ``eks_addons`` so that an add-on running
+    a Deployment is DEGRADED until its pods are Ready.
 
 ``clusters``
     The registry tying an EKS cluster of the emulator to its API: started
