@@ -53,8 +53,7 @@ collections: $(STAMP) ## Check (and install if missing) the pinned collections
 	$(BIN)/python scripts/check_collections.py $(COLLECTIONS_FILE)
 
 demo: $(BOOTSTRAP) ## Build the platform against the local AWS emulator and show it
-	$(BIN)/python -m emulator run --profile demo -- \
-		$(BIN)/ansible-playbook playbooks/site.yml -i inventories/local
+	$(BIN)/python -m emulator run --profile demo -- env BIN=$(BIN) scripts/demo.sh
 
 test: lint unit integration molecule test-oldest ## Everything CI runs: lint, sanity, unit and integration tests, molecule scenarios, the oldest ansible-core
 
