@@ -51,9 +51,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import podsecurity, protobuf, tables
+from . import patch, podsecurity, protobuf, ssa, tables
 from .errors import ApiError, bad_request, invalid, not_found, status_success
 from .openapi import OpenAPI
+from .patch import json_kind
 from .resources import VIRTUAL_KINDS, ResourceType
 from .store import AdmissionRequest, Store, clone, now_rfc3339
 
@@ -1038,7 +1039,7 @@ class ApiServer:
                                           f"Invalid value: {_go_repr(value)}: {path} in body must be of type "
                                           f"{expected}: {_go_repr(value)}")])
             raise bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot '
-                              f"unmarshal {_json_type(value)} into Go struct field {go_type} of type {expected}")
+                              f"unmarshal {json_kind(value)} into Go struct field {go_type} of type {expected}")
         if unknown:
             if directive == "Strict":
                 listed = ", ".join(f'unknown field "{path}"' for path in unknown)
@@ -1052,7 +1053,7 @@ class ApiServer:
         rt = route.rt
         if not isinstance(obj, dict):
             raise bad_request(f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get "
-                              f"version/kind; json parse error: json: cannot unmarshal {_json_type(obj)} into Go "
+                              f"version/kind; json parse error: json: cannot unmarshal {json_kind(obj)} into Go "
                               "value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind "
                               "string \"json:\\\"kind,omitempty\\\"\" }")
         api_version = obj.get("apiVersion")
@@ -1073,7 +1074,7 @@ class ApiServer:
             meta = {}
         if not isinstance(meta, dict):
             raise bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot '
-                              f"unmarshal {_json_type(meta)} into Go struct field {rt.kind}.metadata of type "
+                              f"unmarshal {json_kind(meta)} into Go struct field {rt.kind}.metadata of type "
                               "v1.ObjectMeta")
         meta = dict(meta)
         obj["metadata"] = meta
@@ -1099,9 +1100,6 @@ class ApiServer:
         node = self.node_for(rt)
 
         def finalize(old: dict | None, new: dict) -> dict:
-            ssa = _ssa()
-            if ssa is None:
-                return new
             return ssa.track_update(old, new, manager, node, now_rfc3339(), operation=operation,
                                     subresource=subresource, reset_fields=_reset_fields(rt, subresource))
 
@@ -1172,7 +1170,6 @@ class ApiServer:
             if patch_type == "apply":
                 config = self._check_identity(request, route, body, True)
                 config = self._check_fields(request, rt, config, validation)
-                ssa = _require_ssa()
                 try:
                     merged = ssa.apply(live, config, manager, forced, self.node_for(rt), now_rfc3339(),
                                        subresource=subresource, reset_fields=_reset_fields(rt))
@@ -1215,7 +1212,6 @@ class ApiServer:
             return self._answer_object(request, route, updated, 200)
 
     def _apply_patch(self, patch_type: str, rt: ResourceType, live: dict, body: Any, scale_node: bool = False) -> dict:
-        patch = _require_patch()
         if scale_node:
             from .schema import Schemas
 
@@ -1228,14 +1224,13 @@ class ApiServer:
                     raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
                 return patch.json_patch(live, body)
             if not isinstance(body, dict):
-                raise bad_request(f"json: cannot unmarshal {_json_type(body)} into Go value of type "
+                raise bad_request(f"json: cannot unmarshal {json_kind(body)} into Go value of type "
                                   "map[string]interface {}")
             if patch_type == "merge":
                 return patch.merge_patch(live, body)
             if patch_type == "strategic":
                 return patch.strategic_merge_patch(live, body, node)
             if patch_type == "apply":
-                ssa = _require_ssa()
                 return ssa.apply(live, body, "scale", True, node, now_rfc3339())
         except patch.PatchError as error:
             status = getattr(error, "status", 422)
@@ -1479,20 +1474,6 @@ def _peer_closed(sock: socket.socket) -> bool:
             pass
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
-
-
 def _go_repr(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)
@@ -1572,29 +1553,6 @@ def _set_path(obj: dict, path: str, value: Any) -> None:
         current = current.setdefault(key, {})
     if keys:
         current[keys[-1]] = value
-
-
-def _ssa() -> Any:
-    try:
-        from . import ssa
-    except ImportError:
-        return None
-    return ssa
-
-
-def _require_ssa() -> Any:
-    ssa = _ssa()
-    if ssa is None:
-        raise ApiError(415, "UnsupportedMediaType", "server-side apply is not available", {})
-    return ssa
-
-
-def _require_patch() -> Any:
-    try:
-        from . import patch
-    except ImportError:
-        raise ApiError(415, "UnsupportedMediaType", "patches are not available", {}) from None
-    return patch
 
 
 def serve(cluster_name: str, kubernetes_version: str, authenticate: Callable[..., Any],

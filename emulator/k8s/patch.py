@@ -459,10 +459,10 @@ def json_patch(obj: Any, operations: Any) -> Any:
     failed: test failed``).
     """
     if not isinstance(operations, list):
-        raise PatchError(f"json: cannot unmarshal {_json_kind(operations)} into Go value of type jsonpatch.Patch", 400)
+        raise PatchError(f"json: cannot unmarshal {json_kind(operations)} into Go value of type jsonpatch.Patch", 400)
     for op in operations:
         if not isinstance(op, dict):
-            raise PatchError(f"json: cannot unmarshal {_json_kind(op)} into Go value of type jsonpatch.Operation", 400)
+            raise PatchError(f"json: cannot unmarshal {json_kind(op)} into Go value of type jsonpatch.Operation", 400)
     if len(operations) > MAX_JSON_PATCH_OPERATIONS:
         raise PatchError(f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, "
                          f"got {len(operations)}", 413)
@@ -475,7 +475,8 @@ def json_patch(obj: Any, operations: Any) -> Any:
     return doc.root
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """The JSON type of a decoded value, as Go's decoder names it in errors (object, array, string...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -39,7 +39,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
-from .patch import PatchError, copy_json, go_float, go_format, go_json, go_string, json_equal
+from .patch import PatchError, copy_json, go_float, go_format, go_json, go_string, go_type, json_equal
 from .schema import SchemaNode
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -538,19 +538,8 @@ def _go_value(value: Any) -> str:
 
 
 def _go_type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "[]interface {}"
-    if isinstance(value, dict):
-        return "map[string]interface {}"
-    return "<nil>"
+    """``patch.go_type``, except that a JSON null prints as Go's ``<nil>`` here."""
+    return "<nil>" if value is None else go_type(value)
 
 
 def _go_sharp_v(value: Any) -> str:
