@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import base64
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
-__all__ = ["BUILTIN", "GROUP_ORDER", "RequestAttributes", "ResourceType", "Resources", "types_from_crd"]
+__all__ = ["BUILTIN", "GROUP_ORDER", "ResourceType", "Resources", "types_from_crd"]
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 READ_WRITE_NO_COLLECTION = ("create", "delete", "get", "list", "patch", "update", "watch")
@@ -94,25 +94,6 @@ class ResourceType:
 
     def with_version(self, version: str, preferred: bool = False) -> "ResourceType":
         return replace(self, version=version, preferred=preferred)
-
-
-@dataclass
-class RequestAttributes:
-    """What a request does, for ``authorize(user, attributes)`` (Kubernetes' authorizer.Attributes)."""
-
-    verb: str  # get list watch create update patch delete deletecollection (resource), get post put... (path)
-    resource_request: bool
-    path: str = ""
-    api_group: str = ""
-    api_version: str = ""
-    resource: str = ""
-    subresource: str = ""
-    namespace: str = ""
-    name: str = ""
-    # field and label selectors of list/watch requests (raw strings)
-    label_selector: str = ""
-    field_selector: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _rt(group: str, version: str, kind: str, plural: str, **kwargs: Any) -> ResourceType:
