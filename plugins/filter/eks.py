@@ -24,7 +24,7 @@ ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+$")
 KNOWN_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent",
                 "aws-efs-csi-driver", "snapshot-controller", "amazon-cloudwatch-observability",
-                "aws-guardduty-agent", "adot", "aws-mountpoint-s3-csi-driver")
+                "aws-guardduty-agent", "adot", "aws-mountpoint-s3-csi-driver", "metrics-server")
 
 
 def _fail(variable, message):

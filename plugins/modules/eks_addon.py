@@ -21,7 +21,9 @@ description:
   - Add-ons that run pods (C(coredns), C(aws-ebs-csi-driver)) are C(DEGRADED) until the cluster has nodes. With
     O(wait=true), an add-on that settles C(DEGRADED), C(CREATE_FAILED) or C(UPDATE_FAILED) fails the task with its
     health issues, saying so when the cluster has no C(ACTIVE) node group. Transient states
-    (C(CREATING), C(UPDATING)) are waited out before deciding.
+    (C(CREATING), C(UPDATING)) are waited out before deciding; so is C(DEGRADED) with only
+    C(InsufficientNumberOfReplicas) on a cluster with an C(ACTIVE) node group (the add-on's pods are starting), up
+    to O(wait_timeout).
   - An add-on still C(CREATING), C(UPDATING) or C(DELETING) from an earlier run is waited for before it is changed.
   - The list is validated (names, conflict resolution, configuration values, role references) before any AWS call.
 author:
@@ -240,6 +242,7 @@ from ansible_collections.llmhub.eks.plugins.module_utils.eks_addons import role_
 from ansible_collections.llmhub.eks.plugins.module_utils.eks_addons import select_version
 
 GONE = "GONE"
+REPLICAS_ISSUE = "InsufficientNumberOfReplicas"
 NO_NODES_HINT = (
     "the cluster has no ACTIVE node group; create node groups first "
     "(site.yml runs coredns/aws-ebs-csi-driver after the nodegroups role)"
@@ -357,11 +360,21 @@ class AddonSet:
         found = self.describe_many(names)
         return {name: (addon if addon is not None else {"addonName": name, "status": GONE}) for name, addon in found.items()}
 
-    def wait_settled(self, names, description):
+    def wait_settled(self, names, description, pods_starting=False):
+        """Wait until no add-on of ``names`` is changing.
+
+        With ``pods_starting`` (the cluster has nodes), an add-on C(DEGRADED) only for too few ready replicas is
+        still starting its pods (EKS reports that while they are scheduled and pulled) and is waited for too.
+        """
+        def settled(addon):
+            if addon["status"] in SETTLING_STATES:
+                return False
+            return not (pods_starting and starting_pods(addon))
+
         return wait_for_set(
             self.fetch,
             names,
-            is_ready=lambda a: a["status"] not in SETTLING_STATES,
+            is_ready=settled,
             failure_reason=lambda a: None,
             timeout=self.module.params["wait_timeout"],
             description=description,
@@ -530,6 +543,12 @@ def require_cluster(module, client, absent_ok):
     return cluster
 
 
+def starting_pods(addon):
+    """True for an add-on C(DEGRADED) only because its Deployment has too few ready replicas."""
+    issues = (addon.get("health") or {}).get("issues") or []
+    return addon["status"] == "DEGRADED" and bool(issues) and all(i.get("code") == REPLICAS_ISSUE for i in issues)
+
+
 def defer_without_nodes(module, client, configurations):
     """Leave out the add-ons of ``defer_without_nodes`` while the cluster has no ACTIVE node group.
 
@@ -582,7 +601,8 @@ def ensure_present(module, client, configurations):
         not_active = [name for name, view in views.items() if view["status"] != "ACTIVE"]
         pending = list(dict.fromkeys(changing + not_active))
         if module.params["wait"] and pending:
-            final = addon_set.wait_settled(pending, f"add-ons of {addon_set.cluster_name}")
+            final = addon_set.wait_settled(pending, f"add-ons of {addon_set.cluster_name}",
+                                           pods_starting=bool(active_nodegroups(client, addon_set.cluster_name)))
             for name, addon in final.items():
                 if addon["status"] != GONE:
                     views[name] = addon_view(addon)
