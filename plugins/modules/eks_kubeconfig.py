@@ -194,6 +194,14 @@ cluster:
       description: Cluster status (null when it does not exist).
       type: str
       sample: ACTIVE
+    vpc_id:
+      description: VPC of the cluster (null when it does not exist); the addons role gives it to the AWS Load Balancer Controller.
+      type: str
+      sample: vpc-0123456789abcdef0
+    encryption_key_arn:
+      description: KMS key that encrypts the cluster's secrets (null without envelope encryption); the storage role encrypts volumes with it.
+      type: str
+      sample: arn:aws:kms:us-east-1:123456789012:key/0b5c1a8e-8c51-4a5e-9d3b-2c0f3d0c6a11
 authenticator:
   description: The token command written, V(aws-cli) or V(collection) (what V(auto) chose).
   returned: when O(state=present)
@@ -329,6 +337,9 @@ class Kubeconfig:
             "endpoint": cluster.get("endpoint") or KNOWN_AFTER_APPLY,
             "version": cluster.get("version") or KNOWN_AFTER_APPLY,
             "status": cluster.get("status"),
+            "vpc_id": (cluster.get("resourcesVpcConfig") or {}).get("vpcId"),
+            "encryption_key_arn": next((c.get("provider", {}).get("keyArn") for c in cluster.get("encryptionConfig") or []
+                                        if c.get("provider", {}).get("keyArn")), None),
         }
 
     # -- the entries --------------------------------------------------------------------------
