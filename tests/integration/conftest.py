@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -77,6 +78,8 @@ def playbook_environment(url: str) -> dict[str, str]:
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_LOCAL_TEMP": str(ROOT / ".artifacts" / "ansible-tmp"),
+        # one kubeconfig per emulator: test workers run side by side, each with its own clusters
+        "LLMHUB_KUBECONFIG": str(ROOT / ".artifacts" / f"kubeconfig-{urllib.parse.urlsplit(url).port}"),
     })
     return env
 
