@@ -1,4 +1,4 @@
-"""The whole site.yml (iam, vpc, eks, nodegroups) against the emulator, asserted through boto3."""
+"""The whole site.yml against the emulator, its AWS side asserted through boto3 (the Kubernetes side: test_kubernetes_platform.py)."""
 
 from __future__ import annotations
 
@@ -94,10 +94,12 @@ def test_oidc_provider_is_the_cluster_issuer(cluster, boto):
 
 
 @pytest.mark.parametrize("role, service_account, policies", [
-    ("ebs-csi-driver", "ebs-csi-controller-sa", {"managed": ["AmazonEBSCSIDriverPolicy"], "inline": []}),
-    ("cluster-autoscaler", "cluster-autoscaler", {"managed": [], "inline": ["cluster-autoscaler"]}),
-    ("aws-load-balancer-controller", "aws-load-balancer-controller",
+    ("ebs-csi-driver", "kube-system:ebs-csi-controller-sa", {"managed": ["AmazonEBSCSIDriverPolicy"], "inline": []}),
+    ("cluster-autoscaler", "kube-system:cluster-autoscaler", {"managed": [], "inline": ["cluster-autoscaler"]}),
+    ("aws-load-balancer-controller", "kube-system:aws-load-balancer-controller",
      {"managed": [], "inline": ["aws-load-balancer-controller"]}),
+    ("cloudwatch-observability", "amazon-cloudwatch:cloudwatch-agent",
+     {"managed": ["CloudWatchAgentServerPolicy", "AWSXrayWriteOnlyAccess"], "inline": []}),
 ])
 def test_irsa_role_trust_and_policies(cluster, boto, role, service_account, policies):
     iam = boto("iam")
@@ -109,11 +111,11 @@ def test_irsa_role_trust_and_policies(cluster, boto, role, service_account, poli
         "Effect": "Allow",
         "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/{issuer}"},
         "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:kube-system:{service_account}",
+        "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:{service_account}",
                                        f"{issuer}:aud": "sts.amazonaws.com"}},
     }]
     attached = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
-    assert attached == policies["managed"]
+    assert sorted(attached) == sorted(policies["managed"])
     assert iam.list_role_policies(RoleName=name)["PolicyNames"] == policies["inline"]
 
 
@@ -121,12 +123,14 @@ def test_addons_active_with_ebs_csi_service_account_role(cluster, boto):
     eks = boto("eks")
     addons = {name: eks.describe_addon(clusterName=CLUSTER, addonName=name)["addon"]
               for name in eks.list_addons(clusterName=CLUSTER)["addons"]}
-    assert sorted(addons) == ["aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni"]
+    assert sorted(addons) == ["amazon-cloudwatch-observability", "aws-ebs-csi-driver", "coredns", "kube-proxy",
+                              "metrics-server", "vpc-cni"]
     assert {a["status"] for a in addons.values()} == {"ACTIVE"}
     ebs_role = boto("iam").get_role(RoleName=f"{CLUSTER}-ebs-csi-driver")["Role"]["Arn"]
     assert addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"] == ebs_role
     cni = json.loads(addons["vpc-cni"]["configurationValues"])
     assert cni["env"]["ENABLE_PREFIX_DELEGATION"] == "true"
+    assert cni["enableNetworkPolicy"] == "true"  # the apps role's network policies are enforced
 
 
 def test_access_entries_keep_the_deployer_admin_and_node_role(cluster, boto):
