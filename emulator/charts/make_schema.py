@@ -94,7 +94,7 @@ def _is_mapping_at(values: dict[str, Any], path: str) -> bool:
 
 
 def render(schema: dict[str, Any]) -> str:
-    """The file text of a schema (stable: sorted keys, two-space indent, final newline)."""
+    """The file text of a schema (properties sorted by name, two-space indent, final newline)."""
     return json.dumps(schema, indent=2, sort_keys=False) + "\n"
 
 

@@ -375,7 +375,8 @@ def test_aws_load_balancer_controller_other_settings(helm_env):
 ])
 def test_a_misspelt_key_fails_with_helms_schema_error(helm_env, chart, values, at, key):
     base = CA_VALUES if chart == CA else LBC_VALUES
-    for command in (["template", chart, str(CHARTS / chart)], ["install", "--dry-run=client", chart, str(CHARTS / chart)]):
+    for command in (["template", chart, str(CHARTS / chart)],
+                    ["install", "--dry-run=client", chart, str(CHARTS / chart)]):
         result = helm(helm_env, *command, values={**base, **values})
         assert result.returncode == 1
         assert "values don't meet the specifications of the schema(s) in the following chart(s)" in result.stderr
