@@ -5,7 +5,8 @@ profile's per-call latency, possibly answers with an injected fault (before
 moto sees the request, so a faulted mutating call has no effect), then hands
 the request to one of the emulator's own handlers (DLM, EKS add-ons, access
 entries, updates...) or to moto. Requests under ``/_emulator/`` are the
-control API; they are never faulted nor logged.
+control API, and ``/_emulator/charts/`` the chart repository of the stand-in
+Helm charts (:mod:`emulator.charts.repo`); they are never faulted nor logged.
 
 A call nobody serves never gets an HTML page: an operation moto does not
 implement (``NotImplementedError``, Flask's "404 Not Found" page when moto
@@ -24,6 +25,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from . import dlm, eks_access, eks_addons, eks_cluster_patches
+from .charts.repo import REPOSITORY as CHART_REPOSITORY
 from .config import EmulatorConfig
 from .lifecycle import TRACKER
 from .protocols import ApiError, Call, Response, classify, error_response, fault_response, internal_failure_response
@@ -138,7 +140,7 @@ class EmulatorMiddleware:
         status, headers, body = response
         if status_holder is not None:
             status_holder.append(status)
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
                   429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented",
                   503: "Service Unavailable"}.get(status, "Status")
         start_response(f"{status} {reason}", headers + [("Content-Length", str(len(body)))])
@@ -190,9 +192,11 @@ class EmulatorMiddleware:
     # -- control API -------------------------------------------------------
 
     def control(self, environ: dict[str, Any]) -> Response:
-        """Serve ``/_emulator/{config,requests,events,reset}``."""
+        """Serve ``/_emulator/{config,requests,events,reset}`` and the chart repository ``/_emulator/charts/``."""
         path = environ["PATH_INFO"][len(CONTROL_PREFIX):].strip("/")
         method = environ.get("REQUEST_METHOD", "GET").upper()
+        if path == "charts" or path.startswith("charts/"):
+            return CHART_REPOSITORY.serve(method, path[len("charts"):].lstrip("/"), environ)
         if (path, method) == ("config", "GET"):
             return self._json(200, self.config.as_dict())
         if (path, method) == ("config", "POST"):

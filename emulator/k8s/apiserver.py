@@ -8,7 +8,8 @@ serves one :class:`~.store.Store` on its own 127.0.0.1 port
 * discovery: ``/api``, ``/api/v1``, ``/apis``, ``/apis/<group>[/<version>]``,
   legacy and aggregated (``Accept: application/json;g=apidiscovery.k8s.io;
   v=v2;as=APIGroupDiscoveryList``);
-* OpenAPI: ``/openapi/v2`` (JSON; 406 to a protobuf-only Accept),
+* OpenAPI: ``/openapi/v2`` (JSON, or gnostic protobuf when asked: see
+  :mod:`.openapi_pb`),
   ``/openapi/v3`` and ``/openapi/v3/api[s]/...`` (see :mod:`.openapi`);
 * every resource type of the store's registry: get, list (``limit``/
   ``continue``, label and field selectors), watch (chunked, one JSON event
@@ -51,7 +52,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import patch, podsecurity, protobuf, ssa, tables
+from . import openapi_pb, patch, podsecurity, protobuf, ssa, tables
 from .errors import ApiError, bad_request, invalid, not_found, status_success
 from .openapi import OpenAPI
 from .patch import json_kind
@@ -281,6 +282,7 @@ class ApiServer:
         self.git_version = git_version or f"v{minor}.0-eks-{commit[:7]}"
         self.git_commit = commit
         self.openapi = OpenAPI(store.resources, minor, self.git_version)
+        self._openapi_v2_pb: tuple[bytes, bytes] | None = None  # (the JSON document, its protobuf form)
         self._authz_takes_store = _takes_store(authz)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -637,10 +639,14 @@ class ApiServer:
 
     def _openapi(self, request: Request, parts: list[str]) -> None:
         accept = _media_types(request.header("Accept"))
+        if len(parts) == 2 and parts[1] == "v2":
+            first = next((m for m, _ in accept if m in (JSON, "*/*", "application/*", *openapi_pb.MEDIA_TYPES)), None)
+            if first in openapi_pb.MEDIA_TYPES:  # what client-go asks for (kubectl's and helm's validation)
+                return self._write(request, 200, self._openapi_v2_protobuf(), openapi_pb.MEDIA_TYPE)
         wants_json = not accept or any(m in (JSON, "*/*", "application/*") for m, _ in accept)
         if not wants_json:
-            raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json",
-                           {})
+            raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json"
+                           + (f", {openapi_pb.MEDIA_TYPE}" if parts[1:2] == ["v2"] else ""), {})
         if len(parts) == 2 and parts[1] == "v2":
             return self._send_json(request, 200, self.openapi.v2_document(), JSON)
         if len(parts) >= 2 and parts[1] == "v3":
@@ -662,6 +668,15 @@ class ApiServer:
                     "%a, %d %b %Y %H:%M:%S GMT")
             return self._send_json(request, 200, body, JSON, headers)
         raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+    def _openapi_v2_protobuf(self) -> bytes:
+        """The OpenAPI v2 document as gnostic protobuf, made again when the JSON one changes."""
+        document = self.openapi.v2_document()
+        cached = self._openapi_v2_pb
+        if cached is None or cached[0] is not document:
+            cached = (document, openapi_pb.encode_document(json.loads(document)))
+            self._openapi_v2_pb = cached
+        return cached[1]
 
     # -- resources ---------------------------------------------------------------------------------
 
