@@ -61,6 +61,8 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "clusterrolebindings": ("rbac.authorization.k8s.io", "v1", "clusterrolebindings"),
     "roles": ("rbac.authorization.k8s.io", "v1", "roles"),
     "rolebindings": ("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    "horizontalpodautoscalers": ("autoscaling", "v2", "horizontalpodautoscalers"),
+    "apiservices": ("apiregistration.k8s.io", "v1", "apiservices"),
 }
 # storage key ("group/plural") -> short name
 _BY_STORAGE = {f"{group}/{plural}": name for name, (group, _version, plural) in KINDS.items()}
@@ -77,6 +79,8 @@ _BY_KIND = {
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): "clusterrolebindings",
     ("rbac.authorization.k8s.io", "Role"): "roles", ("rbac.authorization.k8s.io", "RoleBinding"): "rolebindings",
     ("discovery.k8s.io", "EndpointSlice"): "endpointslices",
+    ("autoscaling", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
+    ("apiregistration.k8s.io", "APIService"): "apiservices",
 }
 EVENT_TTL = 3600.0
 
