@@ -256,7 +256,7 @@ class Controllers:
 
     def __init__(self, store: Store, cloud: Cloud | None = None, *, durations: Callable[[str], float] | None = None,
                  poll: float = 0.5, clock: Callable[[], float] = time.time, name: str = "cluster") -> None:
-        from . import addons, endpoints, kubelet, loadbalancers, nodes, scheduler, storage, workloads
+        from . import aggregation, addons, endpoints, kubelet, loadbalancers, nodes, scheduler, storage, workloads
 
         self.store = store
         self.cloud = cloud or NullCloud()
@@ -286,6 +286,7 @@ class Controllers:
         self.kubelet = kubelet.Kubelet()
         self.endpoints = endpoints.EndpointsController()
         self.loadbalancers = loadbalancers.LoadBalancerController()
+        self.aggregation = aggregation.AggregationController()
         self._admission = [self.storage.admit]
         self.steps: list[tuple[str, Step]] = [
             ("nodes", self.nodes.reconcile),
@@ -303,6 +304,7 @@ class Controllers:
             ("kubelet", self.kubelet.reconcile),
             ("disruption-budgets", self.workloads.disruption_budgets),
             ("endpoints", self.endpoints.reconcile),
+            ("apiservices", self.aggregation.reconcile),
             ("load-balancers", self.loadbalancers.reconcile),
         ]
 
