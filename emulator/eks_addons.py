@@ -5,7 +5,8 @@ Add-ons live in :class:`~emulator.eks_common.ClusterExtras` (``addons``, a
 cluster. Status is a timeline: ``CREATING`` -> ``ACTIVE``
 (``eks_addon_create``), ``UPDATING`` -> ``ACTIVE`` (``eks_addon_update``),
 ``DELETING`` -> gone (``eks_addon_delete``). Add-ons that run a Deployment
-(``coredns``, ``aws-ebs-csi-driver``) report ``DEGRADED`` with an
+(``coredns``, ``aws-ebs-csi-driver``, ``metrics-server``,
+``amazon-cloudwatch-observability``) report ``DEGRADED`` with an
 ``InsufficientNumberOfReplicas`` health issue while the cluster has no
 active node group with nodes and, when the cluster has a Kubernetes API
 (``k8s/eks_bridge.py``), until that Deployment's pods are Ready; that is
@@ -13,7 +14,9 @@ computed when the add-on is read.
 
 :data:`CATALOGUE` is the emulated DescribeAddonVersions answer: a few
 realistic versions per add-on with their Kubernetes compatibilities and the
-default version per Kubernetes version.
+default version per Kubernetes version, owner (``aws``, or ``community`` for
+``metrics-server``, an EKS community add-on), publisher and default namespace
+(``amazon-cloudwatch`` for ``amazon-cloudwatch-observability``).
 """
 
 from __future__ import annotations
@@ -84,6 +87,9 @@ class AddonSpec:
     versions: tuple[AddonVersion, ...]
     requires_iam_permissions: bool = False
     needs_nodes: bool = False  # runs a Deployment: DEGRADED without nodes
+    owner: str = "aws"  # "community" for EKS community add-ons
+    publisher: str = "eks"
+    namespace: str = "kube-system"  # AddonInfo.defaultNamespace
 
     def find(self, version: str) -> AddonVersion | None:
         """The catalogue entry of ``version``, if any."""
@@ -119,9 +125,9 @@ class AddonSpec:
                 }
                 for version in sorted(versions, key=AddonVersion.sort_key, reverse=True)
             ],
-            "publisher": "eks",
-            "owner": "aws",
-            "defaultNamespace": "kube-system",
+            "publisher": self.publisher,
+            "owner": self.owner,
+            "defaultNamespace": self.namespace,
         }
 
 
@@ -165,6 +171,19 @@ CATALOGUE: dict[str, AddonSpec] = {
             AddonVersion("v1.3.8-eksbuild.2", _range("1.32", "1.34")),
             AddonVersion("v1.3.10-eksbuild.1", _range("1.32", "1.35"), _range("1.32", "1.35")),
         )),
+        # an EKS community add-on: packaged and installed by EKS, supported by its upstream project
+        AddonSpec("metrics-server", "observability", (
+            AddonVersion("v0.7.2-eksbuild.3", _range("1.32", "1.34")),
+            AddonVersion("v0.7.2-eksbuild.4", _range("1.32", "1.35"), _range("1.32", "1.33")),
+            AddonVersion("v0.8.0-eksbuild.1", _range("1.32", "1.35"), _range("1.34", "1.35")),
+        ), needs_nodes=True, owner="community"),
+        # CloudWatch Container Insights (agent, Fluent Bit, the agent operator) in its own namespace
+        AddonSpec("amazon-cloudwatch-observability", "observability", (
+            AddonVersion("v4.4.0-eksbuild.1", _range("1.32", "1.34")),
+            AddonVersion("v4.5.0-eksbuild.1", _range("1.32", "1.34")),
+            AddonVersion("v4.6.0-eksbuild.1", _range("1.32", "1.35")),
+            AddonVersion("v4.7.0-eksbuild.1", _range("1.32", "1.35"), _range("1.32", "1.35")),
+        ), requires_iam_permissions=True, needs_nodes=True, namespace="amazon-cloudwatch"),
     )
 }
 
@@ -414,9 +433,9 @@ def describe_addon_versions(call: Call, params: dict[str, Any]) -> dict[str, Any
             continue
         if types and spec.type not in types:
             continue
-        if publishers and "eks" not in publishers:
+        if publishers and spec.publisher not in publishers:
             continue
-        if owners and "aws" not in owners:
+        if owners and spec.owner not in owners:
             continue
         info = spec.info(cluster_version)
         if info is not None:

@@ -18,6 +18,10 @@ serves one :class:`~.store.Store` on its own 127.0.0.1 port
   propagation, preconditions), deletecollection; the ``status`` and
   ``scale`` subresources; ``dryRun=All``; ``fieldValidation``; managed
   fields on every write; Table and PartialObjectMetadata answers;
+* aggregation: the groups of APIServices naming a Service are listed in
+  discovery, and their requests answered by the emulated backend while the
+  APIService is ``Available``, ``503`` otherwise (see :mod:`.aggregator`;
+  ``metrics.k8s.io/v1beta1`` is :class:`~.metrics.MetricsApi`);
 * errors as ``Status`` objects worded like Kubernetes';
 * admission: the store's hooks (``admission=`` adds more), Pod Security
   admission (:mod:`.podsecurity`) unless ``pod_security=False``;
@@ -44,6 +48,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,7 +57,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import openapi_pb, patch, podsecurity, protobuf, ssa, tables
+from . import aggregator, openapi_pb, patch, podsecurity, protobuf, ssa, tables
 from .errors import ApiError, bad_request, invalid, not_found, status_success
 from .openapi import OpenAPI
 from .patch import json_kind
@@ -454,13 +459,15 @@ class ApiServer:
         if head == "api" and len(parts) >= 3:
             return self._resource(request, "", parts[1], parts[2:])
         if head == "apis" and len(parts) >= 4:
-            return self._resource(request, parts[1], parts[2], parts[3:])
+            if self.store.resources.in_group_version(parts[1], parts[2]) or not self._remote_versions(parts[1]):
+                return self._resource(request, parts[1], parts[2], parts[3:])
+            return self._aggregated_resource(request, parts[1], parts[2], parts[3:])
         return self._non_resource(request, path, parts)
 
     def _root_paths(self) -> list[str]:
         paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz",
                  "/version"]
-        for group, versions in self.store.resources.groups():
+        for group, versions in self.store.resources.groups() + self._remote_groups():
             if group:
                 paths.append(f"/apis/{group}")
                 paths += [f"/apis/{group}/{version}" for version in versions]
@@ -537,18 +544,31 @@ class ApiServer:
 
     def _discovery_apis(self, request: Request, parts: list[str]) -> None:
         groups = [(g, v) for g, v in self.store.resources.groups() if g]
+        remote = self._remote_groups()
         if len(parts) == 1:
             version = self._aggregated(request)
             if version:
+                items = [self._group_discovery(g, v) for g, v in groups]
+                items += [self._remote_group_discovery(g, v) for g, v in remote]
                 body = {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}",
-                        "metadata": {}, "items": [self._group_discovery(g, v) for g, v in groups]}
+                        "metadata": {}, "items": items}
                 return self._send_json(request, 200, body, AGGREGATED.format(version=version),
                                        {"Vary": "Accept"})
             return self._send_json(request, 200, {"kind": "APIGroupList", "apiVersion": "v1",
-                                                  "groups": [self._api_group(g, v) for g, v in groups]},
+                                                  "groups": [self._api_group(g, v) for g, v in groups + remote]},
                                    headers={"Vary": "Accept"})
         found = dict(groups)
         group = parts[1]
+        if group not in found and group in dict(remote):
+            versions = dict(remote)[group]
+            if len(parts) == 2:
+                return self._send_json(request, 200, {"kind": "APIGroup", "apiVersion": "v1",
+                                                      **self._api_group(group, versions)})
+            if parts[2] in versions:
+                backend = self._backend(group, parts[2])
+                if backend is None:
+                    return self._service_unavailable(request)
+                return self._send_json(request, 200, backend.resource_list())
         if group not in found:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
         if len(parts) == 2:
@@ -557,6 +577,96 @@ class ApiServer:
         if parts[2] in found[group]:
             return self._send_json(request, 200, self._resource_list(group, parts[2]))
         raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+    # -- aggregation -------------------------------------------------------------------------------
+
+    def _remote_groups(self) -> list[tuple[str, list[str]]]:
+        """The groups (and versions, preferred first) of the APIServices naming a Service (see :mod:`.aggregator`)."""
+        result: dict[str, list[str]] = {}
+        for apiservice in aggregator.remote_apiservices(self.store):
+            versions = result.setdefault(apiservice["spec"]["group"], [])
+            if apiservice["spec"].get("version") not in versions:
+                versions.append(apiservice["spec"].get("version"))
+        return list(result.items())
+
+    def _remote_versions(self, group: str) -> list[str]:
+        return dict(self._remote_groups()).get(group) or []
+
+    def _backend(self, group: str, version: str) -> Any:
+        """The emulated server behind an Available APIService (None: unavailable)."""
+        if aggregator.resource_error(self.store, group, version) is not None:
+            return None
+        return aggregator.BACKENDS[(group, version)](self.store)
+
+    def _remote_group_discovery(self, group: str, versions: list[str]) -> dict:
+        items = []
+        for version in versions:
+            backend = self._backend(group, version)
+            if backend is None:
+                items.append({"version": version, "freshness": "Stale"})
+            else:
+                items.append({"version": version, "resources": backend.discovery_resources(),
+                              "freshness": "Current"})
+        return {"metadata": {"name": group, "creationTimestamp": None}, "versions": items}
+
+    def _service_unavailable(self, request: Request) -> None:
+        """What the aggregator's proxy answers while the APIService is not Available (``http.Error``)."""
+        self._write(request, 503, b"service unavailable\n", "text/plain; charset=utf-8",
+                    {"X-Content-Type-Options": "nosniff"})
+
+    def _aggregated_resource(self, request: Request, group: str, version: str, rest: list[str]) -> None:
+        """A request proxied to an APIService's server: authorized here, then answered by the emulated backend."""
+        if version not in self._remote_versions(group):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        namespace = ""
+        if len(rest) >= 2 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        plural = rest[0] if rest else ""
+        name = rest[1] if len(rest) > 1 else ""
+        watch = request.flag("watch")
+        method_verb = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
+                       "DELETE": "delete"}.get(request.method, request.method.lower())
+        verb = method_verb if name or method_verb != "get" else ("watch" if watch else "list")
+        if method_verb == "delete" and not name:
+            verb = "deletecollection"
+        self._authorize(request, {"verb": verb, "api_group": group, "api_version": version, "resource": plural,
+                                  "subresource": rest[2] if len(rest) > 2 else "", "namespace": namespace,
+                                  "name": name, "path": request.path})
+        backend = self._backend(group, version)
+        if backend is None:
+            return self._service_unavailable(request)
+        namespaced = backend.namespaced(plural)
+        if namespaced is None or len(rest) > 2 or (namespace and not namespaced):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        if verb == "watch":
+            raise ApiError(405, "MethodNotAllowed", f'watch is not supported on resources of kind "{plural}.{group}"',
+                           {"group": group, "kind": plural})
+        if verb not in ("get", "list"):
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
+                           {})
+        representation = self._represent(request)
+        body = backend.read(plural, namespace, name, request.param("labelSelector"), request.param("fieldSelector"),
+                            time.time())
+        if representation.kind == "table":
+            table = backend.table(body, request.param("includeObject") or "Metadata")
+            if representation.table_version == "v1beta1":
+                table["apiVersion"] = "meta.k8s.io/v1beta1"
+            return self._send_json(request, 200, table)
+        if representation.kind == "partial":
+            items = body["items"] if "items" in body else None
+            meta_kind = f"meta.k8s.io/{representation.table_version}"
+            if items is None:
+                return self._send_json(request, 200, {"kind": "PartialObjectMetadata", "apiVersion": meta_kind,
+                                                      "metadata": body["metadata"]})
+            return self._send_json(request, 200, {
+                "kind": "PartialObjectMetadataList", "apiVersion": meta_kind, "metadata": {},
+                "items": [{"kind": "PartialObjectMetadata", "apiVersion": meta_kind, "metadata": i["metadata"]}
+                          for i in items]})
+        if "items" in body:
+            for item in body["items"]:
+                item.pop("kind", None)
+                item.pop("apiVersion", None)
+        self._send_json(request, 200, body, representation=representation)
 
     @staticmethod
     def _api_group(group: str, versions: list[str]) -> dict:

@@ -306,6 +306,14 @@ def apply_defaults(rt: Any, obj: dict) -> None:
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
     elif key == ("autoscaling", "HorizontalPodAutoscaler") and spec is not None:
         spec.setdefault("minReplicas", 1)
+        if rt.version == "v2":
+            if not spec.get("metrics"):
+                spec["metrics"] = [{"type": "Resource", "resource": {
+                    "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+            _hpa_behavior_defaults(spec.get("behavior"))
+    elif key == ("apiregistration.k8s.io", "APIService") and spec is not None:
+        if isinstance(spec.get("service"), dict):
+            spec["service"].setdefault("port", 443)
     elif key in (("", "Endpoints"),):
         for subset in obj.get("subsets") or []:
             for port in (subset or {}).get("ports") or []:
@@ -327,6 +335,24 @@ def apply_defaults(rt: Any, obj: dict) -> None:
         for subject in obj.get("subjects") or []:
             if isinstance(subject, dict) and subject.get("kind") in ("User", "Group"):
                 subject.setdefault("apiGroup", "rbac.authorization.k8s.io")
+
+
+def _hpa_behavior_defaults(behavior: Any) -> None:
+    """autoscaling/v2 ``SetDefaults_HorizontalPodAutoscalerBehavior``: a given behavior gets the default rules."""
+    if not isinstance(behavior, dict):
+        return
+    up = behavior.get("scaleUp") if isinstance(behavior.get("scaleUp"), dict) else {}
+    up.setdefault("stabilizationWindowSeconds", 0)
+    up.setdefault("selectPolicy", "Max")
+    if not up.get("policies"):
+        up["policies"] = [{"type": "Pods", "value": 4, "periodSeconds": 15},
+                          {"type": "Percent", "value": 100, "periodSeconds": 15}]
+    down = behavior.get("scaleDown") if isinstance(behavior.get("scaleDown"), dict) else {}
+    down.setdefault("stabilizationWindowSeconds", 300)
+    down.setdefault("selectPolicy", "Max")
+    if not down.get("policies"):
+        down["policies"] = [{"type": "Percent", "value": 100, "periodSeconds": 15}]
+    behavior["scaleUp"], behavior["scaleDown"] = up, down
 
 
 def initial_status(rt: Any, obj: dict) -> Any:
@@ -483,8 +509,52 @@ def validate(rt: Any, obj: dict, old: dict | None) -> None:
             if (old.get("spec") or {}).get("scope") != spec.get("scope"):
                 causes.append(("FieldValueInvalid", "spec.scope",
                                f'Invalid value: "{spec.get("scope")}": field is immutable'))
+    elif key == ("apiregistration.k8s.io", "APIService"):
+        causes += _validate_api_service(name, spec)
     if causes:
         raise invalid(rt, name, causes)
+
+
+def _validate_api_service(name: str, spec: dict) -> list[tuple[str, str, str]]:
+    """kube-aggregator's ``ValidateAPIService``."""
+    causes: list[tuple[str, str, str]] = []
+    required = f"{spec.get('version') or ''}.{spec.get('group') or ''}"
+    if name != required:
+        causes.append(("FieldValueInvalid", "metadata.name",
+                       f'Invalid value: "{name}": must be `spec.version+"."+spec.group`: "{required}"'))
+    if not spec.get("version"):
+        causes.append(("FieldValueRequired", "spec.version", "Required value"))
+    group_priority = spec.get("groupPriorityMinimum") or 0
+    if not isinstance(group_priority, int) or not 0 < group_priority <= 20000:
+        causes.append(("FieldValueInvalid", "spec.groupPriorityMinimum",
+                       f"Invalid value: {group_priority}: must be positive and less than 20000"))
+    version_priority = spec.get("versionPriority") or 0
+    if not isinstance(version_priority, int) or not 0 < version_priority <= 1000:
+        causes.append(("FieldValueInvalid", "spec.versionPriority",
+                       f"Invalid value: {version_priority}: must be positive and less than 1000"))
+    service = spec.get("service")
+    if not isinstance(service, dict):
+        if spec.get("caBundle"):
+            causes.append(("FieldValueInvalid", "spec.caBundle",
+                           "Invalid value: \"<bytes>\": local APIServices may not have a caBundle"))
+        if spec.get("insecureSkipTLSVerify"):
+            causes.append(("FieldValueInvalid", "spec.insecureSkipTLSVerify",
+                           "Invalid value: true: local APIServices may not have insecureSkipTLSVerify"))
+        return causes
+    if not spec.get("group"):
+        causes.append(("FieldValueRequired", "spec.group", "Required value"))
+    if not service.get("namespace"):
+        causes.append(("FieldValueRequired", "spec.service.namespace", "Required value"))
+    if not service.get("name"):
+        causes.append(("FieldValueRequired", "spec.service.name", "Required value"))
+    port = service.get("port", 443)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        causes.append(("FieldValueInvalid", "spec.service.port",
+                       f"Invalid value: {port}: must be between 1 and 65535, inclusive"))
+    if spec.get("insecureSkipTLSVerify") and spec.get("caBundle"):
+        causes.append(("FieldValueInvalid", "spec.insecureSkipTLSVerify",
+                       "Invalid value: true: may not be true if caBundle is present"))
+    return causes
 
 
 def _validate_pod_spec(spec: dict, path: str) -> list[tuple[str, str, str]]:

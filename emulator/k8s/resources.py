@@ -185,10 +185,14 @@ BUILTIN: tuple[ResourceType, ...] = (
     _rt("coordination.k8s.io", "v1", "Lease", "leases"),
     # discovery.k8s.io/v1
     _rt("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", generation=True),
+    # apiregistration.k8s.io/v1 (the aggregator's own group: /apis lists it first)
+    _rt("apiregistration.k8s.io", "v1", "APIService", "apiservices", namespaced=False,
+        categories=("api-extensions",), subresources=_STATUS),
 )
 
 # The order of /apis (kube-apiserver's group priorities); CRD groups follow, sorted.
 GROUP_ORDER = (
+    "apiregistration.k8s.io",
     "apps",
     "events.k8s.io",
     "authentication.k8s.io",

@@ -446,23 +446,21 @@ def _printers() -> dict[tuple[str, str], tuple[list[dict], Row]]:
 
     def hpa(o: dict, now: _dt.datetime) -> list:
         ref = _get(o, "spec", "scaleTargetRef") or {}
-        metrics = _get(o, "spec", "metrics") or []
-        targets = "<none>"
-        if metrics:
-            texts = []
-            for metric in metrics:
-                target = _get(metric, "resource", "target") or {}
-                if target.get("averageUtilization") is not None:
-                    name = _get(metric, "resource", "name")
-                    texts.append(f"{name}: <unknown>/{target['averageUtilization']}%")
-                else:
-                    texts.append("<unknown>/<unknown>")
-            targets = ", ".join(texts)
-        elif _get(o, "spec", "targetCPUUtilizationPercentage") is not None:
-            targets = f"cpu: <unknown>/{_get(o, 'spec', 'targetCPUUtilizationPercentage')}%"
-        return [o["metadata"]["name"], f"{ref.get('kind')}/{ref.get('name')}", targets,
-                _none(_get(o, "spec", "minReplicas")), _int(_get(o, "spec", "maxReplicas")),
+        min_replicas = _get(o, "spec", "minReplicas")
+        return [o["metadata"]["name"], f"{ref.get('kind')}/{ref.get('name')}", hpa_targets(o),
+                "<unset>" if min_replicas is None else str(min_replicas), _int(_get(o, "spec", "maxReplicas")),
                 _int(_get(o, "status", "currentReplicas")), _age(_meta(o, "creationTimestamp"), now)]
+
+    def apiservice(o: dict, now: _dt.datetime) -> list:
+        service = _get(o, "spec", "service")
+        where = f"{service.get('namespace')}/{service.get('name')}" if isinstance(service, dict) else "Local"
+        available = "Unknown"
+        for entry in _get(o, "status", "conditions") or []:
+            if entry.get("type") == "Available":
+                available = entry.get("status") or "Unknown"
+                if available != "True" and entry.get("reason"):
+                    available = f"{available} ({entry['reason']})"
+        return [o["metadata"]["name"], where, available, _age(_meta(o, "creationTimestamp"), now)]
 
     def pdb(o: dict, now: _dt.datetime) -> list:
         return [o["metadata"]["name"], _none(_get(o, "spec", "minAvailable")) if _get(o, "spec", "minAvailable")
@@ -578,6 +576,10 @@ def _printers() -> dict[tuple[str, str], tuple[list[dict], Row]]:
         ("autoscaling", "HorizontalPodAutoscaler"): ([NAME, _col("Reference"), _col("Targets"),
                                                       _col("MinPods"), _col("MaxPods", "integer"),
                                                       _col("Replicas", "integer"), AGE], hpa),
+        ("apiregistration.k8s.io", "APIService"): ([NAME, _col("Service", description="The reference to the "
+                                                                "service that hosts this API endpoint."),
+                                                    _col("Available", description="Whether this service is "
+                                                                                  "available."), AGE], apiservice),
         ("policy", "PodDisruptionBudget"): ([NAME, _col("Min Available"), _col("Max Unavailable"),
                                              _col("Allowed Disruptions", "integer"), AGE], pdb),
         ("scheduling.k8s.io", "PriorityClass"): ([NAME, _col("Value", "integer"), _col("Global-Default", "boolean"),
@@ -591,6 +593,55 @@ def _printers() -> dict[tuple[str, str], tuple[list[dict], Row]]:
                                            _col("TokenRequests"), _col("RequiresRepublish", "boolean"),
                                            _col("Modes"), AGE], csidriver),
     }
+
+
+def hpa_targets(o: dict) -> str:
+    """The TARGETS of an HPA as kube-apiserver prints them (``formatHPAMetrics``): ``cpu: 40%/70%``."""
+    specs = _get(o, "spec", "metrics")
+    statuses = _get(o, "status", "currentMetrics") or []
+    if not specs:
+        cpu = _get(o, "spec", "targetCPUUtilizationPercentage")  # an autoscaling/v1 object (no conversion here)
+        if cpu is None:
+            return "<none>"
+        specs = [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
+                                                                             "averageUtilization": cpu}}}]
+    texts = []
+    for index, spec in enumerate(specs):
+        kind = spec.get("type")
+        current_status = statuses[index] if index < len(statuses) and isinstance(statuses[index], dict) else {}
+        if kind == "Resource" or kind == "ContainerResource":
+            key = "resource" if kind == "Resource" else "containerResource"
+            source = spec.get(key) or {}
+            target = source.get("target") or {}
+            current = (current_status.get(key) or {}).get("current") or {}
+            prefix = f"{source.get('name')}: " if kind == "Resource" else ""
+            if target.get("averageValue") is not None:
+                value = current.get("averageValue") if current_status.get(key) else None
+                texts.append(f"{prefix}{value if value is not None else '<unknown>'}/{target['averageValue']}")
+            else:
+                utilization = current.get("averageUtilization")
+                shown = f"{utilization}%" if utilization is not None else "<unknown>"
+                wanted = target.get("averageUtilization")
+                texts.append(f"{prefix}{shown}/{f'{wanted}%' if wanted is not None else '<auto>'}")
+        elif kind == "Pods":
+            target = (spec.get("pods") or {}).get("target") or {}
+            current = ((current_status.get("pods") or {}).get("current") or {}).get("averageValue")
+            texts.append(f"{current if current is not None else '<unknown>'}/{target.get('averageValue')}")
+        elif kind in ("Object", "External"):
+            key = kind.lower()
+            target = (spec.get(key) or {}).get("target") or {}
+            current = (current_status.get(key) or {}).get("current") or {}
+            if target.get("averageValue") is not None:
+                value = current.get("averageValue")
+                texts.append(f"{value if value is not None else '<unknown>'}/{target['averageValue']} (avg)")
+            else:
+                value = current.get("value")
+                texts.append(f"{value if value is not None else '<unknown>'}/{target.get('value')}")
+        else:
+            texts.append("<unknown type>")
+    if len(texts) > 2:
+        return f"{', '.join(texts[:2])} + {len(texts) - 2} more..."
+    return ", ".join(texts)
 
 
 def _meta(obj: dict, key: str) -> Any:

@@ -11,6 +11,7 @@ one background thread per cluster, level-triggered on the store's changes:
 * :mod:`.workloads`: Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
   CronJob controllers and their status;
 * :mod:`.endpoints`: Endpoints and EndpointSlices;
+* :mod:`.aggregation`: the ``Available`` condition of APIServices;
 * :mod:`.addons`: the EKS add-ons' workloads in ``kube-system``;
 * :mod:`.storage`: claims, volumes, the EBS CSI provisioner;
 * :mod:`.loadbalancers`: the AWS Load Balancer Controller.

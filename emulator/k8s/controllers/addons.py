@@ -1,4 +1,4 @@
-"""The workloads of the EKS managed add-ons, in ``kube-system``, and what EKS puts in every new cluster.
+"""The workloads of the EKS managed add-ons, and what EKS puts in every new cluster.
 
 When an add-on is created (from ``CREATING`` on) its objects are applied as
 EKS applies them, with the add-on's version in the images:
@@ -13,12 +13,38 @@ EKS applies them, with the add-on's version in the images:
   ``ebs-csi-node``, CSIDriver ``ebs.csi.aws.com``, service accounts (the
   add-on's IAM role as ``eks.amazonaws.com/role-arn``), RBAC,
   PodDisruptionBudget, and the ``ebs-csi-default-sc`` class with
-  ``defaultStorageClass.enabled``.
+  ``defaultStorageClass.enabled``;
+* ``metrics-server`` (the EKS community add-on, upstream's Helm chart): in
+  ``kube-system`` ServiceAccount and Deployment ``metrics-server`` (2
+  replicas, ``--secure-port=10251``, image ``eks/metrics-server:<add-on
+  version>``), Service ``metrics-server`` (443 -> ``https``), RBAC
+  (``system:metrics-server``, ``system:metrics-server-aggregated-reader``
+  aggregated to view/edit/admin, ``metrics-server:system:auth-delegator``,
+  ``metrics-server-auth-reader``) and the APIService ``v1beta1.metrics.k8s.io``
+  (see :mod:`.aggregation` for what then serves ``metrics.k8s.io``);
+* ``amazon-cloudwatch-observability`` (Container Insights) in its namespace
+  ``amazon-cloudwatch``: the operator's Deployment
+  ``amazon-cloudwatch-observability-controller-manager`` and webhook Service,
+  what the operator makes of its default agent resource (DaemonSet and Service
+  ``cloudwatch-agent``, ConfigMap ``cloudwatch-agent`` with the agent's JSON
+  configuration), the ``fluent-bit`` DaemonSet and ``fluent-bit-config``
+  (container logs to ``/aws/containerinsights/<cluster>/application``); both
+  DaemonSets tolerate every taint; service accounts
+  ``amazon-cloudwatch-observability-controller-manager`` and ``cloudwatch-agent``
+  (the add-on's IAM role as ``eks.amazonaws.com/role-arn``: its trust policy
+  names ``system:serviceaccount:amazon-cloudwatch:cloudwatch-agent``), RBAC.
+  The operator's CRDs, webhooks and auto-instrumentation are not emulated, and
+  the images carry the add-on version as their tag.
 
 ``configurationValues`` are honoured for the usual keys (``replicaCount``,
 ``resources``, ``tolerations``, ``nodeSelector``, ``affinity``; for the EBS
-driver under ``controller``/``node``). An update of the add-on's version or
-configuration re-applies its objects (EKS's OVERWRITE); a deleted add-on's
+driver under ``controller``/``node``; for metrics-server ``replicas``,
+``args`` (added to the defaults), ``podDisruptionBudget``; for Container
+Insights top-level ``tolerations``, ``manager``/``agent`` (and ``agent.config``,
+the agent's JSON), ``containerLogs.enabled: false`` (no Fluent Bit) and
+``containerLogs.fluentBit``). An update of the add-on's version or
+configuration re-applies its objects (EKS's OVERWRITE) and deletes those it
+no longer has (Fluent Bit after ``containerLogs.enabled: false``); a deleted add-on's
 objects are deleted, unless it was deleted with ``preserve``. Every new
 cluster also gets the ``gp2`` StorageClass (in-tree ``kubernetes.io/aws-ebs``,
 WaitForFirstConsumer, not the default since Kubernetes 1.30).
@@ -81,21 +107,21 @@ def _obj(api_version: str, kind: str, name: str, namespace: str | None = "kube-s
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **fields}
 
 
-def _sa(name: str, labels: dict, role_arn: str | None = None) -> dict:
+def _sa(name: str, labels: dict, role_arn: str | None = None, namespace: str = "kube-system") -> dict:
     metadata: dict[str, Any] = {"labels": labels}
     if role_arn:
         metadata["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
-    return _obj("v1", "ServiceAccount", name, metadata=metadata)
+    return _obj("v1", "ServiceAccount", name, namespace, metadata=metadata)
 
 
 def _cluster_role(name: str, labels: dict, rules: list[dict]) -> dict:
     return _obj("rbac.authorization.k8s.io/v1", "ClusterRole", name, None, metadata={"labels": labels}, rules=rules)
 
 
-def _binding(name: str, role: str, service_account: str, labels: dict) -> dict:
+def _binding(name: str, role: str, service_account: str, labels: dict, namespace: str = "kube-system") -> dict:
     return _obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", name, None, metadata={"labels": labels},
                 roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-                subjects=[{"kind": "ServiceAccount", "name": service_account, "namespace": "kube-system"}])
+                subjects=[{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}])
 
 
 def _apply_pod_config(template_spec: dict, config: dict) -> None:
@@ -464,15 +490,373 @@ def pod_identity_agent(info: ClusterInfo, addon: Addon) -> list[dict]:
     })]
 
 
+def field(path: str) -> dict:
+    """An env var's ``valueFrom`` a pod field."""
+    return {"valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def _sub(config: dict, key: str) -> dict:
+    value = config.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def metrics_server(info: ClusterInfo, addon: Addon) -> list[dict]:
+    """The EKS community add-on: upstream metrics-server (its Helm chart) with EKS's image and port 10251."""
+    config = _config(addon)
+    registry = ECR.format(region=info.region)
+    selector = {"app.kubernetes.io/instance": "metrics-server", "app.kubernetes.io/name": "metrics-server"}
+    labels = dict(selector, **{"app.kubernetes.io/managed-by": "EKS",
+                               "app.kubernetes.io/version": _bare(addon.version)})
+    args = ["--secure-port=10251", "--cert-dir=/tmp", "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+            "--kubelet-use-node-status-port", "--metric-resolution=15s"]
+    args += [str(a) for a in config.get("args") or [] if isinstance(a, (str, int))]
+    spec: dict[str, Any] = {
+        "containers": [{
+            "name": "metrics-server",
+            "image": f"{registry}/eks/metrics-server:{addon.version}",
+            "imagePullPolicy": "IfNotPresent",
+            "args": args,
+            "ports": [{"containerPort": 10251, "name": "https", "protocol": "TCP"}],
+            "livenessProbe": {"httpGet": {"path": "/livez", "port": "https", "scheme": "HTTPS"},
+                              "periodSeconds": 10, "failureThreshold": 3},
+            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "https", "scheme": "HTTPS"},
+                               "initialDelaySeconds": 20, "periodSeconds": 10, "failureThreshold": 3},
+            "resources": {"requests": {"cpu": "100m", "memory": "200Mi"}},
+            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                "readOnlyRootFilesystem": True, "runAsNonRoot": True, "runAsUser": 1000,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "volumeMounts": [{"mountPath": "/tmp", "name": "tmp"}],
+        }],
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "priorityClassName": "system-cluster-critical",
+        "serviceAccountName": "metrics-server",
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+    _apply_pod_config(spec, config)
+    reader_labels = dict(labels, **{"rbac.authorization.k8s.io/aggregate-to-admin": "true",
+                                    "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+                                    "rbac.authorization.k8s.io/aggregate-to-view": "true"})
+    objects = [
+        _sa("metrics-server", labels, addon.role_arn),
+        _cluster_role("system:metrics-server-aggregated-reader", reader_labels, [
+            {"apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": ["get", "list", "watch"]}]),
+        _cluster_role("system:metrics-server", labels, [
+            {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["pods", "nodes", "namespaces", "configmaps"],
+             "verbs": ["get", "list", "watch"]}]),
+        _obj("rbac.authorization.k8s.io/v1", "RoleBinding", "metrics-server-auth-reader", metadata={"labels": labels},
+             roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                      "name": "extension-apiserver-authentication-reader"},
+             subjects=[{"kind": "ServiceAccount", "name": "metrics-server", "namespace": "kube-system"}]),
+        _binding("metrics-server:system:auth-delegator", "system:auth-delegator", "metrics-server", labels),
+        _binding("system:metrics-server", "system:metrics-server", "metrics-server", labels),
+        _obj("v1", "Service", "metrics-server", metadata={"labels": labels}, spec={
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"}],
+            "selector": selector, "type": "ClusterIP"}),
+        _obj("apps/v1", "Deployment", "metrics-server", metadata={"labels": labels}, spec={
+            "replicas": int(config.get("replicas") or 2),
+            "revisionHistoryLimit": 10,
+            "selector": {"matchLabels": selector},
+            "template": {"metadata": {"labels": selector}, "spec": spec},
+        }),
+        _obj("apiregistration.k8s.io/v1", "APIService", "v1beta1.metrics.k8s.io", None, metadata={"labels": labels},
+             spec={"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100,
+                   "versionPriority": 100, "insecureSkipTLSVerify": True,
+                   "service": {"name": "metrics-server", "namespace": "kube-system", "port": 443}}),
+    ]
+    budget = _sub(config, "podDisruptionBudget")
+    if budget.get("enabled"):
+        limits = {k: budget[k] for k in ("minAvailable", "maxUnavailable") if budget.get(k) is not None}
+        objects.append(_obj("policy/v1", "PodDisruptionBudget", "metrics-server", metadata={"labels": labels},
+                            spec={**(limits or {"minAvailable": 1}), "selector": {"matchLabels": selector}}))
+    return objects
+
+
+CLOUDWATCH_NAMESPACE = "amazon-cloudwatch"
+FLUENT_BIT_CONF = """[SERVICE]
+    Flush                     5
+    Grace                     30
+    Log_Level                 error
+    Daemon                    off
+    Parsers_File              parsers.conf
+    HTTP_Server               ${HTTP_SERVER}
+    HTTP_Listen               0.0.0.0
+    HTTP_Port                 ${HTTP_PORT}
+    storage.path              /var/fluent-bit/state/flb-storage/
+    storage.sync              normal
+    storage.checksum          off
+    storage.backlog.mem_limit 5M
+
+@INCLUDE application-log.conf
+@INCLUDE dataplane-log.conf
+@INCLUDE host-log.conf
+"""
+APPLICATION_LOG_CONF = """[INPUT]
+    Name                tail
+    Tag                 application.*
+    Exclude_Path        /var/log/containers/cloudwatch-agent*, /var/log/containers/fluent-bit*
+    Path                /var/log/containers/*.log
+    multiline.parser    docker, cri
+    DB                  /var/fluent-bit/state/flb_container.db
+    Mem_Buf_Limit       50MB
+    Skip_Long_Lines     On
+    Refresh_Interval    10
+    Rotate_Wait         30
+    storage.type        filesystem
+    Read_from_Head      ${READ_FROM_HEAD}
+
+[FILTER]
+    Name                kubernetes
+    Match               application.*
+    Kube_URL            https://kubernetes.default.svc:443
+    Kube_Tag_Prefix     application.var.log.containers.
+    Merge_Log           On
+    Merge_Log_Key       log_processed
+    K8S-Logging.Parser  On
+    K8S-Logging.Exclude Off
+    Labels              Off
+    Annotations         Off
+    Use_Kubelet         On
+    Kubelet_Port        10250
+    Buffer_Size         0
+
+[OUTPUT]
+    Name                cloudwatch_logs
+    Match               application.*
+    region              ${AWS_REGION}
+    log_group_name      /aws/containerinsights/${CLUSTER_NAME}/application
+    log_stream_prefix   ${HOST_NAME}-
+    auto_create_group   true
+    extra_user_agent    container-insights
+"""
+
+
+def _log_conf(name: str, tag: str, path: str) -> str:
+    return (f"[INPUT]\n    Name                tail\n    Tag                 {tag}.*\n    Path                {path}\n"
+            f"    DB                  /var/fluent-bit/state/flb_{name}.db\n    Mem_Buf_Limit       5MB\n"
+            f"    Skip_Long_Lines     On\n    Refresh_Interval    10\n    Read_from_Head      ${{READ_FROM_HEAD}}\n\n"
+            f"[OUTPUT]\n    Name                cloudwatch_logs\n    Match               {tag}.*\n"
+            f"    region              ${{AWS_REGION}}\n"
+            f"    log_group_name      /aws/containerinsights/${{CLUSTER_NAME}}/{name}\n"
+            f"    log_stream_prefix   ${{HOST_NAME}}-\n    auto_create_group   true\n"
+            f"    extra_user_agent    container-insights\n")
+
+
+def cloudwatch_observability(info: ClusterInfo, addon: Addon) -> list[dict]:
+    """CloudWatch Container Insights in ``amazon-cloudwatch``: the agent operator, and what it makes of its default
+    ``AmazonCloudWatchAgent`` (the ``cloudwatch-agent`` DaemonSet), Fluent Bit for container logs."""
+    config = _config(addon)
+    registry = ECR.format(region=info.region)
+    namespace = CLOUDWATCH_NAMESPACE
+    version = addon.version
+    common = {"app.kubernetes.io/instance": "amazon-cloudwatch-observability",
+              "app.kubernetes.io/managed-by": "EKS", "app.kubernetes.io/name": "amazon-cloudwatch-observability",
+              "app.kubernetes.io/version": _bare(version)}
+    tolerations = config.get("tolerations") if isinstance(config.get("tolerations"), list) else None
+
+    manager_selector = {"app.kubernetes.io/component": "controller-manager",
+                        "app.kubernetes.io/name": "amazon-cloudwatch-observability"}
+    manager_config = _sub(config, "manager")
+    manager_spec: dict[str, Any] = {
+        "containers": [{
+            "name": "manager",
+            "image": f"{registry}/eks/cloudwatch-agent-operator:{version}",
+            "imagePullPolicy": "IfNotPresent",
+            "args": ["--metrics-bind-address=:8080", "--leader-elect"],
+            "ports": [{"containerPort": 9443, "name": "webhook-server", "protocol": "TCP"}],
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        }],
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "serviceAccountName": "amazon-cloudwatch-observability-controller-manager",
+        "terminationGracePeriodSeconds": 10,
+    }
+    if tolerations is not None:
+        manager_spec["tolerations"] = tolerations
+    _apply_pod_config(manager_spec, manager_config)
+
+    agent_config = _sub(config, "agent")
+    agent_labels = {"app.kubernetes.io/component": "amazon-cloudwatch-agent",
+                    "app.kubernetes.io/instance": f"{namespace}.cloudwatch-agent",
+                    "app.kubernetes.io/managed-by": "amazon-cloudwatch-agent-operator",
+                    "app.kubernetes.io/name": "cloudwatch-agent", "app.kubernetes.io/part-of": "amazon-cloudwatch-agent",
+                    "app.kubernetes.io/version": _bare(version)}
+    agent_selector = {key: agent_labels[key] for key in ("app.kubernetes.io/component", "app.kubernetes.io/instance",
+                                                         "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of")}
+    agent_spec: dict[str, Any] = {
+        "containers": [{
+            "name": "cloudwatch-agent",
+            "image": f"{registry}/eks/cloudwatch-agent:{version}",
+            "imagePullPolicy": "IfNotPresent",
+            "env": [{"name": "K8S_NODE_NAME", **field("spec.nodeName")},
+                    {"name": "HOST_IP", **field("status.hostIP")},
+                    {"name": "HOST_NAME", **field("spec.nodeName")},
+                    {"name": "K8S_NAMESPACE", **field("metadata.namespace")},
+                    {"name": "POD_NAME", **field("metadata.name")}],
+            "ports": [{"containerPort": 4315, "name": "app-signals-grpc", "protocol": "TCP"},
+                      {"containerPort": 4316, "name": "app-signals-http", "protocol": "TCP"},
+                      {"containerPort": 2000, "name": "app-signals-xray", "protocol": "TCP"},
+                      {"containerPort": 25888, "name": "emf-tcp", "protocol": "TCP"}],
+            "resources": {"limits": {"cpu": "500m", "memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "128Mi"}},
+            "volumeMounts": [{"mountPath": "/etc/cwagentconfig", "name": "cwagentconfig"},
+                             {"mountPath": "/rootfs", "name": "rootfs", "readOnly": True},
+                             {"mountPath": "/run/containerd/containerd.sock", "name": "containerdsock",
+                              "readOnly": True},
+                             {"mountPath": "/sys", "name": "sys", "readOnly": True},
+                             {"mountPath": "/dev/disk", "name": "devdisk", "readOnly": True}],
+        }],
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "serviceAccountName": "cloudwatch-agent",
+        "terminationGracePeriodSeconds": 60,
+        "tolerations": tolerations if tolerations is not None else TOLERATE_ALL,
+        "volumes": [{"name": "cwagentconfig", "configMap": {"name": "cloudwatch-agent",
+                                                           "items": [{"key": "cwagentconfig.json",
+                                                                      "path": "cwagentconfig.json"}]}},
+                    {"name": "rootfs", "hostPath": {"path": "/"}},
+                    {"name": "containerdsock", "hostPath": {"path": "/run/containerd/containerd.sock"}},
+                    {"name": "sys", "hostPath": {"path": "/sys"}},
+                    {"name": "devdisk", "hostPath": {"path": "/dev/disk/"}}],
+    }
+    _apply_pod_config(agent_spec, agent_config)
+    agent_json = agent_config.get("config")
+    if not isinstance(agent_json, dict):
+        agent_json = {"agent": {"region": info.region},
+                      "logs": {"metrics_collected": {"kubernetes": {"cluster_name": info.name,
+                                                                    "enhanced_container_insights": True},
+                                                     "application_signals": {"hosted_in": info.name}}},
+                      "traces": {"traces_collected": {"application_signals": {}}}}
+
+    logs_config = _sub(config, "containerLogs")
+    fluent_config = _sub(logs_config, "fluentBit")
+    fluent_labels = {"k8s-app": "fluent-bit", "kubernetes.io/cluster-service": "true", "version": "v1"}
+    fluent_spec: dict[str, Any] = {
+        "containers": [{
+            "name": "fluent-bit",
+            "image": f"{registry}/eks/aws-for-fluent-bit:{version}",
+            "imagePullPolicy": "IfNotPresent",
+            "env": [{"name": "AWS_REGION", "value": info.region}, {"name": "CLUSTER_NAME", "value": info.name},
+                    {"name": "READ_FROM_HEAD", "value": "Off"}, {"name": "READ_FROM_TAIL", "value": "On"},
+                    {"name": "HTTP_SERVER", "value": "On"}, {"name": "HTTP_PORT", "value": "2020"},
+                    {"name": "HOST_NAME", **field("spec.nodeName")}, {"name": "HOSTNAME", **field("metadata.name")},
+                    {"name": "CI_VERSION", "value": "k8s/1.3.17"}],
+            "resources": {"limits": {"memory": "250Mi"}, "requests": {"cpu": "50m", "memory": "25Mi"}},
+            "volumeMounts": [{"mountPath": "/var/fluent-bit/state", "name": "fluentbitstate"},
+                             {"mountPath": "/var/log", "name": "varlog", "readOnly": True},
+                             {"mountPath": "/var/lib/docker/containers", "name": "varlibdockercontainers",
+                              "readOnly": True},
+                             {"mountPath": "/fluent-bit/etc/", "name": "fluent-bit-config"},
+                             {"mountPath": "/run/log/journal", "name": "runlogjournal", "readOnly": True},
+                             {"mountPath": "/var/log/dmesg", "name": "dmesg", "readOnly": True}],
+        }],
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "serviceAccountName": "cloudwatch-agent",
+        "terminationGracePeriodSeconds": 10,
+        "tolerations": tolerations if tolerations is not None else TOLERATE_ALL,
+        "volumes": [{"name": "fluentbitstate", "hostPath": {"path": "/var/fluent-bit/state"}},
+                    {"name": "varlog", "hostPath": {"path": "/var/log"}},
+                    {"name": "varlibdockercontainers", "hostPath": {"path": "/var/lib/docker/containers"}},
+                    {"name": "fluent-bit-config", "configMap": {"name": "fluent-bit-config"}},
+                    {"name": "runlogjournal", "hostPath": {"path": "/run/log/journal"}},
+                    {"name": "dmesg", "hostPath": {"path": "/var/log/dmesg"}}],
+    }
+    _apply_pod_config(fluent_spec, fluent_config)
+
+    agent_rules = [
+        {"apiGroups": [""], "resources": ["pods", "pods/logs", "nodes", "nodes/proxy", "namespaces", "endpoints",
+                                          "services"], "verbs": ["list", "watch", "get"]},
+        {"apiGroups": [""], "resources": ["nodes/stats", "configmaps", "events"], "verbs": ["create", "get"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cwagent-clusterleader"],
+         "verbs": ["get", "update"]},
+        {"apiGroups": ["apps"], "resources": ["replicasets", "daemonsets", "deployments", "statefulsets"],
+         "verbs": ["list", "watch", "get"]},
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch", "get"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]},
+        {"nonResourceURLs": ["/metrics"], "verbs": ["get", "list", "watch"]},
+    ]
+    manager_rules = [
+        {"apiGroups": [""], "resources": ["configmaps", "serviceaccounts", "services", "namespaces", "pods",
+                                          "events"], "verbs": ["create", "delete", "get", "list", "patch", "update",
+                                                               "watch"]},
+        {"apiGroups": ["apps"], "resources": ["daemonsets", "deployments", "statefulsets", "replicasets"],
+         "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+        {"apiGroups": ["cloudwatch.aws.amazon.com"], "resources": ["*"],
+         "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "verbs": ["create", "get", "list", "update"]},
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles", "clusterrolebindings"],
+         "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+    ]
+    objects = [
+        _obj("v1", "Namespace", namespace, None, metadata={"labels": {"name": namespace}}),
+        _sa("amazon-cloudwatch-observability-controller-manager", common, namespace=namespace),
+        _sa("cloudwatch-agent", common, addon.role_arn, namespace=namespace),
+        _cluster_role("amazon-cloudwatch-observability-manager-role", common, manager_rules),
+        _binding("amazon-cloudwatch-observability-manager-rolebinding", "amazon-cloudwatch-observability-manager-role",
+                 "amazon-cloudwatch-observability-controller-manager", common, namespace),
+        _cluster_role("cloudwatch-agent-role", common, agent_rules),
+        _binding("cloudwatch-agent-role-binding", "cloudwatch-agent-role", "cloudwatch-agent", common, namespace),
+        _obj("v1", "ConfigMap", "cloudwatch-agent", namespace, metadata={"labels": agent_labels},
+             data={"cwagentconfig.json": json.dumps(agent_json, sort_keys=True)}),
+        _obj("apps/v1", "Deployment", "amazon-cloudwatch-observability-controller-manager", namespace,
+             metadata={"labels": dict(common, **manager_selector)}, spec={
+                 "replicas": int(manager_config.get("replicas") or 1),
+                 "revisionHistoryLimit": 10,
+                 "selector": {"matchLabels": manager_selector},
+                 "template": {"metadata": {"labels": manager_selector}, "spec": manager_spec},
+             }),
+        _obj("v1", "Service", "amazon-cloudwatch-observability-webhook-service", namespace,
+             metadata={"labels": common}, spec={
+                 "ports": [{"port": 443, "protocol": "TCP", "targetPort": 9443}], "selector": manager_selector}),
+        _obj("apps/v1", "DaemonSet", "cloudwatch-agent", namespace, metadata={"labels": agent_labels}, spec={
+            "selector": {"matchLabels": agent_selector},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "template": {"metadata": {"labels": agent_labels}, "spec": agent_spec},
+        }),
+        _obj("v1", "Service", "cloudwatch-agent", namespace, metadata={"labels": agent_labels}, spec={
+            "internalTrafficPolicy": "Local", "selector": agent_selector,
+            "ports": [{"name": "app-signals-grpc", "port": 4315, "protocol": "TCP", "targetPort": 4315},
+                      {"name": "app-signals-http", "port": 4316, "protocol": "TCP", "targetPort": 4316},
+                      {"name": "app-signals-xray", "port": 2000, "protocol": "TCP", "targetPort": 2000},
+                      {"name": "emf-tcp", "port": 25888, "protocol": "TCP", "targetPort": 25888}]}),
+    ]
+    if logs_config.get("enabled", True) is not False:
+        objects += [
+            _obj("v1", "ConfigMap", "fluent-bit-config", namespace, metadata={"labels": fluent_labels}, data={
+                "fluent-bit.conf": FLUENT_BIT_CONF, "application-log.conf": APPLICATION_LOG_CONF,
+                "dataplane-log.conf": _log_conf("dataplane", "dataplane.tail", "/var/log/containers/aws-node*, "
+                                                "/var/log/containers/kube-proxy*"),
+                "host-log.conf": _log_conf("host", "host.messages", "/var/log/messages"),
+                "parsers.conf": "[PARSER]\n    Name                syslog\n    Format              regex\n"
+                                "    Regex               ^(?<time>[^ ]* {1,2}[^ ]* [^ ]*) (?<host>[^ ]*) "
+                                "(?<ident>[a-zA-Z0-9_\\/\\.\\-]*)(?:\\[(?<pid>[0-9]+)\\])?(?:[^\\:]*\\:)? "
+                                "*(?<message>.*)$\n    Time_Key            time\n"
+                                "    Time_Format         %b %d %H:%M:%S\n"}),
+            _obj("apps/v1", "DaemonSet", "fluent-bit", namespace, metadata={"labels": fluent_labels}, spec={
+                "selector": {"matchLabels": {"k8s-app": "fluent-bit"}},
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+                "template": {"metadata": {"labels": fluent_labels}, "spec": fluent_spec},
+            }),
+        ]
+    return objects
+
+
 MANIFESTS = {
     "coredns": coredns,
     "vpc-cni": vpc_cni,
     "kube-proxy": kube_proxy,
     "aws-ebs-csi-driver": ebs_csi,
     "eks-pod-identity-agent": pod_identity_agent,
+    "metrics-server": metrics_server,
+    "amazon-cloudwatch-observability": cloudwatch_observability,
 }
 # the Deployment whose readiness is the add-on's health (add-ons that run a Deployment)
-HEALTH_DEPLOYMENTS = {"coredns": ("kube-system", "coredns"), "aws-ebs-csi-driver": ("kube-system", "ebs-csi-controller")}
+HEALTH_DEPLOYMENTS = {
+    "coredns": ("kube-system", "coredns"),
+    "aws-ebs-csi-driver": ("kube-system", "ebs-csi-controller"),
+    "metrics-server": ("kube-system", "metrics-server"),
+    "amazon-cloudwatch-observability": (CLOUDWATCH_NAMESPACE, "amazon-cloudwatch-observability-controller-manager"),
+}
 
 
 def manifests(info: ClusterInfo, addon: Addon) -> list[dict]:
@@ -504,7 +888,17 @@ class AddonController:
         for name, addon in present.items():
             fingerprint = (addon.version, addon.configuration, addon.role_arn, info.version)
             overwrite = self._applied.get(name) != fingerprint
-            if self._apply(ctx, manifests(info, addon), overwrite):
+            wanted = manifests(info, addon)
+            previous = self._known.get(name)
+            if overwrite and previous is not None and previous != addon:
+                # what the new version or configuration no longer has goes, as a Helm upgrade removes it
+                keep = {_key(o) for o in wanted} | {_key(o) for other in present.values() if other.name != name
+                                                     for o in manifests(info, other)}
+                for obj in reversed(manifests(info, previous)):
+                    kind, namespace, object_name = _key(obj)
+                    if kind and (kind, namespace, object_name) not in keep:
+                        ctx.delete(kind, namespace, object_name)
+            if self._apply(ctx, wanted, overwrite):
                 self._applied[name] = fingerprint
             self._known[name] = addon
         for name in list(self._known):

@@ -61,6 +61,8 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "clusterrolebindings": ("rbac.authorization.k8s.io", "v1", "clusterrolebindings"),
     "roles": ("rbac.authorization.k8s.io", "v1", "roles"),
     "rolebindings": ("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    "horizontalpodautoscalers": ("autoscaling", "v2", "horizontalpodautoscalers"),
+    "apiservices": ("apiregistration.k8s.io", "v1", "apiservices"),
 }
 # storage key ("group/plural") -> short name
 _BY_STORAGE = {f"{group}/{plural}": name for name, (group, _version, plural) in KINDS.items()}
@@ -77,6 +79,8 @@ _BY_KIND = {
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): "clusterrolebindings",
     ("rbac.authorization.k8s.io", "Role"): "roles", ("rbac.authorization.k8s.io", "RoleBinding"): "rolebindings",
     ("discovery.k8s.io", "EndpointSlice"): "endpointslices",
+    ("autoscaling", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
+    ("apiregistration.k8s.io", "APIService"): "apiservices",
 }
 EVENT_TTL = 3600.0
 
@@ -252,7 +256,7 @@ class Controllers:
 
     def __init__(self, store: Store, cloud: Cloud | None = None, *, durations: Callable[[str], float] | None = None,
                  poll: float = 0.5, clock: Callable[[], float] = time.time, name: str = "cluster") -> None:
-        from . import addons, endpoints, kubelet, loadbalancers, nodes, scheduler, storage, workloads
+        from . import aggregation, addons, endpoints, kubelet, loadbalancers, nodes, scheduler, storage, workloads
 
         self.store = store
         self.cloud = cloud or NullCloud()
@@ -282,6 +286,7 @@ class Controllers:
         self.kubelet = kubelet.Kubelet()
         self.endpoints = endpoints.EndpointsController()
         self.loadbalancers = loadbalancers.LoadBalancerController()
+        self.aggregation = aggregation.AggregationController()
         self._admission = [self.storage.admit]
         self.steps: list[tuple[str, Step]] = [
             ("nodes", self.nodes.reconcile),
@@ -299,6 +304,7 @@ class Controllers:
             ("kubelet", self.kubelet.reconcile),
             ("disruption-budgets", self.workloads.disruption_budgets),
             ("endpoints", self.endpoints.reconcile),
+            ("apiservices", self.aggregation.reconcile),
             ("load-balancers", self.loadbalancers.reconcile),
         ]
 

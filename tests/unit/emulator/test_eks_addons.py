@@ -175,3 +175,53 @@ def test_addon_validation_role_and_tags(eks, cluster, network, emulator_client):
     with pytest.raises(ClientError) as excinfo:
         eks.create_addon(clusterName="slow", addonName="vpc-cni")
     assert error_code(excinfo) == "InvalidRequestException"
+
+
+def test_observability_addons_in_the_catalogue(eks):
+    infos = eks.describe_addon_versions(kubernetesVersion="1.35", types=["observability"])["addons"]
+    assert [i["addonName"] for i in infos] == ["amazon-cloudwatch-observability", "metrics-server"]
+    cloudwatch, metrics = infos
+    assert (metrics["owner"], metrics["publisher"], metrics["defaultNamespace"]) == ("community", "eks",
+                                                                                     "kube-system")
+    assert (cloudwatch["owner"], cloudwatch["publisher"], cloudwatch["defaultNamespace"]) == (
+        "aws", "eks", "amazon-cloudwatch")
+    assert [v["addonVersion"] for v in metrics["addonVersions"]] == ["v0.8.0-eksbuild.1", "v0.7.2-eksbuild.4"]
+    assert [v["addonVersion"] for v in cloudwatch["addonVersions"]] == ["v4.7.0-eksbuild.1", "v4.6.0-eksbuild.1"]
+    assert all(v["requiresIamPermissions"] for v in cloudwatch["addonVersions"])
+    assert not any(v["requiresIamPermissions"] for v in metrics["addonVersions"])
+    every = eks.describe_addon_versions(addonName="metrics-server")["addons"][0]["addonVersions"]
+    assert [v["addonVersion"] for v in every] == ["v0.8.0-eksbuild.1", "v0.7.2-eksbuild.4", "v0.7.2-eksbuild.3"]
+    defaults = {c["clusterVersion"]: v["addonVersion"] for v in every for c in v["compatibilities"]
+                if c["defaultVersion"]}
+    assert defaults == {"1.35": "v0.8.0-eksbuild.1", "1.34": "v0.8.0-eksbuild.1", "1.33": "v0.7.2-eksbuild.4",
+                        "1.32": "v0.7.2-eksbuild.4"}
+    assert [i["addonName"] for i in eks.describe_addon_versions(owners=["community"])["addons"]] == [
+        "metrics-server"]
+    assert "metrics-server" not in {i["addonName"] for i in eks.describe_addon_versions(owners=["aws"])["addons"]}
+    assert eks.describe_addon_versions(addonName="amazon-cloudwatch-observability",
+                                       kubernetesVersion="1.31")["addons"] == []
+
+
+def test_observability_addons_on_a_1_35_cluster(eks, network):
+    eks.create_cluster(name="obs", roleArn=ROLE, version="1.35", resourcesVpcConfig={"subnetIds": network["subnets"]})
+    cloudwatch_role = "arn:aws:iam::123456789012:role/cloudwatch-agent"
+    created = eks.create_addon(clusterName="obs", addonName="amazon-cloudwatch-observability",
+                               serviceAccountRoleArn=cloudwatch_role)["addon"]
+    assert created["addonVersion"] == "v4.7.0-eksbuild.1" and created["serviceAccountRoleArn"] == cloudwatch_role
+    metrics = eks.create_addon(clusterName="obs", addonName="metrics-server",
+                               configurationValues='{"replicas": 1}')["addon"]
+    assert metrics["addonVersion"] == "v0.8.0-eksbuild.1"
+    assert sorted(eks.list_addons(clusterName="obs")["addons"]) == ["amazon-cloudwatch-observability",
+                                                                  "metrics-server"]
+    for name in ("metrics-server", "amazon-cloudwatch-observability"):  # both run pods: no nodes, no health
+        described = addon(eks, name, "obs")
+        assert described["status"] == "DEGRADED"
+        assert [i["code"] for i in described["health"]["issues"]] == ["InsufficientNumberOfReplicas"]
+    with pytest.raises(ClientError) as excinfo:
+        eks.create_addon(clusterName="obs", addonName="metrics-server", addonVersion="v0.7.2-eksbuild.3")
+    assert error_code(excinfo) == "ResourceInUseException"
+    eks.delete_addon(clusterName="obs", addonName="metrics-server")
+    wait_until(lambda: eks.list_addons(clusterName="obs")["addons"] == ["amazon-cloudwatch-observability"])
+    with pytest.raises(ClientError) as excinfo:  # v0.7.2-eksbuild.3 stops at 1.34
+        eks.create_addon(clusterName="obs", addonName="metrics-server", addonVersion="v0.7.2-eksbuild.3")
+    assert error_code(excinfo) == "InvalidParameterException"

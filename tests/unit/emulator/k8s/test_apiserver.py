@@ -115,7 +115,7 @@ def test_legacy_discovery(cluster):
     assert status == 200 and core["kind"] == "APIVersions" and core["versions"] == ["v1"]
     _, _, groups = raw(cluster, "GET", "/apis")
     names = [g["name"] for g in groups["groups"]]
-    assert names[:2] == ["apps", "events.k8s.io"] and "rbac.authorization.k8s.io" in names
+    assert names[:3] == ["apiregistration.k8s.io", "apps", "events.k8s.io"] and "rbac.authorization.k8s.io" in names
     autoscaling = next(g for g in groups["groups"] if g["name"] == "autoscaling")
     assert autoscaling["preferredVersion"]["version"] == "v2"
     _, _, apps = raw(cluster, "GET", "/apis/apps/v1")
