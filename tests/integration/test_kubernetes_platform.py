@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kubernetes import CLUSTER, Kube, assert_no_token, nodes_by_group
+from tests.support.kubernetes import CLUSTER, Kube, assert_no_token, wait_for
 
 from .conftest import ROOT, playbook_environment
 
@@ -150,8 +150,9 @@ def test_namespaces_are_restricted_with_default_deny_and_refuse_a_privileged_pod
 
 def test_example_app_is_available_spread_over_zones_behind_an_alb(kube, boto, node_groups):
     namespace = "llm-analytics"
-    deployment = kube.get_json("deployment", "analytics-api", "-n", namespace)
-    assert deployment["status"]["availableReplicas"] == 3
+    # the Deployment carries no replica count (the HPA owns it): the HPA scales it to its minimum of 3
+    wait_for(lambda: kube.get_json("deployment", "analytics-api", "-n", namespace)["status"].get(
+        "availableReplicas") == 3, what="the HPA's 3 available replicas")
     pods = running_pods(kube, namespace, "app.kubernetes.io/name=analytics-api")
     assert len({zone_of(node_groups, p) for p in pods}) == 3
     assert {group_of(node_groups, p) for p in pods} == {"application"}
