@@ -10,7 +10,8 @@ Field *names and types* come from the OpenAPI schema nodes (``schema``); the
 wire format only adds each message's field numbers, listed in ``FIELDS`` for
 the kinds typed clients write (metadata, ConfigMap, Secret, Namespace,
 ServiceAccount, Service, Deployment and its pod template, Job, CronJob, RBAC,
-Lease, access and subject reviews, DeleteOptions). A message or field number
+Lease, access and subject reviews, HorizontalPodAutoscaler (v1 and v2),
+DeleteOptions). A message or field number
 not listed is refused with 415, naming it; the status of a written object
 (listed without fields) is skipped, as the server resets it anyway.
 """
@@ -134,6 +135,29 @@ FIELDS: dict[str, dict[int, str]] = {
     "io.k8s.api.coordination.v1.Lease": _f("1=metadata 2=spec"),
     "io.k8s.api.coordination.v1.LeaseSpec": _f("1=holderIdentity 2=leaseDurationSeconds 3=acquireTime 4=renewTime "
                                                "5=leaseTransitions 6=strategy 7=preferredHolder"),
+    # kubectl autoscale (autoscaling/v1), typed clients writing autoscaling/v2
+    "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler": _f("1=metadata 2=spec 3=status"),
+    "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerSpec": _f("1=scaleTargetRef 2=minReplicas 3=maxReplicas "
+                                                                "4=targetCPUUtilizationPercentage"),
+    "io.k8s.api.autoscaling.v1.CrossVersionObjectReference": _f("1=kind 2=name 3=apiVersion"),
+    "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerStatus": _f(""),
+    "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler": _f("1=metadata 2=spec 3=status"),
+    "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec": _f("1=scaleTargetRef 2=minReplicas 3=maxReplicas "
+                                                                "4=metrics 5=behavior"),
+    "io.k8s.api.autoscaling.v2.CrossVersionObjectReference": _f("1=kind 2=name 3=apiVersion"),
+    "io.k8s.api.autoscaling.v2.MetricSpec": _f("1=type 2=object 3=pods 4=resource 7=containerResource 5=external"),
+    "io.k8s.api.autoscaling.v2.ResourceMetricSource": _f("1=name 2=target"),
+    "io.k8s.api.autoscaling.v2.ContainerResourceMetricSource": _f("1=name 2=target 3=container"),
+    "io.k8s.api.autoscaling.v2.PodsMetricSource": _f("1=metric 2=target"),
+    "io.k8s.api.autoscaling.v2.ObjectMetricSource": _f("1=describedObject 2=target 3=metric"),
+    "io.k8s.api.autoscaling.v2.ExternalMetricSource": _f("1=metric 2=target"),
+    "io.k8s.api.autoscaling.v2.MetricIdentifier": _f("1=name 2=selector"),
+    "io.k8s.api.autoscaling.v2.MetricTarget": _f("1=type 2=value 3=averageValue 4=averageUtilization"),
+    "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior": _f("1=scaleUp 2=scaleDown"),
+    "io.k8s.api.autoscaling.v2.HPAScalingRules": _f("3=stabilizationWindowSeconds 1=selectPolicy 2=policies "
+                                                    "4=tolerance"),
+    "io.k8s.api.autoscaling.v2.HPAScalingPolicy": _f("1=type 2=value 3=periodSeconds"),
+    "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus": _f(""),
 }
 
 # Optional (pointer) fields whose zero value means something: kept when decoded.
@@ -143,7 +167,8 @@ _POINTER_FIELDS = frozenset({
     "activeDeadlineSeconds", "startingDeadlineSeconds", "ttlSecondsAfterFinished", "priority",
     "automountServiceAccountToken", "enableServiceLinks", "orphanDependents", "immutable", "suspend",
     "manualSelector", "optional", "allocateLoadBalancerNodePorts", "leaseDurationSeconds", "leaseTransitions",
-    "setHostnameAsFQDN", "hostUsers", "shareProcessNamespace",
+    "setHostnameAsFQDN", "hostUsers", "shareProcessNamespace", "minReplicas", "targetCPUUtilizationPercentage",
+    "averageUtilization", "stabilizationWindowSeconds",
 })
 
 _TIME = {_META + "Time", _META + "MicroTime"}

@@ -12,6 +12,7 @@ one background thread per cluster, level-triggered on the store's changes:
   CronJob controllers and their status;
 * :mod:`.endpoints`: Endpoints and EndpointSlices;
 * :mod:`.aggregation`: the ``Available`` condition of APIServices;
+* :mod:`.autoscaling`: HorizontalPodAutoscalers (over the metrics API);
 * :mod:`.addons`: the EKS add-ons' workloads in ``kube-system``;
 * :mod:`.storage`: claims, volumes, the EBS CSI provisioner;
 * :mod:`.loadbalancers`: the AWS Load Balancer Controller.

@@ -256,7 +256,9 @@ class Controllers:
 
     def __init__(self, store: Store, cloud: Cloud | None = None, *, durations: Callable[[str], float] | None = None,
                  poll: float = 0.5, clock: Callable[[], float] = time.time, name: str = "cluster") -> None:
-        from . import aggregation, addons, endpoints, kubelet, loadbalancers, nodes, scheduler, storage, workloads
+        from . import (
+            addons, aggregation, autoscaling, endpoints, kubelet, loadbalancers, nodes, scheduler, storage, workloads,
+        )
 
         self.store = store
         self.cloud = cloud or NullCloud()
@@ -287,6 +289,7 @@ class Controllers:
         self.endpoints = endpoints.EndpointsController()
         self.loadbalancers = loadbalancers.LoadBalancerController()
         self.aggregation = aggregation.AggregationController()
+        self.autoscaling = autoscaling.HorizontalPodAutoscalerController()
         self._admission = [self.storage.admit]
         self.steps: list[tuple[str, Step]] = [
             ("nodes", self.nodes.reconcile),
@@ -305,6 +308,7 @@ class Controllers:
             ("disruption-budgets", self.workloads.disruption_budgets),
             ("endpoints", self.endpoints.reconcile),
             ("apiservices", self.aggregation.reconcile),
+            ("horizontal-pod-autoscalers", self.autoscaling.reconcile),
             ("load-balancers", self.loadbalancers.reconcile),
         ]
 

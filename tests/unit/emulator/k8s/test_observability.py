@@ -138,3 +138,44 @@ def test_metrics_server_serves_the_metrics_api_once_ready(cluster, tmp_path):
     assert "metrics.k8s.io" not in result.stdout
     result = cluster.kubectl("top", "nodes")
     assert (result.returncode, result.stderr.strip()) == (1, "error: Metrics API not available")
+
+
+@requires_kubectl
+def test_horizontal_pod_autoscaler_with_kubectl(cluster):
+    cluster.nodegroup("general", desired=2)
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                         "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                             {"name": "web", "image": "nginx:1.27",
+                              "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}}}]}}}}
+    assert cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest)).returncode == 0
+    result = cluster.kubectl("autoscale", "deployment/web", "--min=2", "--max=6", "--cpu=70%")
+    assert result.returncode == 0, result.stderr
+    hpa = cluster.wait(lambda: (cluster.get("horizontalpodautoscalers", "web") or {}).get("status", {}).get(
+        "conditions"), "the HPA's conditions")
+    assert {c["type"]: c["reason"] for c in hpa}["ScalingActive"] == "FailedGetResourceMetric"
+    listed = cluster.kubectl("get", "hpa", "web")
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split() == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
+    assert row.split()[:7] == ["web", "Deployment/web", "cpu:", "<unknown>/70%", "2", "6", "2"]
+    described = cluster.kubectl("describe", "hpa", "web")
+    assert described.returncode == 0, described.stderr
+    assert "FailedGetResourceMetric" in described.stdout and "ScalingActive" in described.stdout
+
+    cluster.aws("eks").create_addon(clusterName="demo", addonName="metrics-server")
+    cluster.wait(lambda: "cpu: 40%/70%" in cluster.kubectl("get", "hpa", "web").stdout, "TARGETS cpu: 40%/70%")
+    cluster.wait(lambda: {c["type"]: c["reason"] for c in cluster.get("horizontalpodautoscalers", "web")[
+        "status"]["conditions"]}.get("ScalingActive") == "ValidMetricFound")
+    top = cluster.kubectl("top", "pods", "-l", "app=web")
+    assert [row.split()[1:] for row in top.stdout.splitlines()[1:]] == [["100m", "51Mi"]] * 2, top.stdout
+
+    # a target below the model's 40%: the HPA scales the Deployment up to its maximum
+    patch = json.dumps({"spec": {"metrics": [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 25}}}]}})
+    assert cluster.kubectl("patch", "hpa", "web", "--type=merge", "-p", patch).returncode == 0
+    cluster.wait(lambda: cluster.get("deployments", "web")["spec"]["replicas"] == 6, "six replicas")
+    rollout = cluster.kubectl("rollout", "status", "deployment/web", "--timeout=60s")
+    assert rollout.returncode == 0, rollout.stderr
+    cluster.wait(lambda: cluster.kubectl("get", "hpa", "web").stdout.splitlines()[1].split()[3:7] ==
+                 ["40%/25%", "2", "6", "6"], "the HPA at its maximum")
