@@ -288,8 +288,12 @@ class MotoCloud(Cloud):
                 self._delete_balancer(elbv2, existing)
         tags = [{"Key": k, "Value": v} for k, v in spec.tags]
         try:
+            wanted_groups = self._named_security_groups(ec2, spec) if spec.security_groups else None
+            if balancer is not None and wanted_groups is not None and sorted(balancer.security_groups) != sorted(
+                    wanted_groups):
+                balancer.security_groups = list(wanted_groups)
             if balancer is None:
-                security_groups = []
+                security_groups = list(wanted_groups or [])
                 if spec.security_group:
                     security_groups = [self._security_group(ec2, spec)]
                 balancer = elbv2.create_load_balancer(
@@ -342,6 +346,23 @@ class MotoCloud(Cloud):
                                                   f"Balancing v2, {code}: {getattr(error, 'message', None) or error}"
                              ) from None
         return balancer.dns_name
+
+    @staticmethod
+    def _named_security_groups(ec2: Any, spec: LoadBalancerSpec) -> list[str]:
+        """The ids of the annotation's groups (an id, or a group name or Name tag in the VPC), as the controller
+        resolves them; one missing fails the deploy as it does."""
+        vpc_id = ec2.get_subnet(spec.subnets[0]).vpc_id
+        ids = []
+        for reference in spec.security_groups:
+            group = ec2.get_security_group_by_name_or_id(reference, vpc_id)
+            if group is None:
+                group = next((g for g in ec2.describe_security_groups(filters={"vpc-id": [vpc_id]})
+                              if dict(_tags_of(ec2, g.id)).get("Name") == reference), None)
+            if group is None:
+                raise CloudError("FailedBuildModel", f"Failed build model due to couldn't find all securityGroups, "
+                                                     f"nameOrIDs: [{reference}], found: []")
+            ids.append(group.id)
+        return ids
 
     def _security_group(self, ec2: Any, spec: LoadBalancerSpec) -> str:
         name = spec.name

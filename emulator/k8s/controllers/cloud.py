@@ -144,6 +144,7 @@ class LoadBalancerSpec:
     tags: tuple[tuple[str, str], ...] = ()
     ip_address_type: str = "ipv4"
     security_group: bool = False  # ALB: a managed security group for the listeners
+    security_groups: tuple[str, ...] = ()  # ALB: the groups of the security-groups annotation (ids or names)
 
 
 class Cloud:

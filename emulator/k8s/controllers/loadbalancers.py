@@ -336,6 +336,7 @@ class LoadBalancerController:
                                           certificate_arn=certificate if protocol == "HTTPS" else None,
                                           rules=tuple(rules)))
         extra_tags = _tags(annotations.get(ALB + "tags"))
+        own_groups = tuple(g.strip() for g in (annotations.get(ALB + "security-groups") or "").split(",") if g.strip())
         group = annotations.get(ALB + "group.name")
         if group:
             lb_name = annotations.get(ALB + "load-balancer-name") or _name(group, lengths=(17,),
@@ -349,7 +350,9 @@ class LoadBalancerController:
             subnets=tuple(s.id for s in subnets), listeners=tuple(listeners), target_groups=tuple(target_groups),
             tags=tuple([(CLUSTER_TAG, cluster), (INGRESS_STACK, stack), ("ingress.k8s.aws/resource", "LoadBalancer")]
                        + extra_tags),
-            ip_address_type=annotations.get(ALB + "ip-address-type") or "ipv4", security_group=True)
+            ip_address_type=annotations.get(ALB + "ip-address-type") or "ipv4",
+            # alb.ingress.kubernetes.io/security-groups (ids or names) replaces the managed group, as the controller does
+            security_group=not own_groups, security_groups=own_groups)
         dns = self._ensure(ctx, first, lb)
         if dns:
             for ingress in current:

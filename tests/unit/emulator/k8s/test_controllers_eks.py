@@ -536,3 +536,40 @@ def test_addon_workloads_follow_updates_and_preserve(cluster):
     cluster.wait(lambda: cluster.get("csidrivers", "ebs.csi.aws.com", None) is None)
     cluster.settle()
     assert cluster.get("daemonsets", "kube-proxy", "kube-system") is not None  # preserved
+
+
+def test_alb_ingress_with_its_own_security_groups_gets_no_managed_group(cluster):
+    """alb.ingress.kubernetes.io/security-groups (an id or a name in the VPC) replaces the managed group;
+    a group that does not exist fails the deploy with the controller's message."""
+    cluster.nodegroup("general", desired=2)
+    ec2 = cluster.aws("ec2")
+    vpc_id = ec2.describe_subnets(SubnetIds=[cluster.network["public"][0]])["Subnets"][0]["VpcId"]
+    group_id = ec2.create_security_group(GroupName="demo-alb", Description="ALB", VpcId=vpc_id)["GroupId"]
+
+    def ingress(groups):
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {
+            "name": "web", "namespace": "default", "annotations": {
+                "alb.ingress.kubernetes.io/scheme": "internet-facing",
+                "alb.ingress.kubernetes.io/target-type": "ip",
+                "alb.ingress.kubernetes.io/security-groups": groups}},
+            "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [
+                {"path": "/", "pathType": "Prefix",
+                 "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]}}
+
+    cluster.apply(deployment("web", 2), deployment("aws-load-balancer-controller", 1, namespace="kube-system"),
+                  {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+                   "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}},
+                  ingress("demo-alb"))
+    cluster.wait(lambda: ((cluster.get("ingresses", "web").get("status") or {}).get("loadBalancer") or {}).get(
+        "ingress"), "the ALB's hostname")
+    (balancer,) = cluster.aws("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert balancer["SecurityGroups"] == [group_id]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
+    assert not [g for g in groups if g["GroupName"].startswith("k8s-")], "no managed group"
+
+    cluster.delete("ingresses", "web")
+    cluster.wait(lambda: cluster.get("ingresses", "web") is None, "the Ingress gone")
+    cluster.apply(ingress("sg-0000000000000000f"))
+    events = cluster.wait(lambda: [e for e in cluster.list("events") if e.get("reason") == "FailedBuildModel"],
+                          "the FailedBuildModel event")
+    assert "couldn't find all securityGroups" in events[0]["message"]
