@@ -99,7 +99,8 @@ options:
       - Check access after writing. The module reads C(/version) of the API and lists the nodes, with a token minted
         in-process. Not done with O(state=absent).
       - Connection errors and server errors are retried until O(verify_timeout). A refused token (401) or a refused
-        node list (403) is retried for 30 seconds at most, the time EKS takes to propagate a new access entry.
+        node list (403) is retried for 30 seconds at most (or O(verify_timeout) if shorter), the time EKS takes to
+        propagate a new access entry.
     type: bool
     default: true
   verify_timeout:
@@ -441,7 +442,8 @@ class Kubeconfig:
                 except kc.KubernetesApiError as e:
                     last_error = e
                 elapsed = time.monotonic() - started
-                if last_error is not None and last_error.status in (401, 403) and elapsed >= AUTH_RETRY_SECONDS:
+                if last_error is not None and last_error.status in (401, 403) and elapsed >= min(AUTH_RETRY_SECONDS,
+                                                                                                  timeout):
                     break
                 if elapsed >= timeout:
                     break
