@@ -282,6 +282,7 @@ def test_role_arn_signs_the_tokens_and_a_principal_without_access_entry_is_told(
     assert "refused the token of arn:aws:sts::123456789012:assumed-role/kubeconfig-outsiders/EKSGetTokenAuth" in message
     assert "(401 Unauthorized)" in message and "eks_access_entries" in message
     assert os.path.exists(tmp_path / "other")  # written before the check: the entry itself is right
+    assert result_of(refused)["changed"] is True and result_of(refused)["context"] == CLUSTER_ARN
 
 
 def test_playbook_kubeconfig_writes_into_the_checkout_artifacts_and_publishes_outputs(platform, run_playbook):
