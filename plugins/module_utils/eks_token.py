@@ -161,4 +161,4 @@ def main(argv=None, stdout=None, environ=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -290,11 +290,12 @@ class KubernetesApi:
             status_message = ""
             try:
                 status_message = json.loads(e.read() or b"{}").get("message") or ""
-            except ValueError:
-                pass
-            raise KubernetesApiError(f"GET {path}: {e.code} {e.reason}" + (f": {status_message}" if status_message
-                                                                            else ""), status=e.code,
-                                     reason=status_message) from None
+            except (ValueError, AttributeError):
+                pass  # not a Kubernetes Status: the HTTP status says it all
+            message = f"GET {path}: {e.code} {e.reason}"
+            if status_message:
+                message += f": {status_message}"
+            raise KubernetesApiError(message, status=e.code, reason=status_message) from None
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", None) or e
             raise KubernetesApiError(f"cannot reach {self.endpoint}: {reason}") from None

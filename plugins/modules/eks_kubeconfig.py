@@ -99,7 +99,8 @@ options:
       - Check access after writing. The module reads C(/version) of the API and lists the nodes, with a token minted
         in-process. Not done with O(state=absent).
       - Connection errors and server errors are retried until O(verify_timeout). A refused token (401) or a refused
-        node list (403) is retried for 30 seconds at most, the time EKS takes to propagate a new access entry.
+        node list (403) is retried for 30 seconds at most (or O(verify_timeout) if shorter), the time EKS takes to
+        propagate a new access entry.
     type: bool
     default: true
   verify_timeout:
@@ -289,9 +290,11 @@ class Kubeconfig:
         params = module.params
         self.name = params["name"]
         self.region = module.region
-        self.path = os.path.abspath(os.path.expanduser(params["path"])) if params["path"] else kc.default_path()
+        self.path = os.path.abspath(params["path"]) if params["path"] else kc.default_path()
         self.cluster = None
         self.arn = None
+        # what a failed access check still reports: the file was written (or not) before it
+        self.written = {}
 
     # -- the cluster --------------------------------------------------------------------------
 
@@ -308,7 +311,8 @@ class Kubeconfig:
         """The described cluster, serving its API; in check mode a missing or CREATING one is planned (None)."""
         cluster = describe_cluster(eks_client(self.module), self.name)
         if cluster is None:
-            message = f"name: EKS cluster {self.name} does not exist in {self.region}; {BUILD_FIRST}, or fix name/region"
+            message = (f"name: EKS cluster {self.name} does not exist in {self.region}; {BUILD_FIRST}, or fix "
+                       "name/region")
             if not self.module.check_mode:
                 self.module.fail_json(msg=message)
             self.module.warn(f"EKS cluster {self.name} does not exist (yet): its kubeconfig entries are planned with "
@@ -329,13 +333,16 @@ class Kubeconfig:
             return None
         return cluster
 
-    def cluster_view(self):
+    def cluster_view(self, planned=True):
+        """What the result says of the cluster; a cluster still to be built has its values ``(known after apply)``
+        when ``planned`` (state present), null otherwise."""
         cluster = self.cluster or {}
+        unknown = KNOWN_AFTER_APPLY if planned else None
         return {
             "name": self.name,
             "arn": self.arn,
-            "endpoint": cluster.get("endpoint") or KNOWN_AFTER_APPLY,
-            "version": cluster.get("version") or KNOWN_AFTER_APPLY,
+            "endpoint": cluster.get("endpoint") or unknown,
+            "version": cluster.get("version") or unknown,
             "status": cluster.get("status"),
             "vpc_id": (cluster.get("resourcesVpcConfig") or {}).get("vpcId"),
             "encryption_key_arn": next((c.get("provider", {}).get("keyArn") for c in cluster.get("encryptionConfig") or []
@@ -452,9 +459,8 @@ class Kubeconfig:
                 except kc.KubernetesApiError as e:
                     last_error = e
                 elapsed = time.monotonic() - started
-                if last_error is not None and last_error.status in (401, 403) and elapsed >= AUTH_RETRY_SECONDS:
-                    break
-                if elapsed >= timeout:
+                refused = last_error is not None and last_error.status in (401, 403)
+                if elapsed >= timeout or (refused and elapsed >= AUTH_RETRY_SECONDS):
                     break
                 state = (f"{counts['ready']}/{wanted} Ready" if counts is not None and last_error is None
                          else str(last_error))
@@ -466,10 +472,11 @@ class Kubeconfig:
             self.fail_access(last_error, sts, timeout)
         self.module.fail_json(
             msg=f"wait_for_nodes: {counts['ready']} of the {wanted} expected Ready nodes of {self.name} after "
-                f"{timeout}s (Ready by node group: {counts['by_nodegroup'] or 'none'}, {counts['total']} nodes in all); "
+                f"{timeout}s (Ready by node group: {counts['by_nodegroup'] or 'none'}, {counts['total']} nodes in "
+                "all); "
                 "check the node groups (`ansible-playbook playbooks/site.yml --tags nodegroups`), raise "
                 "verify_timeout or lower wait_for_nodes",
-            server_version=version, nodes=counts)
+            server_version=version, nodes=counts, **self.written)
 
     def fail_access(self, error, sts, timeout):
         endpoint = self.cluster["endpoint"]
@@ -478,12 +485,13 @@ class Kubeconfig:
                 f"The Kubernetes API of {self.name} refused the token of {self.caller(sts)} (401 Unauthorized): that "
                 "principal has no access entry in the cluster. Add it to eks_access_entries (or keep "
                 "eks_access_include_deployer: true) and run `ansible-playbook playbooks/site.yml --tags eks`, or set "
-                "role_arn to a role that has one"))
+                "role_arn to a role that has one"), **self.written)
         if error.status == 403:
             self.module.fail_json(msg=(
-                f"{self.caller(sts)} may not list the nodes of {self.name} (403 Forbidden: {error.reason or 'no reason'})"
-                ": associate an access policy such as AmazonEKSViewPolicy or AmazonEKSClusterAdminPolicy (cluster "
-                "scope) with its access entry (eks_access_entries), or set verify: false"))
+                f"{self.caller(sts)} may not list the nodes of {self.name} (403 Forbidden: "
+                f"{error.reason or 'no reason'}): associate an access policy such as AmazonEKSViewPolicy or "
+                "AmazonEKSClusterAdminPolicy (cluster scope) with its access entry (eks_access_entries), or set "
+                "verify: false"), **self.written)
         vpc = self.cluster.get("resourcesVpcConfig") or {}
         if vpc.get("endpointPublicAccess"):
             hint = (f"its public endpoint admits only {', '.join(vpc.get('publicAccessCidrs') or [])} "
@@ -493,7 +501,8 @@ class Kubeconfig:
         else:
             hint = "its endpoint is private only: run from inside the VPC (or a peered network or VPN)"
         self.module.fail_json(msg=(f"Cannot check access to the Kubernetes API of {self.name} at {endpoint} within "
-                                   f"{timeout}s: {error}. {hint}, raise verify_timeout, or set verify: false"))
+                                   f"{timeout}s: {error}. {hint}, raise verify_timeout, or set verify: false"),
+                              **self.written)
 
     # -- the states ---------------------------------------------------------------------------
 
@@ -531,6 +540,7 @@ class Kubeconfig:
             after["token_script"] = script
             before["token_script"] = None if script_changed else script
         version = nodes = None
+        self.written = dict(changed=action is not None or script_changed, kubeconfig=self.path, context=context_name)
         if params["verify"] and self.cluster is not None:
             version, nodes = self.verify()
         self.module.exit_json(
@@ -555,7 +565,7 @@ class Kubeconfig:
         before = kc.entries_view(current, cluster_name, user_name, context_name)
         after = kc.entries_view(wanted, cluster_name, user_name, context_name)
         self.module.exit_json(changed=action is not None, kubeconfig=self.path, context=context_name, user=user_name,
-                              cluster=self.cluster_view(), diff=dict(before=before, after=after))
+                              cluster=self.cluster_view(planned=False), diff=dict(before=before, after=after))
 
 
 def main():

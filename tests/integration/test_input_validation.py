@@ -132,6 +132,11 @@ CASES = {
     "duplicate group names": (group(2, name="system"), "nodegroups_definitions[2].name"),
     "negative node group wait": ({"nodegroups_wait_timeout": -1}, "nodegroups_wait_timeout"),
     "recreate a group that does not exist": ({"nodegroups_recreate": ["ghost"]}, "nodegroups_recreate"),
+    # kubeconfig
+    "misspelt kubeconfig_wait_for_nodes": ({"kubeconfig_wait_for_node": 3}, "kubeconfig_wait_for_node"),
+    "authenticator the module lacks": ({"kubeconfig_authenticator": "awscli"}, "kubeconfig_authenticator"),
+    "verify timeout of zero": ({"kubeconfig_verify_timeout": 0}, "kubeconfig_verify_timeout"),
+    "negative node count": ({"kubeconfig_wait_for_nodes": -1}, "kubeconfig_wait_for_nodes"),
 }
 
 
@@ -175,7 +180,7 @@ def failures_by_host(report: dict) -> dict[str, str]:
 def test_the_table_is_large():
     assert len(CASES) >= 60
     layers = {expected.split("_")[0] for _variables, expected in CASES.values()}
-    assert layers == {"llmhub", "iam", "vpc", "eks", "nodegroups"}
+    assert layers == {"llmhub", "iam", "vpc", "eks", "nodegroups", "kubeconfig"}
 
 
 @pytest.mark.parametrize("playbook, tags, cases", [
