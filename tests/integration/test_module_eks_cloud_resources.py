@@ -273,3 +273,46 @@ def test_an_orphaned_load_balancer_fails_the_wait_naming_it(populated, boto, run
         assert run.task_results()["Cloud resources"]["remaining"] == NOTHING_LEFT
     finally:
         elbv2.delete_load_balancer(LoadBalancerArn=orphan)
+
+
+DESTROY_TASK = "Remove the load balancers and volumes made from inside the cluster, before its nodes and controllers go"
+
+
+@pytest.mark.parametrize("tags, runs", [
+    ((), True), (("--tags", "eks"), True), (("--tags", "nodegroups"), True), (("--tags", "addons"), True),
+    (("--tags", "vpc"), False), (("--tags", "iam"), False), (("--skip-tags", "addons,nodegroups,eks"), False),
+])
+def test_destroy_runs_it_with_the_layers_that_stop_the_controllers(run_playbook, tags, runs):
+    listed = run_playbook("destroy.yml", "--list-tasks", *tags)
+    assert listed.rc == 0, listed.stderr
+    assert (DESTROY_TASK in listed.stdout) is runs
+
+
+def test_destroy_removes_them_before_the_cluster_and_a_rerun_passes(populated, kube, boto, run_playbook):
+    """The last test of this module: the platform goes."""
+    kube.apply_yaml(workloads())  # again, all but what the Retain claim already has
+    wait_for(lambda: kube.kubectl("get", "service/web-public", "-n", NAMESPACE, "-o",
+                                  "jsonpath={.status.loadBalancer.ingress[0].hostname}").stdout, timeout=180,
+             what="web-public hostname")
+    wait_for(lambda: kube.kubectl("get", "pvc", "uploads", "-n", NAMESPACE, "-o",
+                                  "jsonpath={.status.phase}").stdout == "Bound", timeout=180, what="uploads Bound")
+    volume = volume_of(kube, "uploads")
+    assert tagged_for_cluster(boto)[0]
+
+    destroyed = run_playbook("destroy.yml", "-e", f"confirm_destroy={CLUSTER}")
+    assert_no_token(destroyed.stdout, destroyed.stderr, where="destroy.yml")
+    assert destroyed.rc == 0, destroyed.failure_messages()
+    result = destroyed.task_results()[DESTROY_TASK]
+    assert result["changed"] is True and result["cluster_found"] is True
+    assert f"{NAMESPACE}/web-public" in result["deleted"]["services"]
+    assert f"{NAMESPACE}/uploads" in result["deleted"]["persistent_volume_claims"]
+    assert f"Deployment {NAMESPACE}/uploader" in result["deleted"]["workloads"]
+    assert result["remaining"] == NOTHING_LEFT
+    assert boto("eks").list_clusters()["clusters"] == []
+    assert tagged_for_cluster(boto) == ([], [])
+    assert volumes_left(boto, [volume]) == []
+
+    again = run_playbook("destroy.yml", "-e", f"confirm_destroy={CLUSTER}")
+    assert again.rc == 0, again.failure_messages()
+    result = again.task_results()[DESTROY_TASK]
+    assert result["changed"] is False and result["cluster_found"] is False
