@@ -306,8 +306,8 @@ class KubernetesApi:
                 status_message = json.loads(e.read() or b"{}").get("message") or ""
             except (ValueError, AttributeError):
                 pass
-            raise KubernetesApiError(f"{method} {path}: {e.code} {e.reason}" + (f": {status_message}" if status_message
-                                                                                 else ""), status=e.code,
+            detail = f": {status_message}" if status_message else ""
+            raise KubernetesApiError(f"{method} {path}: {e.code} {e.reason}{detail}", status=e.code,
                                      reason=status_message) from None
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", None) or e
