@@ -14,7 +14,9 @@ Two halves, used by ``llmhub.eks.eks_kubeconfig``:
 * :class:`KubernetesApi`: HTTPS requests to the cluster's endpoint, verified
   with its certificate authority, authenticated by a bearer token the caller
   mints in-process (the token only goes into the ``Authorization`` header):
-  the server version and the nodes, Ready or not, by node group.
+  any request, lists that follow ``continue`` tokens, deletes with a
+  propagation policy; the server version and the nodes, Ready or not, by
+  node group.
 """
 
 from __future__ import annotations
@@ -268,21 +270,33 @@ class KubernetesApiError(Exception):
 
 
 class KubernetesApi:
-    """GET requests to a cluster's Kubernetes API with a bearer token from ``token()`` (called per request, so a
-    long wait never sends an expired token). HTTPS is verified with the cluster's CA; proxies follow the usual
-    ``HTTPS_PROXY``/``NO_PROXY`` environment, as kubectl's."""
+    """Requests to a cluster's Kubernetes API with a bearer token from ``token()`` (called per request, so a long
+    wait never sends an expired token). HTTPS is verified with the cluster's CA; proxies follow the usual
+    ``HTTPS_PROXY``/``NO_PROXY`` environment, as kubectl's. ``opener`` replaces the HTTPS opener (tests)."""
 
-    def __init__(self, endpoint, certificate_authority_data, token, timeout=30):
+    PAGE_SIZE = 500
+    # a continue token the server no longer knows (410 Gone, ResourceExpired): the list starts over, this many times
+    LIST_RESTARTS = 3
+
+    def __init__(self, endpoint, certificate_authority_data, token, timeout=30, opener=None):
         self.endpoint = endpoint.rstrip("/")
         self.token = token
         self.timeout = timeout
-        context = ssl.create_default_context(cadata=base64.b64decode(certificate_authority_data).decode("ascii"))
-        self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        if opener is None:
+            context = ssl.create_default_context(cadata=base64.b64decode(certificate_authority_data).decode("ascii"))
+            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        self.opener = opener
 
-    def get(self, path, query=None):
+    def request(self, method, path, query=None, body=None):
+        """``method`` on ``path`` (``query``: a dict, ``body``: JSON-serialisable) -> the JSON answer ({} when
+        empty). Raises KubernetesApiError: ``status`` is the HTTP status, ``reason`` the Status message."""
         url = self.endpoint + path + ("?" + urllib.parse.urlencode(query) if query else "")
-        request = urllib.request.Request(url, headers={"Accept": "application/json",
-                                                       "Authorization": "Bearer " + self.token()})
+        headers = {"Accept": "application/json", "Authorization": "Bearer " + self.token()}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
             with self.opener.open(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"{}")
@@ -292,13 +306,48 @@ class KubernetesApi:
                 status_message = json.loads(e.read() or b"{}").get("message") or ""
             except (ValueError, AttributeError):
                 pass  # not a Kubernetes Status: the HTTP status says it all
-            message = f"GET {path}: {e.code} {e.reason}"
-            if status_message:
-                message += f": {status_message}"
-            raise KubernetesApiError(message, status=e.code, reason=status_message) from None
+            detail = f": {status_message}" if status_message else ""
+            raise KubernetesApiError(f"{method} {path}: {e.code} {e.reason}{detail}", status=e.code,
+                                     reason=status_message) from None
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", None) or e
             raise KubernetesApiError(f"cannot reach {self.endpoint}: {reason}") from None
+
+    def get(self, path, query=None):
+        return self.request("GET", path, query)
+
+    def list(self, path, query=None):
+        """Every item of the collection at ``path`` (``/api/v1/pods``: all namespaces), following ``continue``
+        tokens (500 at a time); a list whose token expired (410) starts over."""
+        for _attempt in range(self.LIST_RESTARTS):
+            items, page_query = [], dict(query or {}, limit=str(self.PAGE_SIZE))
+            try:
+                while True:
+                    page = self.get(path, page_query)
+                    items.extend(page.get("items") or [])
+                    token = (page.get("metadata") or {}).get("continue")
+                    if not token:
+                        return items
+                    page_query = dict(page_query, **{"continue": token})
+            except KubernetesApiError as e:
+                if e.status != 410 or "continue" not in page_query:
+                    raise
+        raise KubernetesApiError(f"GET {path}: the list kept changing (410 Gone {self.LIST_RESTARTS} times)",
+                                 status=410)
+
+    def delete(self, path, propagation_policy=None):
+        """DELETE ``path`` (``propagation_policy``: Background, Foreground or Orphan, in the DeleteOptions body);
+        the answer (the object, marked for deletion while finalizers hold it, or a Status), None when it was
+        already gone (404)."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation_policy:
+            body["propagationPolicy"] = propagation_policy
+        try:
+            return self.request("DELETE", path, body=body)
+        except KubernetesApiError as e:
+            if e.status == 404:
+                return None
+            raise
 
     def server_version(self):
         """``gitVersion`` of ``/version`` (``v1.35.2-eks-...``)."""
@@ -306,14 +355,7 @@ class KubernetesApi:
 
     def nodes(self):
         """Every node, following ``continue`` tokens (500 at a time)."""
-        items, query = [], {"limit": "500"}
-        while True:
-            page = self.get("/api/v1/nodes", query)
-            items.extend(page.get("items") or [])
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return items
-            query = {"limit": "500", "continue": token}
+        return self.list("/api/v1/nodes")
 
 
 def is_ready(node):
