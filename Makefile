@@ -17,6 +17,7 @@ OLDEST_ANSIBLE := ansible==12.3.0 ansible-core==2.19.14
 # Set by test-oldest: ansible pins replacing those of requirements.txt, and their collections.
 ANSIBLE_PINS ?=
 COLLECTIONS_FILE ?= requirements.yml
+, := ,
 STAMP := $(VENV)/.llmhub-installed
 # The venv with its requirements plus kubectl and helm (k8s-clients): what the
 # targets that run the emulator or tests need.
@@ -27,7 +28,10 @@ PYTEST_WORKERS ?= 2
 export MOTO_IAM_LOAD_MANAGED_POLICIES := true
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv k8s-clients collections demo test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo clean
+# Workflow steps alone (make kubeconfig|addons|apps), on INVENTORY.
+INVENTORY ?= inventories/local
+
+.PHONY: help setup venv k8s-clients collections demo kubeconfig addons apps test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -54,6 +58,25 @@ collections: $(STAMP) ## Check (and install if missing) the pinned collections
 
 demo: $(BOOTSTRAP) ## Build the platform against the local AWS emulator and show it
 	$(BIN)/python -m emulator run --profile demo -- env BIN=$(BIN) scripts/demo.sh
+
+# A workflow step alone ($(1): its playbook; $(2): the site.yml tags to skip
+# when building first). On the local inventory the emulator starts empty, so
+# the platform is built first, in the same emulator, up to that step.
+define workflow_step
+	@if [ "$(INVENTORY)" = inventories/local ]; then \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- bash -c \
+			'ansible-playbook -i $(INVENTORY) playbooks/site.yml --skip-tags $(2) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/$(1)'; \
+	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) playbooks/$(1); fi
+endef
+
+kubeconfig: $(BOOTSTRAP) ## Workflow step 6: the cluster's kubeconfig entry (exec auth), access checked
+	$(call workflow_step,kubeconfig.yml,kubeconfig$(,)storage$(,)addons$(,)apps)
+
+addons: $(BOOTSTRAP) ## Workflow step 7: storage classes, Metrics Server, Container Insights, Cluster Autoscaler, AWS Load Balancer Controller
+	$(call workflow_step,addons.yml,storage$(,)addons$(,)apps)
+
+apps: $(BOOTSTRAP) ## Workflow step 8: namespaces, network policies, priority classes, the example application
+	$(call workflow_step,apps.yml,apps)
 
 test: lint unit integration molecule test-oldest ## Everything CI runs: lint, sanity, unit and integration tests, molecule scenarios, the oldest ansible-core
 

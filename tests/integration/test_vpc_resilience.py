@@ -67,6 +67,30 @@ def test_deploy_succeeds_with_ten_percent_of_calls_throttled(fresh_account, run_
     assert len(ec2.describe_addresses()["Addresses"]) == 3
 
 
+def _made_for_the_cluster(boto):
+    """Load balancers and target groups tagged elbv2.k8s.aws/cluster, volumes and ENIs tagged for the cluster."""
+    elbv2, ec2 = boto("elbv2"), boto("ec2")
+
+    def tagged(arns):
+        found = []
+        for start in range(0, len(arns), 20):
+            for description in elbv2.describe_tags(ResourceArns=arns[start:start + 20])["TagDescriptions"]:
+                if {"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER} in description["Tags"]:
+                    found.append(description["ResourceArn"])
+        return found
+
+    cluster_tag = [{"Name": "tag-key", "Values": [f"kubernetes.io/cluster/{CLUSTER}"]}]
+    return {
+        "load balancers": tagged([b["LoadBalancerArn"] for b in elbv2.describe_load_balancers()["LoadBalancers"]]),
+        "target groups": tagged([g["TargetGroupArn"] for g in elbv2.describe_target_groups()["TargetGroups"]]),
+        "volumes": [v["VolumeId"] for v in ec2.describe_volumes(Filters=cluster_tag)["Volumes"]
+                    if v["State"] != "deleted"],
+        "network interfaces": [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces(
+            Filters=cluster_tag)["NetworkInterfaces"]] + [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces(
+                Filters=[{"Name": "tag:elbv2.k8s.aws/cluster", "Values": [CLUSTER]}])["NetworkInterfaces"]],
+    }
+
+
 def test_destroy_requires_confirmation_and_removes_everything(fresh_account, run_playbook, boto):
     built = run_playbook("site.yml")
     assert built.rc == 0, built.failure_messages()
@@ -76,8 +100,13 @@ def test_destroy_requires_confirmation_and_removes_everything(fresh_account, run
     ec2 = boto("ec2")
     assert len(ec2.describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"]) == 1
 
+    # what the cluster made from inside (the example app's ALB and its cache's gp3 volume) exists before the destroy
+    assert _made_for_the_cluster(boto)["load balancers"] and _made_for_the_cluster(boto)["volumes"]
+
     destroyed = run_playbook("destroy.yml", "-e", f"confirm_destroy={CLUSTER}")
     assert destroyed.rc == 0, destroyed.failure_messages()
+    assert _made_for_the_cluster(boto) == {"load balancers": [], "target groups": [], "volumes": [],
+                                           "network interfaces": []}
     assert ec2.describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"] == []
     assert _live_nat_gateways(ec2) == []
     assert ec2.describe_addresses()["Addresses"] == []
