@@ -365,7 +365,7 @@ def _validate_app(app, namespaces):
     for key, pattern in (("certificate_arn", r"^arn:aws[a-zA-Z-]*:acm:[a-z0-9-]+:\d{12}:certificate/.+$"),
                          ("waf_acl_arn", r"^arn:aws[a-zA-Z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/.+$")):
         if ingress.get(key) and not re.match(pattern, str(ingress[key])):
-            validation.fail(f"{where}.ingress.{key}", f"{ingress[key]!r} is not a {key.split('_')[0].upper()} ARN of"
+            validation.fail(f"{where}.ingress.{key}", f"{ingress[key]!r} is not a {key.split('_', maxsplit=1)[0].upper()} ARN of"
                             " the ALB's region")
     cache = app.get("cache") or {}
     validation.check_keys(f"{where}.cache", cache, CACHE_KEYS)
@@ -380,8 +380,8 @@ def apps_namespace_manifests(namespaces, pod_security="restricted"):
     manifests = []
     for item in namespaces or []:
         name = item["name"]
-        labels = {**MANAGED_BY, **(item.get("labels") or {}), **_pod_security_labels(item.get("pod_security"),
-                                                                                       pod_security)}
+        security = _pod_security_labels(item.get("pod_security"), pod_security)
+        labels = {**MANAGED_BY, **(item.get("labels") or {}), **security}
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
         if item.get("annotations"):
             namespace["metadata"]["annotations"] = dict(item["annotations"])
