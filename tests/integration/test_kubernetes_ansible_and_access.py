@@ -153,7 +153,7 @@ def test_kubernetes_core_k8s_k8s_info_and_helm(kube):
     # what the playbook left: nothing (the namespace went with its last task)
     run = kube.kubectl("get", "namespace", namespace)
     assert run.returncode == 1 and run.stderr == f'Error from server (NotFound): namespaces "{namespace}" not found\n'
-    run = kube.helm("list", "-A", "-o", "json")
+    run = kube.helm("list", "-n", namespace, "-o", "json")
     assert run.returncode == 0 and run.json() == [], run.describe()
 
 

@@ -209,6 +209,16 @@ def test_each_tag_runs_alone_on_the_built_cluster_and_changes_nothing(run_playbo
     assert run.changed_tasks() == [], run.changed_tasks()
 
 
+def test_a_class_marked_default_by_someone_else_loses_the_mark(run_playbook, kube):
+    kube.ok("annotate", "storageclass", "gp2", "storageclass.kubernetes.io/is-default-class=true", "--overwrite")
+    run = run_playbook("site.yml", "--tags", "storage")
+    assert run.rc == 0, run.failure_messages()
+    assert [name.split(" : ")[-1] for name in run.changed_tasks()] == ["Unmark every other default class"]
+    defaults = [c["metadata"]["name"] for c in kube.get_json("storageclass")["items"]
+                if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
+    assert defaults == ["gp3"]
+
+
 def test_editing_one_autoscaler_setting_upgrades_only_that_release(run_playbook, kube):
     before = {r["name"]: int(r["revision"]) for r in kube.helm("list", "-n", "kube-system", "-o", "json").json()}
     settings = {"new-pod-scale-up-delay": "10s", "scale-down-delay-after-add": "5m",

@@ -18,6 +18,8 @@ import yaml
 
 from tests.support.kubernetes import BIN, CLUSTER, CLUSTER_ARN, Kube, assert_no_token
 
+from .conftest import playbook_environment
+
 pytestmark = pytest.mark.integration
 
 # A PATH without the AWS CLI (the venv's bin and pyenv's shims have one; /usr/bin and /bin do not).
@@ -81,7 +83,9 @@ def test_aws_cli_kubeconfig_used_by_kubectl_idempotent_check_mode_no_token(platf
     assert result["kubeconfig"] == str(path)
     assert result["context"] == result["user"] == CLUSTER_ARN
     assert result["cluster"] == {"name": CLUSTER, "arn": CLUSTER_ARN, "endpoint": cluster["endpoint"],
-                                 "version": cluster["version"], "status": "ACTIVE"}
+                                 "version": cluster["version"], "status": "ACTIVE",
+                                 "vpc_id": cluster["resourcesVpcConfig"]["vpcId"],
+                                 "encryption_key_arn": cluster["encryptionConfig"][0]["provider"]["keyArn"]}
     assert result["authenticator"] == "aws-cli"
     assert result["token_script"] is None
     assert result["server_version"].startswith("v1.35.")
@@ -285,17 +289,21 @@ def test_role_arn_signs_the_tokens_and_a_principal_without_access_entry_is_told(
     assert result_of(refused)["changed"] is True and result_of(refused)["context"] == CLUSTER_ARN
 
 
-def test_playbook_kubeconfig_writes_into_the_checkout_artifacts_and_publishes_outputs(platform, run_playbook):
+def test_playbook_kubeconfig_writes_into_the_checkout_artifacts_and_publishes_outputs(platform, run_playbook,
+                                                                                       emulator_server):
     _cluster, sizes = platform
-    root = Path(__file__).resolve().parents[2]
+    # inventories/local: never ~/.kube/config, a file in the checkout's .artifacts/ (the tests give each emulator
+    # its own through LLMHUB_KUBECONFIG)
+    expected = Path(playbook_environment(emulator_server.url)["LLMHUB_KUBECONFIG"])
+    assert expected.parent == Path(__file__).resolve().parents[2] / ".artifacts"
     run = run_playbook("kubeconfig.yml")
     assert run.rc == 0, run.failure_messages()
     assert_clean(run)
     written = run.task_results()["Write the kubeconfig entry of the cluster and check access to its API"]
-    assert written["kubeconfig"] == str(root / ".artifacts" / "kubeconfig")  # inventories/local: never ~/.kube/config
+    assert written["kubeconfig"] == str(expected)
     assert mode_of(written["kubeconfig"]) == 0o600
     shown = run.task_results()["Show how to reach the cluster"]["msg"]
-    assert shown[0] == f"kubectl --kubeconfig {root / '.artifacts' / 'kubeconfig'} --context {CLUSTER_ARN}"
+    assert shown[0] == f"kubectl --kubeconfig {expected} --context {CLUSTER_ARN}"
     assert shown[1].startswith("Kubernetes v1.35.")
     assert shown[2] == f"Ready nodes by node group: {dict(sorted(sizes.items()))}"
     again = run_playbook("kubeconfig.yml")
