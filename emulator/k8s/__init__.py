@@ -64,7 +64,8 @@ here imports moto except ``auth``, ``clusters`` and ``eks_bridge``):
 ``controllers`` (a package)
     What makes the store behave like a cluster (kwok-style): nodes from node
     groups, a scheduler, workload controllers and status, add-on workloads,
-    EBS-backed volumes, load balancers. ``Controllers(store, cloud,
+    EBS-backed volumes, load balancers, APIService availability,
+    HorizontalPodAutoscalers. ``Controllers(store, cloud,
     durations=..., name=...)`` runs them on one thread per cluster, woken by
     ``store.subscribe`` and by timers; ``start()``, ``stop()``,
     ``sync(timeout)`` (look at the cloud now, wait until nothing is left to
@@ -80,6 +81,13 @@ here imports moto except ``auth``, ``clusters`` and ``eks_bridge``):
     subscribes them to ``clusters.REGISTRY`` (``Registry.subscribe``:
     "started"/"stopping") and hooks ``eks_addons`` so that an add-on running
     a Deployment is DEGRADED until its pods are Ready.
+
+``aggregator``, ``metrics``
+    API aggregation: the groups of APIServices naming a Service (listed in
+    discovery; answered while ``Available``, 503 otherwise) and the one
+    emulated server behind them, ``metrics.MetricsApi`` (``metrics.k8s.io/
+    v1beta1`` as metrics-server answers it, over a deterministic usage model
+    that the HPA controller reads too).
 
 ``clusters``
     The registry tying an EKS cluster of the emulator to its API: started

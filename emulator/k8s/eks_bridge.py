@@ -16,7 +16,9 @@ by ``server.install_patches`` after ``clusters.install``) subscribes them to
 ``clusters.REGISTRY`` ("started": attach, "stopping": detach; a version
 restart is both, over the same store) and hooks the add-ons
 (``eks_addons.WORKLOAD_HEALTH``/``ON_DELETE``): an add-on that runs a
-Deployment (``coredns``, ``aws-ebs-csi-driver``) is ``DEGRADED`` until that
+Deployment (``coredns``, ``aws-ebs-csi-driver``, ``metrics-server``,
+``amazon-cloudwatch-observability``; ``controllers.addons.HEALTH_DEPLOYMENTS``)
+is ``DEGRADED`` until that
 Deployment's pods are Ready, and ``DeleteAddon --preserve`` keeps its objects.
 """
 

@@ -12,7 +12,7 @@ from emulator.k8s import metrics
 from emulator.k8s.controllers.aggregation import availability
 from emulator.k8s.controllers.util import now_rfc3339
 
-from .conftest import Cluster
+from .conftest import Cluster, requires_kubectl
 from .test_apiserver import AGGREGATED, TABLE, raw
 
 APISERVICE = {
@@ -198,3 +198,31 @@ def test_quantities_print_canonically():
         "40m", "2", "1200u", "1500n", "7n"]
     assert [metrics.format_memory(n) for n in (80 * 2 ** 20, 26841088, 2 ** 30, 1536, 0)] == [
         "80Mi", "26212Ki", "1Gi", "1536", "0"]
+
+
+@requires_kubectl
+def test_kubectl_applies_and_lists_apiservices(cluster, tmp_path):
+    import json
+    import subprocess
+
+    from .conftest import KUBECTL
+
+    manifest = copy.deepcopy(APISERVICE)
+    manifest["metadata"]["name"] = "v1beta1.custom.metrics.k8s.io"
+    manifest["spec"].update(group="custom.metrics.k8s.io", service={"name": "adapter", "namespace": "monitoring"})
+    env = {"KUBECONFIG": str(cluster.kubeconfig()), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(KUBECTL), *args], input=stdin, capture_output=True, text=True, env=env,
+                              timeout=60, check=False)
+
+    applied = kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.strip() == "apiservice.apiregistration.k8s.io/v1beta1.custom.metrics.k8s.io created"
+    listed = kubectl("get", "apiservices")
+    assert listed.returncode == 0 and listed.stdout.split()[:4] == ["NAME", "SERVICE", "AVAILABLE", "AGE"]
+    assert "monitoring/adapter" in listed.stdout
+    resources = kubectl("api-resources", "--api-group=apiregistration.k8s.io")
+    assert resources.stdout.splitlines()[1].split() == ["apiservices", "apiregistration.k8s.io/v1", "false",
+                                                        "APIService"]
+    assert kubectl("delete", "apiservice", "v1beta1.custom.metrics.k8s.io").returncode == 0

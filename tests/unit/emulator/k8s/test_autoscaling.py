@@ -200,14 +200,23 @@ def with_metrics_server(kube: Kube) -> None:
         "Available") == ("True", "Passed"))
 
 
+def hpa_when(kube: Kube, predicate: Any) -> dict:
+    """The HPA ``web`` once ``predicate(hpa)`` holds."""
+
+    def probe() -> dict | None:
+        hpa = kube.get("horizontalpodautoscalers", "web")
+        return hpa if hpa is not None and predicate(hpa) else None
+
+    return kube.wait(probe)
+
+
 def replicas_of(kube: Kube) -> int:
     return kube.get("deployments", "web")["spec"]["replicas"]
 
 
 def test_without_the_metrics_api_scaling_is_inactive(kube):
     kube.apply(web(2), autoscaler())
-    hpa = kube.wait(lambda: (h := kube.get("horizontalpodautoscalers", "web")) and "ScalingActive" in conditions(h)
-                    and h)
+    hpa = hpa_when(kube, lambda hpa: "ScalingActive" in conditions(hpa))
     assert conditions(hpa) == {"AbleToScale": ("True", "SucceededGetScale"),
                                "ScalingActive": ("False", "FailedGetResourceMetric")}
     error = ("failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from "
@@ -223,8 +232,7 @@ def test_without_the_metrics_api_scaling_is_inactive(kube):
     assert hpa_targets(hpa) == "cpu: <unknown>/70%" and replicas_of(kube) == 2
 
     with_metrics_server(kube)
-    hpa = kube.wait(lambda: (h := kube.get("horizontalpodautoscalers", "web")) and conditions(h).get(
-        "ScalingActive") == ("True", "ValidMetricFound") and h)
+    hpa = hpa_when(kube, lambda hpa: conditions(hpa).get("ScalingActive") == ("True", "ValidMetricFound"))
     assert conditions(hpa) == {"AbleToScale": ("True", "ReadyForNewScale"),
                                "ScalingActive": ("True", "ValidMetricFound"),
                                "ScalingLimited": ("False", "DesiredWithinRange")}
@@ -240,8 +248,7 @@ def test_scaling_up_to_the_maximum_then_down_after_the_stabilization_window(kube
     kube.apply(web(2), autoscaler(maximum=5, utilization=20))
     # 40% of a 20% target: twice the replicas, as new pods become Ready, up to maxReplicas
     kube.wait(lambda: replicas_of(kube) == 5)
-    hpa = kube.wait(lambda: (h := kube.get("horizontalpodautoscalers", "web")) and h["status"].get(
-        "currentReplicas") == 5 and h)
+    hpa = hpa_when(kube, lambda hpa: hpa["status"].get("currentReplicas") == 5)
     assert conditions(hpa)["ScalingLimited"] == ("True", "TooManyReplicas")
     assert hpa["status"]["lastScaleTime"]
     rescales = [e["message"] for e in events(kube, "SuccessfulRescale")]
@@ -254,8 +261,7 @@ def test_scaling_up_to_the_maximum_then_down_after_the_stabilization_window(kube
     patched["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] = 70
     kube.store.update(kube.rt("horizontalpodautoscalers"), patched)
     # ceil(5 x 40/70) = 3, held at 5 by the 5-minute downscale stabilization window
-    hpa = kube.wait(lambda: (h := kube.get("horizontalpodautoscalers", "web")) and conditions(h).get(
-        "AbleToScale") == ("True", "ScaleDownStabilized") and h)
+    hpa = hpa_when(kube, lambda hpa: conditions(hpa).get("AbleToScale") == ("True", "ScaleDownStabilized"))
     assert hpa["status"]["desiredReplicas"] == 5 and replicas_of(kube) == 5
     kube.clock.offset += 301
     kube.controllers.mark_dirty()
@@ -275,8 +281,7 @@ def test_min_replicas_and_behavior_policies(kube):
                      {"type": "Percent", "value": 100, "periodSeconds": 15}]}
     # ceil(5 x 40/80) = 3, but one pod a minute
     kube.wait(lambda: replicas_of(kube) == 4)
-    hpa = kube.wait(lambda: (h := kube.get("horizontalpodautoscalers", "web")) and conditions(h).get(
-        "ScalingLimited") == ("True", "ScaleDownLimit") and h)
+    hpa = hpa_when(kube, lambda hpa: conditions(hpa).get("ScalingLimited") == ("True", "ScaleDownLimit"))
     assert hpa["status"]["desiredReplicas"] == 4
     time.sleep(0.2)
     assert replicas_of(kube) == 4
@@ -294,15 +299,13 @@ def test_min_replicas_and_behavior_policies(kube):
 
 def test_a_missing_target_cannot_be_scaled(kube):
     kube.apply(autoscaler())
-    hpa = kube.wait(lambda: (h := kube.get("horizontalpodautoscalers", "web")) and h.get("status", {}).get(
-        "conditions") and h)
+    hpa = hpa_when(kube, lambda hpa: hpa.get("status", {}).get("conditions"))
     condition = hpa["status"]["conditions"][0]
     assert (condition["type"], condition["status"], condition["reason"]) == ("AbleToScale", "False", "FailedGetScale")
     assert condition["message"] == ('the HPA controller was unable to get the target\'s current scale: '
                                     'deployments.apps "web" not found')
     assert events(kube, "FailedGetScale")[0]["type"] == "Warning"
     kube.apply(web(0))
-    hpa = kube.wait(lambda: (h := kube.get("horizontalpodautoscalers", "web")) and "ScalingActive" in conditions(h)
-                    and h)
+    hpa = hpa_when(kube, lambda hpa: "ScalingActive" in conditions(hpa))
     assert conditions(hpa)["ScalingActive"] == ("False", "ScalingDisabled")
     assert replicas_of(kube) == 0
