@@ -464,6 +464,16 @@ def _pod_security_context(user):
             "seccompProfile": {"type": "RuntimeDefault"}}
 
 
+def _place(pod_spec, settings, priority_class):
+    """Node selector, tolerations and priority class of a pod spec, from a workload's settings."""
+    if settings.get("node_selector"):
+        pod_spec["nodeSelector"] = dict(settings["node_selector"])
+    if settings.get("tolerations"):
+        pod_spec["tolerations"] = list(settings["tolerations"])
+    if priority_class:
+        pod_spec["priorityClassName"] = priority_class
+
+
 def _ingress_annotations(ingress, security_group_ids):
     annotations = {
         "alb.ingress.kubernetes.io/scheme": ingress.get("scheme", "internet-facing"),
@@ -519,12 +529,7 @@ def apps_example_manifests(app, security_group_ids=None):
         }],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
-    if app.get("node_selector"):
-        pod_spec["nodeSelector"] = dict(app["node_selector"])
-    if app.get("tolerations"):
-        pod_spec["tolerations"] = list(app["tolerations"])
-    if app.get("priority_class"):
-        pod_spec["priorityClassName"] = app["priority_class"]
+    _place(pod_spec, app, app.get("priority_class"))
     scaling = app.get("autoscaling") or {}
     deployment_spec = {
         "selector": {"matchLabels": selector},
@@ -631,12 +636,7 @@ def _cache(app, cache):
             "volumeMounts": [{"name": "data", "mountPath": "/data"}],
         }],
     }
-    if cache.get("node_selector"):
-        pod_spec["nodeSelector"] = dict(cache["node_selector"])
-    if cache.get("tolerations"):
-        pod_spec["tolerations"] = list(cache["tolerations"])
-    if app.get("priority_class"):
-        pod_spec["priorityClassName"] = app["priority_class"]
+    _place(pod_spec, cache, app.get("priority_class"))
     return [
         {"apiVersion": "v1", "kind": "Service",
          "metadata": {"name": name, "namespace": namespace, "labels": labels},

@@ -163,14 +163,10 @@ def utilization_ratio(metrics: dict[str, int], requests: dict[str, int], target:
     return utilization / target, utilization, metrics_total // entries
 
 
-def utilization_replicas(current: int, target: int, pods: list[PodInfo], metrics: dict[str, int],
-                         requests: dict[str, int], resource: str = "cpu",
-                         tolerances: Tolerances = Tolerances()) -> tuple[int, int, int]:
-    """``GetResourceReplicas``: (replicas, utilization %, average raw value) for a Utilization target.
-
-    ``metrics`` and ``requests`` are milli-values per pod name (``requests`` of every pod, as
-    ``calculatePodRequests`` gives them); raises :class:`MetricError`.
-    """
+def _usable_metrics(pods: list[PodInfo], metrics: dict[str, int], resource: str
+                    ) -> tuple[dict[str, int], int, set, set]:
+    """The samples both calculators use (those of ignored and unready pods left out) with ``group_pods``'s ready
+    count, unready and missing pods; raises :class:`MetricError` as the real calculator does when none is left."""
     if not pods:
         raise MetricError("no pods returned by selector while calculating replica count")
     metrics = dict(metrics)
@@ -179,6 +175,18 @@ def utilization_replicas(current: int, target: int, pods: list[PodInfo], metrics
         metrics.pop(name, None)
     if not metrics:
         raise MetricError("did not receive metrics for targeted pods (pods might be unready)")
+    return metrics, ready, unready, missing
+
+
+def utilization_replicas(current: int, target: int, pods: list[PodInfo], metrics: dict[str, int],
+                         requests: dict[str, int], resource: str = "cpu",
+                         tolerances: Tolerances = Tolerances()) -> tuple[int, int, int]:
+    """``GetResourceReplicas``: (replicas, utilization %, average raw value) for a Utilization target.
+
+    ``metrics`` and ``requests`` are milli-values per pod name (``requests`` of every pod, as
+    ``calculatePodRequests`` gives them); raises :class:`MetricError`.
+    """
+    metrics, ready, unready, missing = _usable_metrics(pods, metrics, resource)
     ratio, utilization, raw = utilization_ratio(metrics, requests, target)
     scale_up_with_unready = bool(unready) and ratio > 1.0
     if not scale_up_with_unready and not missing:
@@ -209,14 +217,7 @@ def average_value_replicas(current: int, target: int, pods: list[PodInfo], metri
                            resource: str = "cpu", tolerances: Tolerances = Tolerances()) -> tuple[int, int]:
     """``GetRawResourceReplicas``/``calcPlainMetricReplicas``: (replicas, average usage) for an AverageValue
     target (milli-values)."""
-    if not pods:
-        raise MetricError("no pods returned by selector while calculating replica count")
-    metrics = dict(metrics)
-    ready, unready, missing, ignored = group_pods(pods, metrics, resource)
-    for name in ignored | unready:
-        metrics.pop(name, None)
-    if not metrics:
-        raise MetricError("did not receive metrics for targeted pods (pods might be unready)")
+    metrics, ready, unready, missing = _usable_metrics(pods, metrics, resource)
     usage = sum(metrics.values()) // len(metrics)
     ratio = usage / target
     scale_up_with_unready = bool(unready) and ratio > 1.0
