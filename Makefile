@@ -113,7 +113,7 @@ integration: $(BOOTSTRAP) ## Playbooks against the emulator, asserted through bo
 # scenarios at a time, longest first, each one's output printed as a block when
 # it ends; every scenario runs, then the target fails if one did.
 # `make molecule MOLECULE_SCENARIOS=vpc` runs one.
-MOLECULE_SCENARIOS ?= nodegroups eks vpc iam
+MOLECULE_SCENARIOS ?= kubernetes nodegroups eks vpc iam
 MOLECULE_JOBS ?= 2
 .PHONY: molecule $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 molecule: $(BOOTSTRAP) ## Molecule scenario of every role against the emulator: converge, idempotence, verify

@@ -6,8 +6,9 @@ downloaded; a collection that is missing or at another version is installed
 with ansible-galaxy into ./.collections (the first entry of
 collections_path in ansible.cfg).
 
-A collection with a ``wheel`` key (``wheel: ansible==13.8.0``) that is not at
-its version is taken from that ``ansible`` wheel instead, into this venv only.
+A collection that ``wheels.yml`` beside the requirements file names
+(``kubernetes.core: ansible==13.8.0``) and that is not at its version is taken
+from that ``ansible`` wheel instead, into this venv only.
 
 Usage: check_collections.py requirements.yml
 """
@@ -47,7 +48,7 @@ def from_wheel(collection: dict) -> None:
     namespace, name = collection["name"].split(".")
     cache = Path.home() / ".cache" / "llmhub-eks" / "wheels"
     cache.mkdir(parents=True, exist_ok=True)
-    wheel_spec = collection["wheel"]
+    wheel_spec = collection["wheel"]  # set by main() from wheels.yml
     wheel_name = f"{wheel_spec.replace('==', '-')}-py3-none-any.whl"
     if not (cache / wheel_name).is_file():
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
@@ -66,6 +67,11 @@ def from_wheel(collection: dict) -> None:
 
 def main(requirements_file: str) -> int:
     wanted = yaml.safe_load(Path(requirements_file).read_text(encoding="utf-8"))["collections"]
+    wheels_file = Path(requirements_file).with_name("wheels.yml")
+    wheels = yaml.safe_load(wheels_file.read_text(encoding="utf-8")) if wheels_file.is_file() else {}
+    for collection in wanted:
+        if collection["name"] in (wheels or {}):
+            collection["wheel"] = wheels[collection["name"]]
     have = installed()
     missing = [c for c in wanted if have.get(c["name"]) != str(c["version"]).lstrip("=")]
     for collection in [c for c in missing if c.get("wheel")]:
