@@ -10,7 +10,7 @@ PATH="$(cd "$BIN" && pwd):$PATH"
 export PATH
 KUBECONFIG=${LLMHUB_KUBECONFIG:-$(pwd)/.artifacts/kubeconfig}
 export KUBECONFIG LLMHUB_KUBECONFIG="$KUBECONFIG"
-rm -f "$KUBECONFIG"
+case "$KUBECONFIG" in "$(pwd)/.artifacts/"*) rm -f "$KUBECONFIG" ;; esac  # a fresh one each demo, never the user's
 
 ansible-playbook playbooks/site.yml -i inventories/local
 

@@ -108,6 +108,7 @@ CLUSTER_AUTOSCALER_FLAGS = (
     "skip-nodes-with-local-storage", "skip-nodes-with-system-pods", "stderrthreshold", "unremovable-node-recheck-timeout",
     "v", "write-status-configmap", "status-config-map-name", "aws-use-static-instance-list",
     "max-node-startup-time", "max-node-skip-eval-time-tracker-enabled", "node-info-cache-expire-time",
+    "node-deletion-batcher-interval", "leader-elect-resource-lock",
 )
 CLUSTER_AUTOSCALER_EXPANDERS = ("random", "most-pods", "least-waste", "price", "priority", "grpc", "least-nodes")
 DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$")
@@ -128,8 +129,10 @@ def addons_validate_settings(settings):
     flags = settings.get("addons_cluster_autoscaler_settings") or {}
     if not isinstance(flags, dict):
         validation.fail("addons_cluster_autoscaler_settings", "must be a mapping of cluster-autoscaler flags to values")
-    for flag, value in flags.items():
-        where = f"addons_cluster_autoscaler_settings.{flag}"
+    for key, value in flags.items():
+        where = f"addons_cluster_autoscaler_settings.{key}"
+        # the chart's form for a repeated flag: balancing-ignore-label_1, balancing-ignore-label_2, ...
+        flag = re.sub(r"_\d+$", "", key)
         if flag not in CLUSTER_AUTOSCALER_FLAGS:
             validation.fail(where, validation.unknown_key_message(flag, CLUSTER_AUTOSCALER_FLAGS).replace(
                 "valid keys are", "cluster-autoscaler flags include"))
@@ -556,6 +559,7 @@ def apps_example_manifests(app, security_group_ids=None):
     manifests.extend(_app_policies(app, selector))
     ingress = app.get("ingress") or {}
     if ingress.get("enabled", True):
+        groups = ingress.get("security_group_ids") or security_group_ids
         rule = {"http": {"paths": [{"path": ingress.get("path", "/"), "pathType": "Prefix",
                                     "backend": {"service": {"name": name, "port": {"name": "http"}}}}]}}
         if ingress.get("host"):
@@ -563,7 +567,7 @@ def apps_example_manifests(app, security_group_ids=None):
         manifests.append({
             "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
             "metadata": {"name": name, "namespace": namespace, "labels": labels,
-                         "annotations": _ingress_annotations(ingress, security_group_ids)},
+                         "annotations": _ingress_annotations(ingress, groups)},
             "spec": {"ingressClassName": ingress.get("class_name", "alb"), "rules": [rule]},
         })
     cache = app.get("cache") or {}
@@ -659,6 +663,16 @@ def _cache(app, cache):
     ]
 
 
+def k8s_plannable(objects, namespaces=None):
+    """The objects a server-side dry run can take: all of them when ``namespaces`` is None (not check mode), else
+    the cluster-scoped ones, the Namespaces, and those in a namespace of ``namespaces`` (one that exists)."""
+    if namespaces is None:
+        return list(objects or [])
+    known = set(namespaces)
+    return [o for o in objects or [] if o.get("kind") == "Namespace"
+            or not (o.get("metadata") or {}).get("namespace") or o["metadata"]["namespace"] in known]
+
+
 class FilterModule:
     """The Kubernetes objects of the storage and apps roles."""
 
@@ -674,4 +688,5 @@ class FilterModule:
             "apps_namespace_manifests": apps_namespace_manifests,
             "apps_priority_class_manifests": apps_priority_class_manifests,
             "apps_example_manifests": apps_example_manifests,
+            "k8s_plannable": k8s_plannable,
         }

@@ -22,7 +22,9 @@ Two halves, used by ``llmhub.eks.eks_kubeconfig``:
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
+import fcntl
 import json
 import os
 import ssl
@@ -211,6 +213,27 @@ def read(path):
     except OSError as e:
         raise KubeconfigError(f"cannot read {path}: {e.strerror}") from None
     return parse(text, path), mode
+
+
+@contextlib.contextmanager
+def locked(path, check_mode=False):
+    """Hold an exclusive lock on ``<path>.lock`` (as kubectl locks ``<file>.lock``) while a kubeconfig is read,
+    merged and written, so the hosts of a fleet writing one file in parallel never lose each other's entries.
+    Check mode writes nothing and takes no lock."""
+    if check_mode:
+        yield
+        return
+    path = os.path.realpath(os.path.expanduser(path))
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=DIRECTORY_MODE, exist_ok=True)
+    descriptor = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
 
 
 def write_atomic(path, text, mode=FILE_MODE):

@@ -527,11 +527,12 @@ class Kubeconfig:
         entries = kc.cluster_entries(cluster_name, cluster.get("endpoint") or KNOWN_AFTER_APPLY,
                                      (cluster.get("certificateAuthority") or {}).get("data") or KNOWN_AFTER_APPLY,
                                      context_name, user_name, exec_config)
-        current, mode = self.read()
-        wanted = kc.merge(current, *entries, set_current_context=params["set_current_context"])
-        action = kc.plan_file(current, mode, wanted)
-        script_changed = self.ensure_script(script) if script else False
-        self.write(wanted, action)
+        with kc.locked(self.path, self.module.check_mode):  # a fleet's hosts share one file: read-merge-write in turn
+            current, mode = self.read()
+            wanted = kc.merge(current, *entries, set_current_context=params["set_current_context"])
+            action = kc.plan_file(current, mode, wanted)
+            script_changed = self.ensure_script(script) if script else False
+            self.write(wanted, action)
 
         before = dict(kc.entries_view(current, cluster_name, user_name, context_name),
                       mode=None if mode is None else f"{mode:04o}")
@@ -554,14 +555,15 @@ class Kubeconfig:
         self.cluster = cluster
         self.arn = cluster["arn"] if cluster else self.planned_arn()
         cluster_name, user_name, context_name = self.names()
-        current, mode = self.read()
-        if current is None:
-            wanted = None
-            action = None
-        else:
-            wanted = kc.remove(current, cluster_name, user_name, context_name)
-            action = "write" if kc.normalise(current) != wanted else None
-        self.write(wanted, action)
+        with kc.locked(self.path, self.module.check_mode):
+            current, mode = self.read()
+            if current is None:
+                wanted = None
+                action = None
+            else:
+                wanted = kc.remove(current, cluster_name, user_name, context_name)
+                action = "write" if kc.normalise(current) != wanted else None
+            self.write(wanted, action)
         before = kc.entries_view(current, cluster_name, user_name, context_name)
         after = kc.entries_view(wanted, cluster_name, user_name, context_name)
         self.module.exit_json(changed=action is not None, kubeconfig=self.path, context=context_name, user=user_name,

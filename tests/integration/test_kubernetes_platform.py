@@ -114,6 +114,9 @@ def test_metrics_server_and_container_insights_are_active_managed_addons(kube, b
     agent = kube.get_json("serviceaccount", "cloudwatch-agent", "-n", "amazon-cloudwatch")
     assert agent["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == insights["serviceAccountRoleArn"]
     assert kube.get_json("deployment", "metrics-server", "-n", "kube-system")["status"]["readyReplicas"] >= 1
+    groups = boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/containerinsights/{CLUSTER}/")["logGroups"]
+    assert {(g["logGroupName"].rsplit("/", 1)[1], g.get("retentionInDays")) for g in groups} == {
+        ("application", 30), ("dataplane", 30), ("host", 30), ("performance", 30)}
 
 
 def test_three_storage_classes_exactly_one_default_encrypted_with_the_cluster_key(kube, boto):
@@ -200,6 +203,17 @@ def test_kubernetes_core_reads_the_platform_through_the_roles_kubeconfig(run_tas
     [hpa] = results["The example HPA"]["resources"]
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "analytics-api"}
     assert_no_token(run.stdout, run.stderr, where="kubernetes.core output")
+
+
+def test_a_plan_from_a_machine_without_the_kubeconfig_plans_through_a_private_copy(run_playbook, tmp_path):
+    """An AWX job or CI runner has no kubeconfig: check mode writes none, yet steps 7-8 plan through the API."""
+    path = tmp_path / "kubeconfig"
+    run = run_playbook("site.yml", "--check", "--diff", "-e", f"kubeconfig_path={path}")
+    assert run.rc == 0, run.failure_messages()
+    assert [name.split(" : ")[-1] for name in run.changed_tasks()] == [
+        "Write the kubeconfig entry of the cluster and check access to its API"]
+    assert not path.exists()
+    assert_no_token(run.stdout, run.stderr, where="check mode output")
 
 
 @pytest.mark.parametrize("tag", ["kubeconfig", "storage", "addons", "apps"])

@@ -94,7 +94,8 @@ def test_oidc_provider_is_the_cluster_issuer(cluster, boto):
 
 
 @pytest.mark.parametrize("role, service_account, policies", [
-    ("ebs-csi-driver", "kube-system:ebs-csi-controller-sa", {"managed": ["AmazonEBSCSIDriverPolicy"], "inline": []}),
+    ("ebs-csi-driver", "kube-system:ebs-csi-controller-sa",
+     {"managed": ["AmazonEBSCSIDriverPolicy"], "inline": ["cluster-kms-key"]}),
     ("cluster-autoscaler", "kube-system:cluster-autoscaler", {"managed": [], "inline": ["cluster-autoscaler"]}),
     ("aws-load-balancer-controller", "kube-system:aws-load-balancer-controller",
      {"managed": [], "inline": ["aws-load-balancer-controller"]}),

@@ -117,6 +117,7 @@ def test_destroy_requires_confirmation_and_removes_everything(fresh_account, run
     assert boto("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
     assert boto("eks").list_clusters()["clusters"] == []
     assert boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/eks/{CLUSTER}")["logGroups"] == []
+    assert boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/containerinsights/{CLUSTER}")["logGroups"] == []
     assert boto("ec2").describe_launch_templates()["LaunchTemplates"] == []
     key = boto("kms").describe_key(KeyId=f"alias/{CLUSTER}")["KeyMetadata"]
     assert key["KeyState"] == "PendingDeletion"

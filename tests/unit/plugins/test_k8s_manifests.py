@@ -183,3 +183,28 @@ def test_bad_autoscaler_flags_are_named(flags, message):
 def test_the_addons_defaults_pass_validation():
     defaults = role_defaults("addons")
     assert k8s.addons_validate_settings(defaults) is defaults
+
+
+def test_repeated_autoscaler_flags_in_the_charts_form_are_accepted():
+    settings = {"addons_managed": [], "addons_system_node_selector": {"role": "system"},
+                "addons_cluster_autoscaler_settings": {"balancing-ignore-label_1": "topology.ebs.csi.aws.com/zone",
+                                                       "balancing-ignore-label_2": "eks.amazonaws.com/nodegroup"},
+                "addons_cluster_autoscaler_chart_version": "9.59.0",
+                "addons_load_balancer_controller_chart_version": "3.5.0", "addons_cluster_autoscaler_replicas": 1,
+                "addons_load_balancer_controller_replicas": 2, "addons_wait_timeout": 900}
+    assert k8s.addons_validate_settings(settings) is settings
+
+
+def test_the_ingress_takes_its_own_security_groups_over_the_vpc_roles():
+    app = copy.deepcopy(role_defaults("apps")["apps_example_app"])
+    app["ingress"]["security_group_ids"] = ["sg-0aaaaaaaaaaaaaaaa"]
+    [ingress] = [m for m in k8s.apps_example_manifests(app, ["sg-0bbbbbbbbbbbbbbbb"]) if m["kind"] == "Ingress"]
+    assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/security-groups"] == "sg-0aaaaaaaaaaaaaaaa"
+
+
+def test_check_mode_plans_only_objects_in_existing_namespaces():
+    objects = [{"kind": "Namespace", "metadata": {"name": "a"}}, {"kind": "PriorityClass", "metadata": {"name": "p"}},
+               {"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "a"}},
+               {"kind": "ConfigMap", "metadata": {"name": "d", "namespace": "b"}}]
+    assert k8s.k8s_plannable(objects) == objects
+    assert [o["metadata"]["name"] for o in k8s.k8s_plannable(objects, ["b"])] == ["a", "p", "d"]
