@@ -176,6 +176,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = self.socket.accept()
+        # Go's net package (kube-apiserver) turns Nagle off on every TCP connection: with it on,
+        # a response written as headers then body waits out the client's delayed ACK (~40 ms).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         wrapped = self.api.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return wrapped, address
 

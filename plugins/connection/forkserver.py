@@ -15,8 +15,11 @@ description:
     forked from a long-lived interpreter that has already imported boto3 and botocore and parsed botocore's
     service models, instead of in a new Python process that does all of that again for every task.
   - Each module still runs in a process of its own, with the environment, working directory and standard
-    streams it would have had, from the payload ansible-core built for it; only site-packages libraries
-    (boto3, botocore) are preloaded, never code the payload carries.
+    streams it would have had, from the payload ansible-core built for it. Preloaded are site-packages
+    libraries (boto3, botocore, the Kubernetes client) and ansible-core's C(ansible.module_utils.basic)
+    when the interpreter's ansible-core is the controller's own installation (the very files the payload
+    carries) and no configured module_utils path holds files; collections' module_utils always come from
+    the payload.
   - One server per controller process and interpreter, on a Unix socket in a directory only the user can
     enter; it exits with the controller (or after 30 idle minutes).
   - Anything else (commands, file transfers, non-pipelined or C(become) runs) goes to the local connection
@@ -71,6 +74,8 @@ notes:
 import os
 import shlex
 
+import ansible.module_utils
+from ansible import constants as C
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.connection.local import Connection as LocalConnection
 from ansible.utils.display import Display
@@ -108,6 +113,14 @@ def pipelined_python(cmd) -> tuple[str, dict[str, str]] | None:
     return interpreter, env
 
 
+def controller_module_utils() -> str:
+    """The directory of ansible-core's module_utils every payload carries, or "" when others may replace them."""
+    for extra in C.DEFAULT_MODULE_UTILS_PATH or ():
+        if os.path.isdir(extra) and os.listdir(extra):
+            return ""  # files there are sent under ansible.module_utils, possibly instead of ansible-core's
+    return os.path.dirname(ansible.module_utils.__file__)
+
+
 class Connection(LocalConnection):
     """The local connection, with pipelined Python modules run by the fork server."""
 
@@ -124,7 +137,7 @@ class Connection(LocalConnection):
         env.update(assignments)
         display.vvv(f"FORKSERVER {interpreter} (environment: {', '.join(sorted(assignments))})")
         try:
-            path = forkserver.ensure_server(interpreter, os.getppid())
+            path = forkserver.ensure_server(interpreter, os.getppid(), controller_module_utils())
             return forkserver.run(path, in_data, env, self.cwd or os.getcwd())
         except (forkserver.ForkServerError, OSError) as exc:
             display.warning(f"llmhub.eks.forkserver: {exc}; running the module in a new Python process instead")

@@ -13,10 +13,13 @@ file descriptors 0/1/2 of its own, exit status from ``sys.exit``.
 
 This file is standard library only and imports nothing from ansible: it is
 loaded by the controller-side plugin *and* executed by the interpreter that
-runs modules (``serve``). Only third-party libraries the modules import
-themselves from site-packages are preloaded (boto3, botocore, their models);
-nothing a payload carries in its own zip (ansible's and collections'
-module_utils) is, so a module runs the code the controller sent.
+runs modules (``serve``). Preloaded are third-party libraries the modules
+import themselves from site-packages (boto3, botocore and their models, the
+Kubernetes client) and, only when the server's ansible-core is the
+controller's own installation (same directory, so the same files the payload
+carries), ``ansible.module_utils.basic`` (~0.08 s per module run); the
+collections' module_utils always come from the payload, so a module runs the
+code the controller sent.
 
 Wire format on a Unix socket private to the user (directory mode 0700): the
 client sends one JSON header line ``{"env": {...}, "cwd": "...", "size": N}``
@@ -91,8 +94,13 @@ def _connect(path: str) -> socket.socket | None:
     return sock
 
 
-def ensure_server(interpreter: str, owner_pid: int) -> str:
-    """The socket of a running server for this controller, started under a lock if needed."""
+def ensure_server(interpreter: str, owner_pid: int, ansible_module_utils: str = "") -> str:
+    """The socket of a running server for this controller, started under a lock if needed.
+
+    ``ansible_module_utils`` is the directory of the controller's ``ansible.module_utils`` when the
+    payloads carry exactly those files (no other module_utils path configured): the server then
+    preloads them too, if its interpreter's ansible-core is that very installation.
+    """
     path = socket_path(owner_pid, interpreter)
     sock = _connect(path)
     if sock:
@@ -109,10 +117,11 @@ def ensure_server(interpreter: str, owner_pid: int) -> str:
         bootstrap = ("import importlib.util, sys; "
                      "spec = importlib.util.spec_from_file_location('llmhub_forkserver', sys.argv[1]); "
                      "server = importlib.util.module_from_spec(spec); spec.loader.exec_module(server); "
-                     "server.serve(sys.argv[2], int(sys.argv[3]))")
+                     "server.serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])")
         with open(os.devnull, "rb") as devnull_in, open(os.devnull, "wb") as devnull_out:
             # pylint: disable-next=consider-using-with
-            subprocess.Popen([interpreter, "-c", bootstrap, os.path.abspath(__file__), path, str(owner_pid)],
+            subprocess.Popen([interpreter, "-c", bootstrap, os.path.abspath(__file__), path, str(owner_pid),
+                              ansible_module_utils],
                              stdin=devnull_in, stdout=devnull_out, stderr=devnull_out, start_new_session=True,
                              close_fds=True)
         deadline = time.monotonic() + START_TIMEOUT
@@ -139,6 +148,23 @@ def run(path: str, payload: bytes, env: dict[str, str], cwd: str) -> tuple[int, 
 
 # ---------------------------------------------------------------- server side
 
+def _preload_ansible(controller_module_utils: str) -> None:
+    """Import ansible-core's ``basic`` when it is the controller's own installation (same directory)."""
+    if not controller_module_utils:
+        return
+    try:
+        import ansible.module_utils  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return
+    here = os.path.realpath(os.path.dirname(ansible.module_utils.__file__))
+    if here != os.path.realpath(controller_module_utils):
+        return
+    try:
+        import ansible.module_utils.basic  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
+    except Exception:  # pylint: disable=broad-except
+        return
+
+
 def _preload() -> None:
     """Import what every AWS module imports from site-packages and parse the service models once."""
     try:
@@ -163,6 +189,24 @@ def _preload() -> None:
             shared.load_data(name)
         except Exception:  # pylint: disable=broad-except
             continue
+    try:
+        # kubernetes.core's modules import the Kubernetes client (~0.3 s each time)
+        import kubernetes.dynamic  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
+def _reread_environment() -> None:
+    """Re-read, in a child, what a preloaded library read from the server's environment when imported.
+
+    The Kubernetes client reads ``KUBECONFIG`` once, at import (``kube_config.py`` and the copy
+    ``kubernetes.config`` takes of it): in the child it must be the task's, as in a new process.
+    """
+    default = os.environ.get("KUBECONFIG", "~/.kube/config")  # the client's own expression
+    for name in ("kubernetes.config.kube_config", "kubernetes.config"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "KUBE_CONFIG_DEFAULT_LOCATION"):
+            module.KUBE_CONFIG_DEFAULT_LOCATION = default
 
 
 def _with_filename(code, filename: str):
@@ -250,6 +294,7 @@ def _execute(header: dict, payload: bytes, out, err) -> None:
         os.close(null)
         os.environ.clear()
         os.environ.update(header["env"])
+        _reread_environment()
         os.chdir(header["cwd"])
         with tempfile.NamedTemporaryFile("wb", suffix=".py", prefix="llmhub_payload_", delete=False) as script:
             script.write(payload)
@@ -303,11 +348,12 @@ def _supervise(conn: socket.socket) -> None:
     conn.close()
 
 
-def serve(path: str, owner_pid: int) -> None:
+def serve(path: str, owner_pid: int, controller_module_utils: str = "") -> None:
     """Accept payloads until the controller process ``owner_pid`` is gone (or idle for 30 minutes)."""
     if sys.path and sys.path[0] in ("", os.path.dirname(os.path.abspath(__file__))):
         sys.path.pop(0)
     _preload()
+    _preload_ansible(controller_module_utils)
     install_code_cache(os.path.join(os.path.dirname(path), "code"))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

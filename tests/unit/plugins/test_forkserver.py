@@ -93,6 +93,16 @@ class TestServer:
         """)
         assert (rc, out) == (0, b"True False\n")
 
+    def test_the_kubernetes_client_reads_kubeconfig_from_the_payloads_environment(self, server):
+        code = """
+            import kubernetes.config, kubernetes.config.kube_config as kc
+            print(kubernetes.config.KUBE_CONFIG_DEFAULT_LOCATION, kc.KUBE_CONFIG_DEFAULT_LOCATION)
+        """
+        env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+        assert run(server, code, env=dict(env, KUBECONFIG="/task/kubeconfig"))[:2] == (
+            0, b"/task/kubeconfig /task/kubeconfig\n")
+        assert run(server, code, env=env)[:2] == (0, b"~/.kube/config ~/.kube/config\n")
+
     def test_survives_probes_and_crashing_payloads(self, server):
         assert forkserver.ensure_server(PYTHON, os.getpid()) == server  # a probe connects and closes
         assert run(server, "import os; os._exit(9)\n") == (9, b"", b"")
@@ -114,6 +124,42 @@ class TestServer:
         while os.path.exists(path) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not os.path.exists(path)
+
+    @pytest.mark.parametrize("same_installation", [True, False])
+    def test_ansible_basic_is_preloaded_only_from_the_controllers_installation(self, same_installation, tmp_path):
+        import ansible.module_utils
+
+        controller = os.path.dirname(ansible.module_utils.__file__) if same_installation else str(tmp_path)
+        owner = os.fork()
+        if owner == 0:
+            time.sleep(60)
+            os._exit(0)
+        try:
+            path = forkserver.ensure_server(PYTHON, owner, controller)
+            rc, out, _err = run(path, """
+                import sys
+                print("ansible.module_utils.basic" in sys.modules)
+            """)
+        finally:
+            os.kill(owner, 9)
+            os.waitpid(owner, 0)
+        assert (rc, out) == (0, b"True\n" if same_installation else b"False\n")
+
+    def test_the_connection_offers_ansible_core_module_utils_only_when_nothing_can_replace_them(
+            self, monkeypatch, tmp_path):
+        import ansible.module_utils
+        from ansible import constants as C
+
+        from ansible_collections.llmhub.eks.plugins.connection.forkserver import controller_module_utils
+
+        empty, extra = tmp_path / "empty", tmp_path / "extra"
+        empty.mkdir()
+        extra.mkdir()
+        (extra / "basic.py").write_text("")
+        monkeypatch.setattr(C, "DEFAULT_MODULE_UTILS_PATH", [str(empty), str(tmp_path / "missing")])
+        assert controller_module_utils() == os.path.dirname(ansible.module_utils.__file__)
+        monkeypatch.setattr(C, "DEFAULT_MODULE_UTILS_PATH", [str(empty), str(extra)])
+        assert controller_module_utils() == ""
 
     def test_socket_directory_is_private(self, server):
         info = os.stat(os.path.dirname(server))
