@@ -310,15 +310,16 @@ class KubernetesApi:
             opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
         self.opener = opener
 
-    def request(self, method, path, query=None, body=None):
-        """``method`` on ``path`` (``query``: a dict, ``body``: JSON-serialisable) -> the JSON answer ({} when
-        empty). Raises KubernetesApiError: ``status`` is the HTTP status, ``reason`` the Status message."""
+    def request(self, method, path, query=None, body=None, content_type="application/json"):
+        """``method`` on ``path`` (``query``: a dict, ``body``: JSON-serialisable, sent as ``content_type``, such as
+        ``application/apply-patch+yaml`` for server-side apply, of which JSON is a subset) -> the JSON answer ({}
+        when empty). Raises KubernetesApiError: ``status`` is the HTTP status, ``reason`` the Status message."""
         url = self.endpoint + path + ("?" + urllib.parse.urlencode(query) if query else "")
         headers = {"Accept": "application/json", "Authorization": "Bearer " + self.token()}
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
             with self.opener.open(request, timeout=self.timeout) as response:

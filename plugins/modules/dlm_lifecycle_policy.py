@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: dlm_lifecycle_policy
 short_description: An Amazon Data Lifecycle Manager policy that snapshots EBS volumes on a schedule
-version_added: 1.2.0
+version_added: 0.1.0
 description:
   - Ensures one custom Data Lifecycle Manager (DLM) policy of type C(EBS_SNAPSHOT_MANAGEMENT). The volumes (or
     instances) carrying all of O(target_tags) are snapshotted by each of O(schedules), and each schedule keeps its
