@@ -28,8 +28,8 @@ description:
   - A KMS key the set needs (the Secrets' key, the snapshots' key) that is pending deletion, as the key of a
     destroyed cluster is, has its deletion cancelled for the restore and scheduled again afterwards, with its
     original waiting period.
-  - An object that exists already is left as it is (O(existing_resource_policy=none), reported as skipped unless it
-    equals the backed-up one), or updated to the backed-up one by server-side apply (V(update)).
+  - An object that exists already is left as it is (O(existing_resource_policy=none), reported in
+    RV(skipped_objects) as equal to the backed-up one or not), or updated to the backed-up one by server-side apply (V(update)).
   - With O(wait=true), waits until the restored claims are C(Bound) and the restored Deployments and StatefulSets
     have their replicas ready.
   - In check mode, verifies the set and reports what would be restored and what exists already.
@@ -102,7 +102,12 @@ restored:
   returned: always
   type: dict
   sample: {"namespaces": ["Namespace/llm-analytics"], "config and secrets": ["ConfigMap/llm-analytics/settings"]}
-skipped:
+restored_counts:
+  description: Number of objects created (or that would be) by tier.
+  returned: always
+  type: dict
+  sample: {"namespaces": 1, "config and secrets": 3}
+skipped_objects:
   description: Objects not created, with the reason (exists, equal or different; outside O(namespaces)).
   returned: always
   type: list
@@ -427,12 +432,14 @@ class Restore:
         if self.failed:
             self.module.fail_json(msg=f"{len(self.failed)} object(s) of backup {backup_id} could not be restored: " +
                                   "; ".join(f"{f['object']}: {f['error']}" for f in self.failed),
-                                  restored=self.restored, skipped=self.skipped, failed=self.failed,
-                                  volumes=volume_report)
+                                  restored=self.restored, skipped_objects=self.skipped,
+                                  failed_objects=self.failed, volumes=volume_report)
         if self.params["wait"] and not self.module.check_mode:
             restored = {what for names in self.restored.values() for what in names}
             self.wait_for_workloads([(r, o) for r, o in objects if label(o) in restored])
-        self.module.exit_json(changed=bool(self.restored), restored=self.restored, skipped=self.skipped,
+        self.module.exit_json(changed=bool(self.restored), restored=self.restored,
+                              restored_counts={tier: len(names) for tier, names in self.restored.items()},
+                              skipped_objects=self.skipped,
                               volumes=volume_report, kms_keys_recovered=[arn for arn, _w in recovered],
                               verified_files=len(contents))
 
