@@ -153,11 +153,12 @@ options:
       - Names of listed node groups to delete and create again from their definition in O(nodegroups) (node group
         recovery, the counterpart of C(terraform taint)), without touching the others. Every run with a name here
         replaces that node group again.
-      - The named node groups are deleted concurrently and waited for once until all are gone (whatever O(wait)
-        says; the C(llmhub.eks.progress) callback shows them), then created again together with the changes of
-        the other node groups. A named node group that does not exist is simply created.
-      - In check mode they are reported in RV(recreated) and nothing is called; the diff shows the old ARN and,
-        after the call, the new one.
+      - The named node groups are deleted concurrently; while EKS deletes them, the changes of the other node groups
+        are requested; then one wait until all of them are gone (whatever O(wait) says; the C(llmhub.eks.progress)
+        callback shows them), and they are created again. A named node group that does not exist is simply
+        created.
+      - In check mode they are reported in RV(recreated) and no change is requested; the diff shows the old ARN
+        and, after the call, the new one.
       - A comma-separated string is accepted; blanks around names and repeats are dropped. Every name must be
         listed in O(nodegroups).
     type: list
@@ -714,30 +715,31 @@ def delete(run, name):
         pass
 
 
-def remove_for_recreation(run, plans):
-    """Delete the node groups of ``plans`` (action recreate) concurrently and wait once until all are gone.
-
-    Returns {name: error} of the node groups that could not be deleted; the others are gone, to be created again.
-    One wait polls them all, so the progress callback shows every one of them.
-    """
-    names = [plan["spec"]["name"] for plan in plans]
+def request_deletions(run, plans):
+    """Delete the node groups of ``plans`` (action recreate) concurrently; returns {name: error} of failed calls."""
     doomed = [plan for plan in plans if plan["current"].get("status") != "DELETING"]
     outcomes = run_concurrently(lambda plan: attempt(run, plan, lambda _run, p: delete(_run, p["spec"]["name"])),
                                 doomed, "delete node groups to recreate", label=lambda p: p["spec"]["name"])
-    errors = {plan["spec"]["name"]: error for plan, (_none, error) in zip(doomed, outcomes) if error}
-    waiting = [name for name in names if name not in errors]
+    return {plan["spec"]["name"]: error for plan, (_none, error) in zip(doomed, outcomes) if error}
+
+
+def wait_deleted(run, names):
+    """Wait once until the node groups ``names`` are gone (the progress callback shows all of them).
+
+    Returns {name: error} of those still there when the wait failed (DELETE_FAILED, timeout).
+    """
     try:
-        wait_gone(run, waiting, "node groups to be deleted before they are created again")
+        wait_gone(run, names, "node groups to be deleted before they are created again")
     except AnsibleAWSError as e:
-        left = run_concurrently(run.describe, waiting, "describe node groups")
-        errors.update({name: e.message for name, nodegroup in zip(waiting, left) if nodegroup is not None})
-    return errors
+        left = run_concurrently(run.describe, names, "describe node groups")
+        return {name: e.message for name, nodegroup in zip(names, left) if nodegroup is not None}
+    return {}
 
 
 def execute(run, plan):
     """Carry out one node group's plan; returns the id of its last EKS update (None for creates).
 
-    A node group to recreate is gone by now (remove_for_recreation): it is created like a new one.
+    A node group to recreate is gone by now (request_deletions, wait_deleted): it is created like a new one.
     """
     name = plan["spec"]["name"]
     action = plan["action"]
@@ -850,14 +852,22 @@ def ensure_present(run):
         # Everything above was read and planned while AWS creates the cluster; EKS accepts node group changes
         # only from an ACTIVE cluster, so the requests go out the moment it is.
         wait_until_cluster_active(run)
-    # Node groups to recreate: all deleted together and waited for once, then created with the others' changes.
+    # Node groups to recreate are all deleted together; the other node groups' changes are requested while EKS
+    # deletes them; one wait until all are gone; then they are created again.
     recreating = [plan for plan in active if plan["action"] == "recreate"]
-    errors = remove_for_recreation(run, recreating) if recreating else {}
-    active = [plan for plan in active if plan["spec"]["name"] not in errors]
-    outcomes = run_concurrently(lambda plan: attempt(run, plan), active, "change node groups",
+    errors = request_deletions(run, recreating)
+    others = [plan for plan in active if plan["action"] != "recreate"]
+    outcomes = run_concurrently(lambda plan: attempt(run, plan), others, "change node groups",
                                 label=lambda p: p["spec"]["name"])
-    errors.update({plan["spec"]["name"]: error for plan, (_update, error) in zip(active, outcomes) if error})
-    pending = {plan["spec"]["name"]: update for plan, (update, error) in zip(active, outcomes) if not error}
+    deleted = [plan["spec"]["name"] for plan in recreating if plan["spec"]["name"] not in errors]
+    if deleted:
+        errors.update(wait_deleted(run, deleted))
+    again = [plan for plan in recreating if plan["spec"]["name"] not in errors]
+    outcomes += run_concurrently(lambda plan: attempt(run, plan), again, "create node groups again",
+                                 label=lambda p: p["spec"]["name"])
+    requested = others + again
+    errors.update({plan["spec"]["name"]: error for plan, (_update, error) in zip(requested, outcomes) if error})
+    pending = {plan["spec"]["name"]: update for plan, (update, error) in zip(requested, outcomes) if not error}
     if module.params["wait"]:
         # Unchanged groups still settling (created or updated by an earlier call with wait=false) are waited on too.
         pending.update({plan["spec"]["name"]: None for plan in plans

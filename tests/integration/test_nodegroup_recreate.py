@@ -115,23 +115,32 @@ def test_module_deletes_the_named_groups_together_and_waits_once(fresh_account, 
     fresh_account.configure(profile={"eks_nodegroup_delete": 3.0, "eks_nodegroup_create": 0.5})
     fresh_account.clear_requests()
 
-    # The default callback, to read the progress lines of llmhub.eks.progress printed during the wait.
-    run = run_tasks([templates(), nodegroups_task("recreate", recreate=["system", "application"])], "-v",
+    # Two groups recreated while the third is updated in place (max size 10 -> 12). The default callback, to read
+    # the progress lines of llmhub.eks.progress printed during the wait.
+    task = nodegroups_task("recreate", nodegroups=groups(application_max=12), recreate=["system", "database"])
+    run = run_tasks([templates(), task], "-v",
                     env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default", "LLMHUB_PROGRESS_INTERVAL": "1"})
     assert run.rc == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "recreated:\n    - system\n    - application\n" in run.stdout, run.stdout[-3000:]
+    assert "recreated:\n    - system\n    - database\n" in run.stdout, run.stdout[-3000:]
+    assert "updated:\n    - application\n" in run.stdout, run.stdout[-3000:]
     # one wait for both deletions, so one progress line names both groups
     waiting = [line for line in run.stdout.splitlines()
                if line.startswith("Still waiting [") and "node groups to be deleted before they are created again" in line]
-    assert any(line.endswith(": application DELETING, system DELETING") for line in waiting), run.stdout[-3000:]
+    assert any(line.endswith(": database DELETING, system DELETING") for line in waiting), run.stdout[-3000:]
     calls = mutating_calls(fresh_account)
-    assert sorted(calls[:2]) == ["eks:DeleteNodegroup"] * 2 and calls[2:] == ["eks:CreateNodegroup"] * 2, calls
-    # both deletions overlapped: the second was requested before the first group was gone
+    assert sorted(calls[:2]) == ["eks:DeleteNodegroup"] * 2, calls
+    assert calls[2:] == ["eks:UpdateNodegroupConfig", "eks:CreateNodegroup", "eks:CreateNodegroup"], calls
+    # both deletions overlapped, and the update went out meanwhile: all requested before the first group was gone
     deletes = request_times(fresh_account, "DeleteNodegroup")
+    update = request_times(fresh_account, "UpdateNodegroupConfig")
     gone = [event["ts"] for event in fresh_account.events()
             if event["kind"] == "eks_nodegroup" and event["from"] == "DELETING" and event["ts"] >= deletes[0]]
-    assert len(gone) == 2 and max(deletes) < min(gone), (deletes, gone)
-    assert_recreated(before, describe_all(eks), ["system", "application"])
+    assert len(gone) == 2 and max(deletes + update) < min(gone), (deletes, update, gone)
+    after = describe_all(eks)
+    assert after["application"]["nodegroupArn"] == before["application"]["nodegroupArn"]
+    assert after["application"]["scalingConfig"]["maxSize"] == 12
+    assert_recreated({name: before[name] for name in ("system", "database")},
+                     {name: after[name] for name in ("system", "database")}, ["system", "database"])
 
 
 # --- site.yml ----------------------------------------------------------------------------------
