@@ -175,13 +175,38 @@ def nodegroups_plan(settings):
                      f"k8s.io/cluster-autoscaler/{cluster}": "owned"},
             **({"release_version": group["release_version"]} if group.get("release_version") else {}),
         })
-    recreate = settings.get("nodegroups_recreate") or []
-    if isinstance(recreate, str):
-        recreate = [r for r in recreate.split(",") if r]
-    unknown = [r for r in recreate if r not in names]
-    if unknown:
-        _fail("nodegroups_recreate", f"{unknown} are not node groups of nodegroups_definitions {names}")
-    return {"launch_templates": templates, "nodegroups": groups, "recreate": list(recreate)}
+    recreate = recreate_names(settings.get("nodegroups_recreate"), names)
+    return {"launch_templates": templates, "nodegroups": groups, "recreate": recreate}
+
+
+def recreate_names(value, names, variable="nodegroups_recreate"):
+    """``nodegroups_recreate`` as a list of defined group names, in order, without repeats.
+
+    Accepts a list, a single name or a comma-separated string (``-e nodegroups_recreate=system,application``);
+    blanks around names are ignored, nothing (None, "", []) means no group. A name that is not in ``names`` fails,
+    naming the variable, the closest defined name and all of them.
+    """
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        _fail(variable, f"{value!r} must be a node group name, a comma-separated string of names or a list of "
+                        f"names, out of {names}")
+    wanted = []
+    for index, name in enumerate(value):
+        if not isinstance(name, str):
+            _fail(f"{variable}[{index}]", f"{name!r} is not a node group name; the node groups are {names}")
+        name = name.strip()
+        if name and name not in wanted:
+            wanted.append(name)
+    for name in wanted:
+        if name not in names:
+            guess = validation.closest(name, names)
+            hint = f"did you mean {guess!r}? " if guess else ""
+            _fail(variable, f"{name!r} is not a node group of nodegroups_definitions; {hint}the node groups are "
+                            f"{names}")
+    return wanted
 
 
 def nodegroups_placed(groups, subnets, templates_by_name=None):

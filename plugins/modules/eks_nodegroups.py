@@ -150,8 +150,17 @@ options:
     default: false
   recreate:
     description:
-      - Names of listed node groups to delete and create again (node group recovery), without touching the others.
-        Every run with a name here replaces that node group again.
+      - Names of listed node groups to delete and create again from their definition in O(nodegroups) (node group
+        recovery, the counterpart of C(terraform taint)), without touching the others. Every run with a name here
+        replaces that node group again.
+      - The named node groups are deleted concurrently; while EKS deletes them, the changes of the other node groups
+        are requested; then one wait until all of them are gone (whatever O(wait) says; the C(llmhub.eks.progress)
+        callback shows them), and they are created again. A named node group that does not exist is simply
+        created.
+      - In check mode they are reported in RV(recreated) and no change is requested; the diff shows the old ARN
+        and, after the call, the new one.
+      - A comma-separated string is accepted; blanks around names and repeats are dropped. Every name must be
+        listed in O(nodegroups).
     type: list
     elements: str
     default: []
@@ -688,7 +697,7 @@ def wait_all(run, updates, description="node groups to become ACTIVE"):
     return {name: state["nodegroup"] for name, state in final.items()}
 
 
-def wait_gone(run, names):
+def wait_gone(run, names, description="node groups to be deleted"):
     def fetch(pending):
         found = run_concurrently(run.describe, pending, "describe node groups")
         return {name: nodegroup or {"status": "gone"} for name, nodegroup in zip(pending, found)}
@@ -696,8 +705,7 @@ def wait_gone(run, names):
     def failed(nodegroup):
         return failure_reason(nodegroup) if nodegroup.get("status") == "DELETE_FAILED" else None
 
-    wait_for_set(fetch, names, lambda n: n.get("status") == "gone", failed, run.remaining(),
-                 "node groups to be deleted")
+    wait_for_set(fetch, names, lambda n: n.get("status") == "gone", failed, run.remaining(), description)
 
 
 def delete(run, name):
@@ -707,14 +715,34 @@ def delete(run, name):
         pass
 
 
+def request_deletions(run, plans):
+    """Delete the node groups of ``plans`` (action recreate) concurrently; returns {name: error} of failed calls."""
+    doomed = [plan for plan in plans if plan["current"].get("status") != "DELETING"]
+    outcomes = run_concurrently(lambda plan: attempt(run, plan, lambda _run, p: delete(_run, p["spec"]["name"])),
+                                doomed, "delete node groups to recreate", label=lambda p: p["spec"]["name"])
+    return {plan["spec"]["name"]: error for plan, (_none, error) in zip(doomed, outcomes) if error}
+
+
+def wait_deleted(run, names):
+    """Wait once until the node groups ``names`` are gone (the progress callback shows all of them).
+
+    Returns {name: error} of those still there when the wait failed (DELETE_FAILED, timeout).
+    """
+    try:
+        wait_gone(run, names, "node groups to be deleted before they are created again")
+    except AnsibleAWSError as e:
+        left = run_concurrently(run.describe, names, "describe node groups")
+        return {name: e.message for name, nodegroup in zip(names, left) if nodegroup is not None}
+    return {}
+
+
 def execute(run, plan):
-    """Carry out one node group's plan; returns the id of its last EKS update (None for creates)."""
+    """Carry out one node group's plan; returns the id of its last EKS update (None for creates).
+
+    A node group to recreate is gone by now (request_deletions, wait_deleted): it is created like a new one.
+    """
     name = plan["spec"]["name"]
     action = plan["action"]
-    if action == "recreate":
-        if plan["current"].get("status") != "DELETING":
-            delete(run, name)
-        wait_gone(run, [name])
     if action in ("create", "recreate"):
         run.eks.create_nodegroup(aws_retry=True, **create_params(run, plan))
         return None
@@ -737,10 +765,10 @@ def execute(run, plan):
     return last
 
 
-def attempt(run, plan):
+def attempt(run, plan, step=execute):
     """(last update id, None) or (None, error text): every node group's work runs to its end."""
     try:
-        return execute(run, plan), None
+        return step(run, plan), None
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, AnsibleAWSError) as e:
         return None, _error_text(e)
 
@@ -812,8 +840,8 @@ def ensure_present(run):
         desired_size_drift={p["spec"]["name"]: p["drift"] for p in plans if p["drift"]},
     )
     result["diff"] = dict(
-        before={p["spec"]["name"]: _pick(nodegroup_view(p["current"]), DIFF_KEYS) for p in plans if p["current"]},
-        after={p["spec"]["name"]: _pick(planned_view(p, module.check_mode), DIFF_KEYS) for p in plans},
+        before={p["spec"]["name"]: diff_view(nodegroup_view(p["current"]), p) for p in plans if p["current"]},
+        after={p["spec"]["name"]: diff_view(planned_view(p, module.check_mode), p) for p in plans},
     )
     if module.check_mode:
         result["nodegroups"] = [_pick(planned_view(p, True), RETURN_KEYS) for p in plans]
@@ -824,10 +852,22 @@ def ensure_present(run):
         # Everything above was read and planned while AWS creates the cluster; EKS accepts node group changes
         # only from an ACTIVE cluster, so the requests go out the moment it is.
         wait_until_cluster_active(run)
-    outcomes = run_concurrently(lambda plan: attempt(run, plan), active, "change node groups",
+    # Node groups to recreate are all deleted together; the other node groups' changes are requested while EKS
+    # deletes them; one wait until all are gone; then they are created again.
+    recreating = [plan for plan in active if plan["action"] == "recreate"]
+    errors = request_deletions(run, recreating)
+    others = [plan for plan in active if plan["action"] != "recreate"]
+    outcomes = run_concurrently(lambda plan: attempt(run, plan), others, "change node groups",
                                 label=lambda p: p["spec"]["name"])
-    errors = {plan["spec"]["name"]: error for plan, (_update, error) in zip(active, outcomes) if error}
-    pending = {plan["spec"]["name"]: update for plan, (update, error) in zip(active, outcomes) if not error}
+    deleted = [plan["spec"]["name"] for plan in recreating if plan["spec"]["name"] not in errors]
+    if deleted:
+        errors.update(wait_deleted(run, deleted))
+    again = [plan for plan in recreating if plan["spec"]["name"] not in errors]
+    outcomes += run_concurrently(lambda plan: attempt(run, plan), again, "create node groups again",
+                                 label=lambda p: p["spec"]["name"])
+    requested = others + again
+    errors.update({plan["spec"]["name"]: error for plan, (_update, error) in zip(requested, outcomes) if error})
+    pending = {plan["spec"]["name"]: update for plan, (update, error) in zip(requested, outcomes) if not error}
     if module.params["wait"]:
         # Unchanged groups still settling (created or updated by an earlier call with wait=false) are waited on too.
         pending.update({plan["spec"]["name"]: None for plan in plans
@@ -848,6 +888,9 @@ def ensure_present(run):
             nodegroup = run.describe(name)
         views.append(_pick(nodegroup_view(nodegroup), RETURN_KEYS) if nodegroup else {"name": name})
     result["nodegroups"] = views
+    for plan, view in zip(plans, views):
+        if plan["action"] == "recreate" and view.get("arn"):
+            result["diff"]["after"][view["name"]] = diff_view(view, plan)  # the new node group, as AWS made it
     if errors or wait_error:
         details = [f"{name}: {error}" for name, error in errors.items()] + ([wait_error] if wait_error else [])
         module.fail_json(msg=f"Node groups of {run.cluster_name} failed: {'; '.join(details)}", **result)
@@ -875,6 +918,11 @@ def ensure_absent(run):
 
 def _pick(view, keys):
     return {key: view.get(key) for key in keys}
+
+
+def diff_view(view, plan):
+    """What ``--diff`` shows of one node group; with its ARN when it is recreated (the old one, then the new one)."""
+    return _pick(view, (("arn",) if plan["action"] == "recreate" else ()) + DIFF_KEYS)
 
 
 def main():
@@ -939,6 +987,8 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    # "system, database" is split on commas by the list type; blanks around names and repeats are dropped.
+    module.params["recreate"] = list(dict.fromkeys(name.strip() for name in module.params["recreate"] if name.strip()))
     problems = validate_nodegroups(module.params["nodegroups"], module.params["recreate"], module.params["state"])
     if problems:
         module.fail_json(msg="Invalid node group input: " + "; ".join(problems))

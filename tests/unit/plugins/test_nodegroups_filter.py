@@ -101,3 +101,32 @@ def test_recreate_must_name_a_defined_group():
     assert nodegroups.nodegroups_plan(settings(nodegroups_recreate="application"))["recreate"] == ["application"]
     with pytest.raises(AnsibleFilterError, match="nodegroups_recreate"):
         nodegroups.nodegroups_plan(settings(nodegroups_recreate=["gpu"]))
+
+
+@pytest.mark.parametrize("given, wanted", [
+    ([], []),
+    (None, []),
+    ("", []),
+    ("application", ["application"]),                      # -e nodegroups_recreate=application
+    ("application,database", ["application", "database"]),  # -e nodegroups_recreate=application,database
+    (" database , application ,", ["database", "application"]),
+    ("system,system", ["system"]),
+    (["database", " system", "database"], ["database", "system"]),
+])
+def test_recreate_is_normalised_to_a_list_of_names(given, wanted):
+    assert nodegroups.nodegroups_plan(settings(nodegroups_recreate=given))["recreate"] == wanted
+
+
+@pytest.mark.parametrize("given, message", [
+    ("aplication", "nodegroups_recreate: 'aplication' is not a node group of nodegroups_definitions; did you mean "
+                   "'application'? the node groups are ['system', 'application', 'database']"),
+    ("system,gpu", "nodegroups_recreate: 'gpu' is not a node group of nodegroups_definitions; the node groups are "
+                   "['system', 'application', 'database']"),
+    (["database", 3], "nodegroups_recreate[1]: 3 is not a node group name"),
+    ({"application": True}, "nodegroups_recreate: {'application': True} must be a node group name"),
+    (True, "nodegroups_recreate: True must be a node group name"),
+])
+def test_recreate_refuses_what_is_not_a_defined_group(given, message):
+    with pytest.raises(AnsibleFilterError) as error:
+        nodegroups.nodegroups_plan(settings(nodegroups_recreate=given))
+    assert message in str(error.value)
