@@ -12,8 +12,8 @@ short_description: An Amazon Data Lifecycle Manager policy that snapshots EBS vo
 version_added: 0.1.0
 description:
   - Ensures one custom Data Lifecycle Manager (DLM) policy of type C(EBS_SNAPSHOT_MANAGEMENT). The volumes (or
-    instances) carrying all of O(target_tags) are snapshotted by each of O(schedules), and each schedule keeps its
-    last O(schedules[].retain_count) snapshots.
+    instances) carrying any of O(target_tags) (DLM targets a resource with at least one of them) are snapshotted by
+    each of O(schedules), and each schedule keeps its last O(schedules[].retain_count) snapshots.
   - DLM policies have no name; the policy is found by O(description), which must be unique in the region among
     lifecycle policies. Two policies with that description fail the task, naming their ids.
   - Every option is checked before any AWS call. An existing policy is updated (C(UpdateLifecyclePolicy)) only when
@@ -44,7 +44,7 @@ options:
     type: str
   target_tags:
     description:
-      - Tags that select the resources to snapshot; a resource is snapshotted when it carries all of them.
+      - Tags that select the resources to snapshot; a resource is snapshotted when it carries at least one of them (DLM combines them with OR).
       - Required with O(state=present); at least one tag, at most 50.
     type: dict
   resource_types:
@@ -433,7 +433,7 @@ def validate_params(params):
     wanted["execution_role_arn"] = validate_role_arn(params["execution_role_arn"])
     target_tags = validate_tags("target_tags", params.get("target_tags"), MAX_TARGET_TAGS)
     if not target_tags:
-        raise InputError("target_tags: give at least one tag; DLM snapshots the volumes carrying all of them, "
+        raise InputError("target_tags: give at least one tag; DLM snapshots the volumes carrying any of them, "
                          "such as {'llmhub.io/backup': 'daily'}")
     resource_types = params.get("resource_types") or ["VOLUME"]
     if len(resource_types) != 1:
