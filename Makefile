@@ -31,7 +31,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Workflow steps alone (make kubeconfig|addons|apps), on INVENTORY.
 INVENTORY ?= inventories/local
 
-.PHONY: help setup venv k8s-clients collections demo kubeconfig addons apps test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo clean
+.PHONY: help setup venv k8s-clients collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -77,6 +77,22 @@ addons: $(BOOTSTRAP) ## Workflow step 7: storage classes, Metrics Server, Contai
 
 apps: $(BOOTSTRAP) ## Workflow step 8: namespaces, network policies, priority classes, the example application
 	$(call workflow_step,apps.yml,apps)
+
+LOCAL_CLUSTER := llm-analytics-hub-prod-eks
+BACKUP_ID_ARG = $(if $(BACKUP),-e backup_id=$(BACKUP))
+
+backup: $(BOOTSTRAP) ## Disaster recovery: a backup set of the cluster (AWS, Kubernetes objects, EBS snapshots, checksums); BACKUP=<id> names it
+	@if [ "$(INVENTORY)" = inventories/local ]; then \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- bash -c \
+			'ansible-playbook -i $(INVENTORY) playbooks/site.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG) && ansible-playbook -i $(INVENTORY) playbooks/backup.yml -e backup_action=list'; \
+	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG); fi
+
+restore: $(BOOTSTRAP) ## Disaster recovery: restore backup BACKUP=<id> (on inventories/local: build, back up, destroy, restore)
+	@test -n "$(BACKUP)" || { echo "make restore BACKUP=<id>: name the backup (ansible-playbook playbooks/backup.yml -e backup_action=list lists them)" >&2; exit 2; }
+	@if [ "$(INVENTORY)" = inventories/local ]; then \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- bash -c \
+			'ansible-playbook -i $(INVENTORY) playbooks/site.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/destroy.yml -e confirm_destroy=$(LOCAL_CLUSTER) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/restore.yml $(BACKUP_ID_ARG)'; \
+	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) playbooks/restore.yml $(BACKUP_ID_ARG); fi
 
 test: lint unit integration molecule test-oldest ## Everything CI runs: lint, sanity, unit and integration tests, molecule scenarios, the oldest ansible-core
 

@@ -10,8 +10,9 @@ short_description: Names of every variable the collection's roles and playbooks 
 version_added: 0.1.0
 description:
   - Reads, from the installed collection itself, the options of every entry point in each role's
-    C(meta/argument_specs.yml), the keys of its C(defaults/main.yml) and C(vars/main.yml), and the inventory-wide
-    C(llmhub_*) variables the playbooks read.
+    C(meta/argument_specs.yml), the keys of its C(defaults/main.yml) and C(vars/main.yml), the names its tasks
+    register or set as facts (a later play of the same run sees them, as C(restore.yml) runs C(site.yml) after the
+    backup role), and the inventory-wide C(llmhub_*) variables the playbooks read.
   - Used by the validation step at the start of C(site.yml) and C(destroy.yml) with the filter
     C(llmhub.eks.llmhub_unknown_variables), so that a misspelt variable (C(eks_verison)) stops the run instead of
     being ignored.
@@ -58,10 +59,31 @@ def _keys(path):
     return set(data)
 
 
+def _set_by_tasks(tasks_dir):
+    """Names the role's tasks register or set as facts (they exist in later plays of the same run)."""
+    names = set()
+    pending = []
+    for path in sorted(tasks_dir.glob("*.yml")) if tasks_dir.is_dir() else []:
+        pending.extend(yaml.safe_load(path.read_text(encoding="utf-8")) or [])
+    while pending:
+        task = pending.pop()
+        if not isinstance(task, dict):
+            continue
+        if isinstance(task.get("register"), str):
+            names.add(task["register"])
+        facts = task.get("ansible.builtin.set_fact") or task.get("set_fact")
+        if isinstance(facts, dict):
+            names |= {key for key in facts if key != "cacheable"}
+        for section in ("block", "rescue", "always"):
+            pending.extend(task.get(section) or [])
+    return names
+
+
 def role_variables(roles=ROLES):
     names = set(PLAYBOOK_VARIABLES)
     for role in sorted(p for p in roles.iterdir() if p.is_dir()):
         names |= _keys(role / "defaults" / "main.yml") | _keys(role / "vars" / "main.yml")
+        names |= _set_by_tasks(role / "tasks")
         specs = role / "meta" / "argument_specs.yml"
         if specs.is_file():
             entry_points = (yaml.safe_load(specs.read_text(encoding="utf-8")) or {}).get("argument_specs") or {}

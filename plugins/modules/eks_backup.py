@@ -13,22 +13,22 @@ version_added: 0.1.0
 description:
   - With O(state=present), writes a backup set named O(backup_id) to an S3 bucket (O(bucket), under O(prefix)) or to
     a local O(directory). A set that already exists is never overwritten.
-  - B(AWS side), as JSON descriptions: the cluster, its managed node groups, add-ons, access entries with their
+  - B(AWS side), as JSON descriptions, the cluster, its managed node groups, add-ons, access entries with their
     access policies, its IAM OIDC provider and the IAM roles that trust it (IRSA), with their policies. O(variables)
     (the inventory variables of the deploy) are kept in C(inventory/variables.json).
-  - B(Kubernetes side): every resource type the API server offers through discovery (not a fixed list), in every
+  - B(Kubernetes side), every resource type the API server offers through discovery (not a fixed list), in every
     namespace or in O(namespaces) (less O(exclude_namespaces)), and the cluster-scoped ones unless
-    O(include_cluster_resources=false). Left out on purpose, and listed in the result: what controllers or the API
+    O(include_cluster_resources=false). Left out on purpose, and listed in the result, is what controllers or the API
     server make again (events, endpoints and endpoint slices, leases, nodes, CSI nodes and volume attachments,
     controller revisions, API services, the metrics API, every object that has a controlling owner such as the pods
     of a ReplicaSet and the ReplicaSets of a Deployment, C(kube-root-ca.crt) and service account tokens).
-  - Objects are kept as C(kind: List) files per resource type and namespace, cleaned of what the server sets (uid,
+  - Objects are kept as C(List) files per resource type and namespace, cleaned of what the server sets (uid,
     resourceVersion, generation, creationTimestamp, managedFields, ownerReferences, finalizers, status, the
     last-applied annotation, a Service's cluster IPs and node ports, a PV's claimRef, a claim's volumeName, a Job's
     generated selector), so that M(llmhub.eks.eks_restore) or C(kubectl apply -f) can create them again.
   - Secrets only with O(include_secrets=true), then encrypted per namespace with a data key of O(secrets_kms_key_id)
     (default the cluster's secrets encryption key) and AES-256-GCM; only the KMS-encrypted data key is kept.
-  - B(Persistent data), with O(snapshot_volumes=true): an EBS snapshot of the volume behind every PersistentVolume
+  - B(Persistent data), with O(snapshot_volumes=true), an EBS snapshot of the volume behind every PersistentVolume
     bound to a claim that is kept, tagged C(llmhub.io/backup-id), C(llmhub.io/cluster),
     C(kubernetes.io/created-for/pvc/namespace), C(kubernetes.io/created-for/pvc/name) and C(llmhub.io/storage-class),
     waited for until C(completed), and recorded with the volume's size, type, IOPS, throughput, encryption key, zone

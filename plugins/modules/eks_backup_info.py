@@ -102,7 +102,7 @@ def summary(store, backup_id):
     try:
         manifest = bk.read_manifest(store, backup_id)
     except bk.BackupError:
-        return {"id": backup_id, "location": store.location(backup_id), "readable": False}
+        return {"id": backup_id, "location": store.location(backup_id), "readable": False, "created": None}
     return {"id": backup_id, "location": store.location(backup_id), "readable": True,
             "created": manifest.get("created"), "kubernetes_version": manifest.get("kubernetes_version"),
             "objects": sum((manifest.get("objects") or {}).values()), "volumes": len(manifest.get("volumes") or []),

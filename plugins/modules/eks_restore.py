@@ -98,10 +98,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 restored:
-  description: Objects created (or that would be), by tier, as C(<kind>/<namespace>/<name>).
+  description: Objects created (or that would be), tier by tier in the order they were created, as
+    C(<kind>/<namespace>/<name>).
   returned: always
-  type: dict
-  sample: {"namespaces": ["Namespace/llm-analytics"], "config and secrets": ["ConfigMap/llm-analytics/settings"]}
+  type: list
+  elements: dict
+  sample: [{"tier": "namespaces", "objects": ["Namespace/llm-analytics"]},
+           {"tier": "config and secrets", "objects": ["ConfigMap/llm-analytics/settings"]}]
 restored_counts:
   description: Number of objects created (or that would be) by tier.
   returned: always
@@ -432,16 +435,19 @@ class Restore:
         if self.failed:
             self.module.fail_json(msg=f"{len(self.failed)} object(s) of backup {backup_id} could not be restored: " +
                                   "; ".join(f"{f['object']}: {f['error']}" for f in self.failed),
-                                  restored=self.restored, skipped_objects=self.skipped,
+                                  restored=self.restored_list(), skipped_objects=self.skipped,
                                   failed_objects=self.failed, volumes=volume_report)
         if self.params["wait"] and not self.module.check_mode:
             restored = {what for names in self.restored.values() for what in names}
             self.wait_for_workloads([(r, o) for r, o in objects if label(o) in restored])
-        self.module.exit_json(changed=bool(self.restored), restored=self.restored,
+        self.module.exit_json(changed=bool(self.restored), restored=self.restored_list(),
                               restored_counts={tier: len(names) for tier, names in self.restored.items()},
                               skipped_objects=self.skipped,
                               volumes=volume_report, kms_keys_recovered=[arn for arn, _w in recovered],
                               verified_files=len(contents))
+
+    def restored_list(self):
+        return [{"tier": tier, "objects": names} for tier, names in self.restored.items()]
 
     @staticmethod
     def bind(obj, volumes):
