@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-namespace", type=int, default=50)
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    # the kubeconfig's exec plugin runs `aws eks get-token` from the virtualenv
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     results: dict = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                      "namespaces": args.namespaces, "config_maps": args.namespaces * args.per_namespace}
     with tempfile.TemporaryDirectory() as scratch, EmulatorServer(profile="instant") as server:

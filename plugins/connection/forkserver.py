@@ -75,9 +75,9 @@ import os
 import shlex
 
 import ansible.module_utils
-from ansible import constants as C
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.connection.local import Connection as LocalConnection
+from ansible.plugins.loader import module_utils_loader
 from ansible.utils.display import Display
 
 from ansible_collections.llmhub.eks.plugins.plugin_utils import forkserver
@@ -114,11 +114,13 @@ def pipelined_python(cmd) -> tuple[str, dict[str, str]] | None:
 
 
 def controller_module_utils() -> str:
-    """The directory of ansible-core's module_utils every payload carries, or "" when others may replace them."""
-    for extra in C.DEFAULT_MODULE_UTILS_PATH or ():
-        if os.path.isdir(extra) and os.listdir(extra):
+    """The directory of ansible-core's module_utils every payload carries, or "" when others may replace them
+    (a configured module_utils path, or one next to the playbook or in a role, that holds files)."""
+    core = os.path.dirname(ansible.module_utils.__file__)
+    for extra in module_utils_loader.print_paths().split(os.pathsep):
+        if extra and os.path.realpath(extra) != os.path.realpath(core) and os.path.isdir(extra) and os.listdir(extra):
             return ""  # files there are sent under ansible.module_utils, possibly instead of ansible-core's
-    return os.path.dirname(ansible.module_utils.__file__)
+    return core
 
 
 class Connection(LocalConnection):

@@ -17,6 +17,13 @@ description:
     C(llmhub.eks.llmhub_unknown_variables), so that a misspelt variable (C(eks_verison)) stops the run instead of
     being ignored.
   - Takes no terms. No AWS call.
+options:
+  inputs_only:
+    description:
+      - Only the variables a user sets (options, defaults, role vars, inventory-wide ones), not the names the roles'
+        tasks register or set; what a backup keeps of an inventory.
+    type: bool
+    default: false
 author:
   - LLM Analytics Hub platform team (@llmhub)
 """
@@ -79,11 +86,12 @@ def _set_by_tasks(tasks_dir):
     return names
 
 
-def role_variables(roles=ROLES):
+def role_variables(roles=ROLES, inputs_only=False):
     names = set(PLAYBOOK_VARIABLES)
     for role in sorted(p for p in roles.iterdir() if p.is_dir()):
         names |= _keys(role / "defaults" / "main.yml") | _keys(role / "vars" / "main.yml")
-        names |= _set_by_tasks(role / "tasks")
+        if not inputs_only:
+            names |= _set_by_tasks(role / "tasks")
         specs = role / "meta" / "argument_specs.yml"
         if specs.is_file():
             entry_points = (yaml.safe_load(specs.read_text(encoding="utf-8")) or {}).get("argument_specs") or {}
@@ -96,4 +104,5 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         if terms:
             raise AnsibleLookupError("llmhub.eks.role_variables takes no terms")
-        return role_variables()
+        self.set_options(var_options=variables, direct=kwargs)
+        return role_variables(inputs_only=self.get_option("inputs_only"))

@@ -52,7 +52,6 @@ SERVER_ANNOTATIONS = (
     "deployment.kubernetes.io/revision",
     "pv.kubernetes.io/bind-completed",
     "pv.kubernetes.io/bound-by-controller",
-    "pv.kubernetes.io/provisioned-by",
     "volume.beta.kubernetes.io/storage-provisioner",
     "volume.kubernetes.io/storage-provisioner",
     "volume.kubernetes.io/selected-node",
@@ -145,6 +144,9 @@ class DirectoryStore:
         except FileNotFoundError:
             return None
 
+    def has_files(self, backup_id):
+        return os.path.isdir(self.location(backup_id))
+
     def ids(self):
         if not os.path.isdir(self.root):
             return []
@@ -180,18 +182,28 @@ class S3Store:
     def get(self, backup_id, name):
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(backup_id, name))["Body"].read()
-        except self.client.exceptions.NoSuchKey:
-            return None
+        except (self.client.exceptions.NoSuchKey, self.client.exceptions.NoSuchBucket):
+            return None  # no bucket yet (a first run in check mode): no set either
+
+    def has_files(self, backup_id):
+        try:
+            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(backup_id) + "/", MaxKeys=1)
+        except self.client.exceptions.NoSuchBucket:
+            return False
+        return bool(page.get("KeyCount"))
 
     def ids(self):
         found = []
         paginator = self.client.get_paginator("list_objects_v2")
         prefix = self.prefix + "/" if self.prefix else ""
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
-            for common in page.get("CommonPrefixes") or []:
-                backup_id = common["Prefix"][len(prefix):].rstrip("/")
-                if ID_PATTERN.match(backup_id):
-                    found.append(backup_id)
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                for common in page.get("CommonPrefixes") or []:
+                    backup_id = common["Prefix"][len(prefix):].rstrip("/")
+                    if ID_PATTERN.match(backup_id):
+                        found.append(backup_id)
+        except self.client.exceptions.NoSuchBucket:
+            return []
         return sorted(backup_id for backup_id in found if self.get(backup_id, MANIFEST) is not None)
 
     def delete(self, backup_id):
@@ -202,7 +214,14 @@ class S3Store:
             for entry in (page.get("Versions") or []) + (page.get("DeleteMarkers") or []):
                 batch.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
         for start in range(0, len(batch), 1000):
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch[start:start + 1000], "Quiet": True})
+            answer = self.client.delete_objects(Bucket=self.bucket,
+                                                Delete={"Objects": batch[start:start + 1000], "Quiet": True})
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise BackupError(f"S3 did not delete {len(errors)} object(s) of backup {backup_id}, such as "
+                                  f"{first.get('Key')}: {first.get('Code')} {first.get('Message')} (Object Lock, or "
+                                  "a bucket policy: the set stays listed until they go)")
 
 
 # -- the manifest ----------------------------------------------------------------------------------------------
@@ -257,14 +276,37 @@ def resource_file(group, resource, namespace=None):
     return f"kubernetes/namespaces/{namespace}/{name}" if namespace else f"kubernetes/cluster/{name}"
 
 
-def skip_reason(group, resource, obj):
-    """Why ``obj`` is not kept (re-created by a controller or the API server), or None."""
+SYSTEM_NAME_PREFIXES = ("system:", "eks:", "system-")
+SYSTEM_LABELS = {"kubernetes.io/bootstrapping": None, "eks.amazonaws.com/component": None,
+                 "app.kubernetes.io/managed-by": "EKS"}
+
+
+def skip_reason(group, resource, obj, excluded_namespaces=SYSTEM_NAMESPACES):
+    """Why ``obj`` is not kept (made again by a controller, the API server, EKS or an add-on in a namespace that is
+    not backed up), or None."""
     meta = obj.get("metadata") or {}
+    namespaced = "namespace" in meta
+    if not namespaced:
+        name = meta.get("name", "")
+        labels = meta.get("labels") or {}
+        if name.startswith(SYSTEM_NAME_PREFIXES) and resource in (
+                "clusterroles", "clusterrolebindings", "priorityclasses", "flowschemas"):
+            return "made by the API server or EKS"
+        for label, value in SYSTEM_LABELS.items():
+            if label in labels and (value is None or labels[label] == value):
+                return f"made by the API server or EKS (label {label})"
+        release_namespace = (meta.get("annotations") or {}).get("meta.helm.sh/release-namespace")
+        if release_namespace in excluded_namespaces:
+            return f"part of a Helm release in {release_namespace}, which is not backed up"
+        for webhook in obj.get("webhooks") or []:
+            service = (webhook.get("clientConfig") or {}).get("service") or {}
+            if service.get("namespace") in excluded_namespaces:
+                return f"served from {service['namespace']}, which is not backed up"
     if resource in ("persistentvolumeclaims", "persistentvolumes") and group == "":
         return None  # claims of a StatefulSet with a retention policy are owned by it, but hold the data
     for owner in meta.get("ownerReferences") or []:
         if owner.get("controller"):
-            return f"re-created by its {owner.get('kind')} {owner.get('name')}"
+            return f"made again by its {owner.get('kind')}"
     if group == "" and resource == "configmaps" and meta.get("name") == "kube-root-ca.crt":
         return "published in every namespace by the API server"
     if group == "" and resource == "secrets" and obj.get("type") == "kubernetes.io/service-account-token":
@@ -293,10 +335,10 @@ def clean(obj):
         spec.pop("healthCheckNodePort", None)
         for port in spec.get("ports") or []:
             port.pop("nodePort", None)
-    elif group == "" and kind == "PersistentVolume" and isinstance(spec, dict):
-        spec.pop("claimRef", None)
-    elif group == "" and kind == "PersistentVolumeClaim" and isinstance(spec, dict):
-        spec.pop("volumeName", None)
+    elif group == "" and kind == "PersistentVolume" and isinstance(spec, dict) and spec.get("claimRef"):
+        # the binding stays (another claim must not take a restored volume); the claim's uid is the old cluster's
+        ref = spec["claimRef"]
+        spec["claimRef"] = {key: ref[key] for key in ("apiVersion", "kind", "namespace", "name") if key in ref}
     elif group == "" and kind == "ServiceAccount":
         obj.pop("secrets", None)
     elif group == "" and kind == "Pod" and isinstance(spec, dict):
@@ -382,7 +424,14 @@ def discover(api):
         if group in SKIPPED_GROUPS:
             left_out[f"*.{group}"] = SKIPPED_GROUPS[group]
             continue
-        for resource in api.get(path).get("resources") or []:
+        try:
+            listing = api.get(path)
+        except Exception as e:  # pylint: disable=broad-exception-caught
+            if getattr(e, "status", None) in (404, 503):  # an aggregated API whose server is down
+                left_out[f"*.{group or 'core'}"] = f"not available ({e})"
+                continue
+            raise
+        for resource in listing.get("resources") or []:
             name = resource.get("name", "")
             verbs = set(resource.get("verbs") or [])
             if "/" in name or not {"list", "get", "create"} <= verbs:
@@ -441,7 +490,8 @@ def decrypt(kms, envelope):
 # Variables that bind a run to this machine or this endpoint, not to the platform: kept in the set for the record,
 # never applied by a restore (the inventory that restores supplies its own).
 ENVIRONMENT_VARIABLES = re.compile(
-    r"^(ansible_.*|llmhub_aws_endpoint_url|llmhub_require_endpoint_url|kubeconfig_path|.*_helm_binary|"
+    r"^(ansible_.*|llmhub_aws_endpoint_url|llmhub_require_endpoint_url|kubeconfig_path|kubeconfig_aws_cli_path|"
+    r".*_helm_binary|"
     r".*_chart_repo|backup_.*|restore_.*)$")
 
 

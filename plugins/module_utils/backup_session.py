@@ -32,6 +32,14 @@ def describe_cluster(module, eks, purpose):
     return None
 
 
+def cluster_exists(eks, name):
+    try:
+        eks.describe_cluster(name=name, aws_retry=True)
+        return True
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return False
+
+
 def kubernetes_api(module, cluster):
     sts = module.client("sts")
     return kc.KubernetesApi(cluster["endpoint"], cluster["certificateAuthority"]["data"],

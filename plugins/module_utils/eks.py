@@ -297,12 +297,15 @@ def resolve_role_arn(iam, role, option="role"):
         raise UnresolvedReferences(option, [role], "IAM role with that name", "create it first or give its ARN") from None
 
 
-def resolve_kms_key_arn(kms, key, option="encryption_key"):
-    """The ARN of an enabled KMS key given by key id, key ARN, alias name (alias/...) or alias ARN."""
+def resolve_kms_key_arn(kms, key, option="encryption_key", planned=False):
+    """The ARN of an enabled KMS key given by key id, key ARN, alias name (alias/...) or alias ARN. ``planned``
+    (check mode) also takes a disabled key or one pending deletion: the kms_key step before would revive it (a
+    destroyed platform's key is adopted again), but in check mode it only said so."""
     try:
         metadata = kms.describe_key(aws_retry=True, KeyId=key)["KeyMetadata"]
     except is_boto3_error_code("NotFoundException"):
         raise UnresolvedReferences(option, [key], "KMS key with that id, ARN or alias") from None
-    if metadata.get("KeyState", "Enabled") != "Enabled":
+    if metadata.get("KeyState", "Enabled") != "Enabled" and not (
+            planned and metadata.get("KeyState") in ("Disabled", "PendingDeletion")):
         raise AnsibleAWSError(message=f"{option}: the KMS key {metadata['Arn']} is {metadata['KeyState']}; use an enabled key")
     return metadata["Arn"]

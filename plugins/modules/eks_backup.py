@@ -56,15 +56,6 @@ options:
       - Name of the set. Default with O(state=present) is the time in UTC, V(20261202T151500Z).
       - With O(state=absent), the one set to delete; without it, sets older than O(retention_days) are deleted.
     type: str
-  bucket:
-    description: S3 bucket of the sets (created with versioning and default encryption by the C(backup) role).
-    type: str
-  prefix:
-    description: Key prefix of the sets in O(bucket). Default C(backups/<cluster_name>).
-    type: str
-  directory:
-    description: Local directory of the sets instead of a bucket.
-    type: path
   namespaces:
     description: Namespaces to back up. Default every namespace but O(exclude_namespaces).
     type: list
@@ -106,6 +97,7 @@ options:
     type: int
     default: 1
 extends_documentation_fragment:
+  - llmhub.eks.backup_store
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -163,7 +155,10 @@ backup:
       type: list
       elements: str
     skipped:
-      description: Resource types left out and why, and the number of objects left out because a controller makes them.
+      description:
+        - C(resource_types), those left out and why; C(objects), the number of objects left out by reason (made again
+          by their controlling owner, by the API server or EKS, by a Helm release or served from a namespace that is
+          not backed up).
       type: dict
     volumes:
       description: The EBS snapshots taken, one per claim.
@@ -214,13 +209,7 @@ class Backup:
         self.params = module.params
         self.name = module.params["cluster_name"]
         self.eks = retrying_client(module, "eks")
-        self._ec2 = None
-
-    @property
-    def ec2(self):
-        if self._ec2 is None:
-            self._ec2 = retrying_client(self.module, "ec2")
-        return self._ec2
+        self.ec2 = retrying_client(module, "ec2")
 
     # -- AWS side -----------------------------------------------------------------------------------------------
 
@@ -292,11 +281,15 @@ class Backup:
         return [ns for ns in every if ns not in (self.params.get("exclude_namespaces") or [])]
 
     def collect(self, api):
-        """{file: [cleaned objects]}, {resource type key: count}, skipped, claims, volumes."""
+        """{file: (type, [objects])}, {type key: count}, skipped, namespaces, claims, {PV name: PV}."""
         types, left_out = bk.discover(api)
         namespaces = self.wanted_namespaces(api)
+        excluded = self.params.get("exclude_namespaces") or []
         keep_secrets = self.params["include_secrets"]
-        wanted_types = [t for t in types if t["namespaced"] or self.params["include_cluster_resources"]]
+        # namespaces and PVs are cluster-scoped but belong to the namespaces kept: always listed
+        always = {("", "namespaces"), ("", "persistentvolumes")}
+        wanted_types = [t for t in types if t["namespaced"] or self.params["include_cluster_resources"]
+                        or (t["group"], t["resource"]) in always]
         if not keep_secrets:
             left_out["secrets.core"] = "include_secrets is false"
             wanted_types = [t for t in wanted_types if (t["group"], t["resource"]) != ("", "secrets")]
@@ -305,13 +298,13 @@ class Backup:
             try:
                 return resource_type, api.list(bk.collection_path(resource_type))
             except kc.KubernetesApiError as e:
-                if e.status in (404, 405, 501):
+                if e.status in (404, 405, 501, 503):
                     return resource_type, None
                 raise
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             listed = list(pool.map(list_type, wanted_types))
-        files, counts, controlled, volumes_by_name, claims = {}, {}, 0, {}, []
+        files, counts, made_again, volumes_by_name, claims = {}, {}, {}, {}, []
         for resource_type, items in listed:
             key = f"{resource_type['resource']}.{resource_type['group'] or 'core'}"
             if items is None:
@@ -319,6 +312,7 @@ class Backup:
                 continue
             api_version = (f"{resource_type['group']}/{resource_type['version']}" if resource_type["group"]
                            else resource_type["version"])
+            pair = (resource_type["group"], resource_type["resource"])
             for item in items:
                 item.setdefault("apiVersion", api_version)
                 item.setdefault("kind", resource_type["kind"])
@@ -326,30 +320,32 @@ class Backup:
                 namespace = meta.get("namespace") if resource_type["namespaced"] else None
                 if resource_type["namespaced"] and namespace not in namespaces:
                     continue
-                if (resource_type["group"], resource_type["resource"]) == ("", "namespaces") \
-                        and meta.get("name") not in namespaces:
+                if pair == ("", "namespaces") and meta.get("name") not in namespaces:
                     continue
-                if bk.skip_reason(resource_type["group"], resource_type["resource"], item):
-                    controlled += 1
+                reason = bk.skip_reason(resource_type["group"], resource_type["resource"], item, excluded)
+                if reason:
+                    made_again[reason] = made_again.get(reason, 0) + 1
                     continue
-                if (resource_type["group"], resource_type["resource"]) == ("", "persistentvolumes"):
+                if pair == ("", "persistentvolumes"):
                     volumes_by_name[meta["name"]] = item
-                if (resource_type["group"], resource_type["resource"]) == ("", "persistentvolumeclaims"):
+                if pair == ("", "persistentvolumeclaims"):
                     claims.append(item)
                 files.setdefault(bk.resource_file(resource_type["group"], resource_type["resource"], namespace),
                                  (resource_type, []))[1].append(item)
                 counts[key] = counts.get(key, 0) + 1
-        # a PV is kept only with a claim that is kept (or unclaimed): another namespace's volume is not ours
-        kept_claims = {((c["metadata"].get("namespace")), c["metadata"]["name"]) for c in claims}
+        # a PV is kept with a claim that is kept, or unclaimed when cluster-scoped objects are
+        kept_claims = {(c["metadata"].get("namespace"), c["metadata"]["name"]) for c in claims}
         for path, (resource_type, items) in list(files.items()):
             if (resource_type["group"], resource_type["resource"]) == ("", "persistentvolumes"):
-                items[:] = [pv for pv in items if not (pv.get("spec") or {}).get("claimRef") or
-                            ((pv["spec"]["claimRef"].get("namespace"), pv["spec"]["claimRef"].get("name"))
-                             in kept_claims)]
+                items[:] = [pv for pv in items if (
+                    ((pv.get("spec") or {}).get("claimRef") or {}).get("namespace"),
+                    ((pv.get("spec") or {}).get("claimRef") or {}).get("name")) in kept_claims
+                    or (not (pv.get("spec") or {}).get("claimRef") and self.params["include_cluster_resources"])]
                 counts["persistentvolumes.core"] = len(items)
                 if not items:
                     del files[path]
-        skipped = {"resource_types": left_out, "objects_with_a_controlling_owner": controlled}
+                    counts.pop("persistentvolumes.core")
+        skipped = {"resource_types": left_out, "objects": dict(sorted(made_again.items()))}
         return files, counts, skipped, namespaces, claims, volumes_by_name
 
     # -- persistent data ----------------------------------------------------------------------------------------
@@ -357,9 +353,13 @@ class Backup:
     def volume_records(self, claims, volumes_by_name):
         records = []
         for claim in claims:
+            if (claim.get("status") or {}).get("phase") != "Bound":
+                continue  # no volume yet (WaitForFirstConsumer without a pod, or Pending): nothing to snapshot
             pv = volumes_by_name.get((claim.get("spec") or {}).get("volumeName") or "")
-            if pv is None or (claim.get("status") or {}).get("phase") != "Bound":
-                continue
+            if pv is None:
+                self.module.fail_json(msg=(f"Claim {claim['metadata']['namespace']}/{claim['metadata']['name']} is "
+                                           f"Bound to {claim['spec'].get('volumeName')}, which the API did not list: "
+                                           "its data cannot be backed up. Run the backup again"))
             volume_id = bk.ebs_volume_id(pv)
             if volume_id:
                 records.append({"namespace": claim["metadata"]["namespace"], "claim": claim["metadata"]["name"],
@@ -407,8 +407,11 @@ class Backup:
             record["snapshot_id"] = snapshot_id
 
         def fetch(pending):
-            return {s["SnapshotId"]: s for s in paginate(self.ec2, "describe_snapshots", "Snapshots",
-                                                         SnapshotIds=list(pending))}
+            try:
+                return {s["SnapshotId"]: s for s in paginate(self.ec2, "describe_snapshots", "Snapshots",
+                                                             SnapshotIds=list(pending))}
+            except is_boto3_error_code("InvalidSnapshot.NotFound"):
+                return {}  # EC2 is eventually consistent: a new snapshot may not be listed for a few seconds
 
         wait_for_set(fetch, ids, lambda s: s.get("State") == "completed",
                      lambda s: (s.get("StateMessage") or "error") if s.get("State") == "error" else None,
@@ -446,10 +449,37 @@ class Backup:
                 self.module.fail_json(msg=(f"{self.name} has no secrets encryption key to encrypt the backed-up "
                                            "Secrets with: set secrets_kms_key_id (eks_backup_secrets_kms_key_id)"))
         aws = self.aws_descriptions(cluster)
+        written = {}
+        try:
+            self.write(store, backup_id, cluster, aws, files, records, skipped, namespaces, summary, secrets_key,
+                       written)
+        except BaseException:
+            # a set without its manifest is neither listed nor restorable: take back what this run made
+            self.remove_leftovers(store, backup_id, bool(written))
+            raise
+        self.module.exit_json(changed=True, backup=summary)
+
+    def remove_leftovers(self, store, backup_id, files_written):
+        try:
+            for snapshot_id in self.snapshots_of([backup_id]):
+                self.ec2.delete_snapshot(SnapshotId=snapshot_id, aws_retry=True)
+            if files_written:
+                store.delete(backup_id)
+        except Exception:  # pylint: disable=broad-exception-caught
+            self.module.warn(f"Could not remove what the failed backup {backup_id} left; run this module with "
+                             f"state=absent backup_id={backup_id}")
+
+    def snapshots_of(self, backup_ids):
+        return [s["SnapshotId"] for s in paginate(
+            self.ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"],
+            Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [self.name]},
+                     {"Name": "tag:llmhub.io/backup-id", "Values": list(backup_ids)}])]
+
+    def write(self, store, backup_id, cluster, aws, files, records, skipped, namespaces, summary, secrets_key,
+              written):
+        params = self.params
         if records:
             self.snapshot(records, backup_id)
-
-        written = {}
 
         def put(name, data):
             store.put(backup_id, name, data)
@@ -486,38 +516,30 @@ class Backup:
         store.put(backup_id, bk.MANIFEST, manifest_data)
         summary.update(files=len(written) + 1, size=sum(f["size"] for f in written.values()) + len(manifest_data),
                        secrets_encrypted_with=manifest["secrets_kms_key_id"])
-        self.module.exit_json(changed=True, backup=summary)
 
     def absent(self):
         params = self.params
         store = open_store(self.module)
         if params.get("backup_id"):
-            backup_id = bk.check_backup_id(params["backup_id"])
-            try:
-                bk.read_manifest(store, backup_id)
-            except bk.BackupError:
-                self.module.exit_json(changed=False, deleted=[], deleted_snapshots=[])
-            doomed = [backup_id]
+            # also a set a failed run left without its manifest (files, snapshots)
+            doomed = [bk.check_backup_id(params["backup_id"])]
+            present = store.get(doomed[0], bk.MANIFEST) is not None or store.has_files(doomed[0])
         else:
             cutoff = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=params["retention_days"])
-            ids = store.ids()
-            kept = set(ids[-params["keep_last"]:]) if params["keep_last"] else set()
-            doomed = []
-            for backup_id in ids:
-                if backup_id in kept:
-                    continue
+            dated = []
+            for backup_id in store.ids():
                 try:
-                    created = _dt.datetime.fromisoformat(bk.read_manifest(store, backup_id)["created"])
+                    dated.append((_dt.datetime.fromisoformat(bk.read_manifest(store, backup_id)["created"]), backup_id))
                 except (bk.BackupError, KeyError, ValueError):
                     continue  # not a set this module can date: left alone
-                if created < cutoff:
-                    doomed.append(backup_id)
-        snapshots = []
-        if doomed:
-            snapshots = [s["SnapshotId"] for s in paginate(
-                self.ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"],
-                Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [self.name]},
-                         {"Name": "tag:llmhub.io/backup-id", "Values": doomed}])]
+            dated.sort()
+            kept = {backup_id for _created, backup_id in dated[len(dated) - params["keep_last"]:]} \
+                if params["keep_last"] else set()
+            doomed = [backup_id for created, backup_id in dated if created < cutoff and backup_id not in kept]
+            present = bool(doomed)
+        snapshots = self.snapshots_of(doomed) if doomed else []
+        if not present and not snapshots:
+            self.module.exit_json(changed=False, deleted=[], deleted_snapshots=[])
         if not self.module.check_mode:
             for snapshot_id in snapshots:
                 try:
@@ -526,7 +548,7 @@ class Backup:
                     pass
             for backup_id in doomed:
                 store.delete(backup_id)
-        self.module.exit_json(changed=bool(doomed), deleted=doomed, deleted_snapshots=sorted(snapshots))
+        self.module.exit_json(changed=True, deleted=doomed, deleted_snapshots=sorted(snapshots))
 
 
 def main():

@@ -27,20 +27,12 @@ options:
   backup_id:
     description: The set to verify and read.
     type: str
-  bucket:
-    description: S3 bucket of the sets.
-    type: str
-  prefix:
-    description: Key prefix of the sets in O(bucket). Default C(backups/<cluster_name>).
-    type: str
-  directory:
-    description: Local directory of the sets instead of a bucket.
-    type: path
   verify:
     description: Check every file of set O(backup_id) against its checksum.
     type: bool
     default: true
 extends_documentation_fragment:
+  - llmhub.eks.backup_store
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -89,10 +81,10 @@ cluster_exists:
 
 import json
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.llmhub.eks.plugins.module_utils import backup as bk
+from ansible_collections.llmhub.eks.plugins.module_utils.backup_session import cluster_exists
 from ansible_collections.llmhub.eks.plugins.module_utils.backup_session import open_store
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
@@ -122,12 +114,7 @@ def inspect(module):
         contents = bk.verify(store, backup_id, manifest) if params["verify"] else {}
         stored = contents.get("inventory/variables.json") or store.get(backup_id, "inventory/variables.json")
         variables = json.loads(stored) if stored else {}
-        eks = retrying_client(module, "eks")
-        try:
-            eks.describe_cluster(name=params["cluster_name"], aws_retry=True)
-            exists = True
-        except is_boto3_error_code("ResourceNotFoundException"):
-            exists = False
+        exists = cluster_exists(retrying_client(module, "eks"), params["cluster_name"])
         result.update(manifest=manifest, verified_files=len(contents), cluster_exists=exists,
                       variables={k: v for k, v in sorted(variables.items()) if not bk.environment_variable(k)})
     module.exit_json(**result)

@@ -515,7 +515,7 @@ class Runner:
             lookups["subnets"] = pool.submit(resolve_subnets, self.ec2, params["subnets"])
         if params["encryption_key"]:
             lookups["key"] = pool.submit(resolve_kms_key_arn, retrying_client(self.module, "kms"),
-                                         params["encryption_key"])
+                                         params["encryption_key"], "encryption_key", self.module.check_mode)
         return lookups
 
     def resolve(self, cluster, lookups):

@@ -32,7 +32,8 @@ description:
     RV(skipped_objects) as equal to the backed-up one or not), or updated to the backed-up one by server-side apply (V(update)).
   - With O(wait=true), waits until the restored claims are C(Bound) and the restored Deployments and StatefulSets
     have their replicas ready.
-  - In check mode, verifies the set and reports what would be restored and what exists already.
+  - In check mode, verifies the set and reports what would be restored and what exists already; when the cluster is
+    gone (C(restore.yml --check) plans C(site.yml) first), what the set holds, tier by tier, from its manifest.
 author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
@@ -47,15 +48,6 @@ options:
   backup_cluster_name:
     description: Cluster the set was taken of, when it is not O(cluster_name) (restoring into another cluster).
     type: str
-  bucket:
-    description: S3 bucket of the sets.
-    type: str
-  prefix:
-    description: Key prefix of the sets in O(bucket). Default C(backups/<backup_cluster_name>).
-    type: str
-  directory:
-    description: Local directory of the sets instead of a bucket.
-    type: path
   namespaces:
     description: Restore only these namespaces (and cluster-scoped objects unless O(include_cluster_resources=false)).
     type: list
@@ -82,6 +74,7 @@ options:
     type: int
     default: 900
 extends_documentation_fragment:
+  - llmhub.eks.backup_store
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -146,6 +139,8 @@ from ansible_collections.llmhub.eks.plugins.module_utils.backup_session import d
 from ansible_collections.llmhub.eks.plugins.module_utils.backup_session import fail_kubernetes
 from ansible_collections.llmhub.eks.plugins.module_utils.backup_session import kubernetes_api
 from ansible_collections.llmhub.eks.plugins.module_utils.backup_session import open_store
+from ansible_collections.llmhub.eks.plugins.module_utils.backup_session import cluster_exists
+from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
 from ansible_collections.llmhub.eks.plugins.module_utils.common import paginate
 from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_client
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_concurrently
@@ -199,6 +194,10 @@ class Restore:
         for name, resource in sorted((manifest.get("resources") or {}).items()):
             document = json.loads(contents[name])
             if resource.get("encrypted"):
+                if self.module.check_mode:  # a key pending deletion is recovered by a real run only
+                    self.restored.setdefault("config and secrets", []).append(
+                        f"Secret x{resource['count']} in {name.split('/')[2]} (encrypted, not read in check mode)")
+                    continue
                 document = json.loads(bk.decrypt(self.kms, document))
             for obj in document.get("items") or []:
                 if self.in_scope(obj, resource["namespaced"]):
@@ -253,15 +252,28 @@ class Restore:
                 return False
             raise
 
-    def make_volumes(self, manifest, cluster, backup_id):
-        """{persistent volume name: (volume id, zone, original zone)} of the volumes made from the snapshots."""
-        records = [r for r in manifest.get("volumes") or [] if r.get("snapshot_id") and self.in_scope(
+    def volume_records(self, manifest):
+        return [r for r in manifest.get("volumes") or [] if r.get("snapshot_id") and self.in_scope(
             {"metadata": {"namespace": r["namespace"]}}, True)]
-        records = [r for r in records if not self.claim_exists(r)]
+
+    def restored_before(self, backup_id):
+        """{snapshot id: volume} of volumes an earlier, interrupted restore of this set made (not deleted)."""
+        found = paginate(self.ec2, "describe_volumes", "Volumes",
+                         Filters=[{"Name": "tag:llmhub.io/backup-id", "Values": [backup_id]},
+                                  {"Name": "status", "Values": ["creating", "available"]}])
+        return {tag["Value"]: volume for volume in found for tag in volume.get("Tags") or []
+                if tag["Key"] == "llmhub.io/restored-from"}
+
+    def make_volumes(self, manifest, cluster, backup_id, recovered_keys):
+        """{persistent volume name: (volume id, zone, original zone)} of the volumes made from the snapshots."""
+        records = [r for r in self.volume_records(manifest) if not self.claim_exists(r)]
         if not records:
             return {}, []
         zones = self.cluster_zones(cluster)
         class_keys = self.storage_class_keys()
+        cluster_key = next((entry.get("provider", {}).get("keyArn") for entry in cluster.get("encryptionConfig") or []
+                            if "secrets" in (entry.get("resources") or [])), None)
+        earlier = self.restored_before(backup_id)
         plans = []
         for record in records:
             zone = record["availability_zone"] if record["availability_zone"] in zones or not zones else zones[0]
@@ -276,8 +288,13 @@ class Restore:
             if record.get("volume_type") == "gp3" and record.get("throughput"):
                 request["Throughput"] = record["throughput"]
             if record.get("encrypted"):
+                # the claim's class key in this cluster; never a key this restore found pending deletion (it is
+                # scheduled for deletion again afterwards, and would take the volume's data with it)
+                key = class_keys.get(record.get("storage_class")) or record.get("kms_key_id")
+                if key in recovered_keys or not key:
+                    key = cluster_key or key
                 request["Encrypted"] = True
-                request["KmsKeyId"] = class_keys.get(record.get("storage_class")) or record.get("kms_key_id")
+                request["KmsKeyId"] = key
             plans.append((record, zone, request))
         if self.module.check_mode:
             return {r["persistent_volume"]: ("(known after apply)", zone, r["availability_zone"])
@@ -286,6 +303,9 @@ class Restore:
                                                        availability_zone=zone) for r, zone, _req in plans]
 
         def create(plan):
+            made = earlier.get(plan[0]["snapshot_id"])
+            if made is not None and made["AvailabilityZone"] == plan[1]:
+                return made["VolumeId"]  # made by an interrupted run of this restore: not made twice
             return self.ec2.create_volume(aws_retry=True, **plan[2])["VolumeId"]
 
         ids = run_concurrently(create, plans, "make volumes from the backup's snapshots",
@@ -315,19 +335,29 @@ class Restore:
     def create(self, item):
         resource, obj = item
         what = label(obj)
+        try:
+            return self.create_one(resource, obj, what)
+        except kc.KubernetesApiError as e:
+            if e.status in (401, 403) or e.status is None:
+                raise  # access or reachability: every other object would fail the same way
+            return ("failed", what, str(e))
+
+    def create_one(self, resource, obj, what):
         name = obj["metadata"].get("name")
         if self.module.check_mode:
             try:
                 live = self.api.get(self.path_of(resource, obj, name)) if name else None
             except kc.KubernetesApiError as e:
-                live = None if e.status == 404 else {}
-            return ("exists", what, live) if live is not None else ("created", what, None)
+                if e.status != 404:
+                    raise
+                live = None
+            return ("exists", what, None) if live is not None else ("created", what, None)
         try:
             self.api.request("POST", self.path_of(resource, obj), query={"fieldManager": FIELD_MANAGER}, body=obj)
             return ("created", what, None)
         except kc.KubernetesApiError as e:
             if e.status != 409 or not name:
-                return ("failed", what, str(e))
+                raise
         live = self.api.get(self.path_of(resource, obj, name))
         if bk.clean(live) == bk.clean(obj):
             return ("equal", what, None)
@@ -368,17 +398,21 @@ class Restore:
                     self.skipped.append({"object": what, "reason": "exists (equal to the backed-up one)"})
                 elif outcome == "exists":
                     self.skipped.append({"object": what, "reason": (
-                        "exists (differs from the backed-up one; existing_resource_policy=update replaces it)"
+                        "exists (differs from the backed-up one; existing_resource_policy=update applies the "
+                        "backed-up fields over it)"
                         if not self.module.check_mode else "exists")})
                 else:
                     self.failed.append({"object": what, "error": detail})
             if index == 0 and not self.module.check_mode:
-                self.wait_established([obj for _r, obj in items])
+                created = {what for outcome, what, _detail in outcomes if outcome in ("created", "updated")}
+                self.wait_established([obj for _r, obj in items if label(obj) in created])
 
     def wait_for_workloads(self, objects):
         pending = {}
         for resource, obj in objects:
             kind = obj.get("kind")
+            if kind == "PersistentVolumeClaim" and not (obj.get("spec") or {}).get("volumeName"):
+                continue  # a class that waits for its first consumer binds it only when a pod uses it
             if kind in ("PersistentVolumeClaim", "Deployment", "StatefulSet") and resource["namespaced"]:
                 pending[label(obj)] = (resource, obj)
 
@@ -409,24 +443,28 @@ class Restore:
     def run(self):
         manifest, contents = self.read()
         backup_id = manifest["backup_id"]
+        if self.module.check_mode and not cluster_exists(retrying_client(self.module, "eks"), self.name):
+            self.plan_without_cluster(manifest, contents)
         cluster = describe_cluster(self.module, retrying_client(self.module, "eks"), "restore into")
         if cluster.get("status") not in ("ACTIVE", "UPDATING"):
             self.module.fail_json(msg=f"{self.name} is {cluster.get('status')}, not ACTIVE: run site.yml (or "
                                       "playbooks/restore.yml, which does) before restoring into it")
         self.api = kubernetes_api(self.module, cluster)
-        snapshot_ids = [r["snapshot_id"] for r in manifest.get("volumes") or [] if r.get("snapshot_id")]
+        snapshot_ids = [r["snapshot_id"] for r in self.volume_records(manifest)]
         snapshot_keys = []
         if snapshot_ids and self.params["restore_volumes"]:
-            snapshot_keys = [s.get("KmsKeyId") for s in paginate(self.ec2, "describe_snapshots", "Snapshots",
-                                                                  SnapshotIds=snapshot_ids)]
+            snapshots = paginate(self.ec2, "describe_snapshots", "Snapshots", SnapshotIds=snapshot_ids)
+            snapshot_keys = [snapshot.get("KmsKeyId") for snapshot in snapshots]
         recovered = self.recover_keys([manifest.get("secrets_kms_key_id")] + snapshot_keys)
         try:
             objects = self.objects(manifest, contents)
             volumes, volume_report = ({}, [])
             if self.params["restore_volumes"]:
-                volumes, volume_report = self.make_volumes(manifest, cluster, backup_id)
-            objects = bind_claims([(resource, self.bind(obj, volumes)) for resource, obj in objects], manifest,
-                                  volumes)
+                volumes, volume_report = self.make_volumes(manifest, cluster, backup_id,
+                                                           {arn for arn, _w in recovered})
+            objects = self.without_stale_volumes(
+                bind_claims([(resource, self.bind(obj, volumes)) for resource, obj in objects], manifest, volumes),
+                volumes)
             self.apply(objects)
         except kc.KubernetesApiError as e:
             fail_kubernetes(self.module, e, cluster, "restore its objects")
@@ -445,6 +483,41 @@ class Restore:
                               skipped_objects=self.skipped,
                               volumes=volume_report, kms_keys_recovered=[arn for arn, _w in recovered],
                               verified_files=len(contents))
+
+    def plan_without_cluster(self, manifest, contents):
+        """Check mode while the cluster is gone (restore.yml --check plans site.yml first): what the set holds, by
+        tier, from the manifest; nothing is decrypted or read from a cluster."""
+        tiers = {}
+        for name, resource in sorted((manifest.get("resources") or {}).items()):
+            api_version = f"{resource['group']}/{resource['version']}" if resource["group"] else resource["version"]
+            tier = bk.RESTORE_TIERS[bk.restore_tier({"apiVersion": api_version, "kind": resource["kind"]})][0]
+            namespace = name.split("/")[2] if name.startswith("kubernetes/namespaces/") else None
+            tiers.setdefault(tier, []).append(f"{resource['kind']} x{resource['count']}" +
+                                              (f" in {namespace}" if namespace else ""))
+        ordered = [{"tier": tier, "objects": tiers[tier]} for tier, _members in bk.RESTORE_TIERS if tier in tiers]
+        volumes = [{"namespace": r["namespace"], "claim": r["claim"], "snapshot_id": r.get("snapshot_id"),
+                    "volume_id": KNOWN_AFTER_APPLY, "availability_zone": r.get("availability_zone")}
+                   for r in manifest.get("volumes") or [] if r.get("snapshot_id")]
+        self.module.exit_json(changed=True, restored=ordered,
+                              restored_counts={t["tier"]: len(t["objects"]) for t in ordered}, skipped_objects=[],
+                              volumes=volumes, kms_keys_recovered=[], verified_files=len(contents),
+                              msg=f"{self.name} does not exist yet: once built, the set's objects would be restored")
+
+    def without_stale_volumes(self, objects, volumes):
+        """Leave out the PVs of EBS volumes that were not made again here (O(restore_volumes=false), or no
+        snapshot): they point at the original cluster's volumes. Their claims get new, empty volumes."""
+        stale = {obj["metadata"]["name"] for _r, obj in objects if obj.get("kind") == "PersistentVolume"
+                 and bk.ebs_volume_id(obj) and obj["metadata"]["name"] not in volumes}
+        kept = []
+        for resource, obj in objects:
+            if obj.get("kind") == "PersistentVolume" and obj["metadata"]["name"] in stale:
+                self.skipped.append({"object": label(obj), "reason": "its EBS volume was not made from a snapshot "
+                                                                     "here; its claim gets a new volume"})
+                continue
+            if obj.get("kind") == "PersistentVolumeClaim" and (obj.get("spec") or {}).get("volumeName") in stale:
+                obj = dict(obj, spec={k: v for k, v in obj["spec"].items() if k != "volumeName"})
+            kept.append((resource, obj))
+        return kept
 
     def restored_list(self):
         return [{"tier": tier, "objects": names} for tier, names in self.restored.items()]

@@ -8,6 +8,7 @@ restore with a KMS key pending deletion, pruning).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def volume_of(kube: Kube, boto, claim: str = "data-shop-db-0") -> dict:
 
 
 @pytest.fixture(scope="module")
-def round_trip(built_platform, emulator_server, run_playbook, boto, tmp_path_factory):
+def round_trip(built_platform, emulator_server, run_playbook, boto, control, tmp_path_factory):
     """What existed before, the backup and restore runs, and a kubectl on the restored cluster."""
     kube, run = Kube.connect(emulator_server.url, tmp_path_factory.mktemp("kube-before"))
     assert run.returncode == 0, run.describe()
@@ -76,12 +77,17 @@ def round_trip(built_platform, emulator_server, run_playbook, boto, tmp_path_fac
     assert destroy.rc == 0, destroy.failure_messages() or destroy.stdout[-3000:]
     with pytest.raises(boto("eks").exceptions.ResourceNotFoundException):
         boto("eks").describe_cluster(name=CLUSTER)
+    control.clear_requests()
+    check = run_playbook("restore.yml", "--check", "-e", f"backup_id={BACKUP_ID}")
+    assert check.rc == 0, check.failure_messages() or check.stdout[-3000:]
+    check_mutations = mutating_calls(control)
     restore = run_playbook("restore.yml", "-e", f"backup_id={BACKUP_ID}")
     assert restore.rc == 0, restore.failure_messages() or restore.stdout[-3000:]
 
     after, run = Kube.connect(emulator_server.url, tmp_path_factory.mktemp("kube-after"))
     assert run.returncode == 0, run.describe()
-    return {"before": before, "volume": volume, "backup": backup, "restore": restore, "kube": after.with_token()}
+    return {"before": before, "volume": volume, "backup": backup, "restore": restore, "kube": after.with_token(),
+            "check": check, "check_mutations": check_mutations}
 
 
 def test_backup_set_in_the_versioned_encrypted_bucket_with_a_manifest_of_checksums(round_trip, boto):
@@ -113,7 +119,13 @@ def test_backup_set_in_the_versioned_encrypted_bucket_with_a_manifest_of_checksu
     assert secrets["kms_key_id"].startswith("arn:aws:kms:")
     # what controllers make again is left out, and says why
     assert not any("/pods.core" in f or "replicasets.apps" in f or "endpoints" in f or "events" in f for f in files)
-    assert manifest["skipped"]["objects_with_a_controlling_owner"] > 0
+    made_again = manifest["skipped"]["objects"]
+    assert made_again["made again by its ReplicaSet"] >= 2 and made_again["made again by its Deployment"] >= 1
+    assert made_again["made by the API server or EKS"] > 0  # system: cluster roles and bindings
+    roles_file = "kubernetes/cluster/clusterroles.rbac.authorization.k8s.io.json"
+    roles = json.loads(s3.get_object(Bucket=bucket, Key=prefix + roles_file)["Body"].read())["items"] \
+        if roles_file in files else []
+    assert not [r["metadata"]["name"] for r in roles if r["metadata"]["name"].startswith(("system:", "eks:"))]
     assert "events.core" in manifest["skipped"]["resource_types"]
     variables = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "inventory/variables.json")["Body"].read())
     assert variables["eks_public_access_cidrs"] == ["198.51.100.0/24", "203.0.113.0/24"]
@@ -186,6 +198,17 @@ def test_the_restore_reports_what_it_restored_and_skipped(round_trip):
         "services and ingresses")
     # site.yml rebuilt the platform first: its own objects exist and are reported, not overwritten
     assert any(s["object"] == "Namespace/llm-analytics" for s in result["skipped_objects"])
+    assert [v["claim"] for v in result["volumes"] if v["namespace"] == NAMESPACE] == ["data-shop-db-0"]
+
+
+def test_restore_check_mode_on_a_destroyed_platform_plans_without_changing_anything(round_trip):
+    assert round_trip["check_mutations"] == []
+    result = round_trip["check"].task_results()[
+        "Restore the Kubernetes objects in dependency order, and the claims' volumes from their snapshots"]
+    tiers = {tier["tier"]: tier["objects"] for tier in result["restored"]}
+    [namespaces] = tiers["namespaces"]
+    assert re.fullmatch(r"Namespace x[5-9]", namespaces), namespaces  # dr-shop, default, the platform's own
+    assert "ConfigMap x1 in dr-shop" in tiers["config and secrets"]
     assert [v["claim"] for v in result["volumes"] if v["namespace"] == NAMESPACE] == ["data-shop-db-0"]
 
 

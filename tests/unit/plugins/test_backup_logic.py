@@ -50,16 +50,24 @@ class TestClean:
                     "spec": {"clusterIP": "None", "clusterIPs": ["None"]}}
         assert bk.clean(headless)["spec"]["clusterIP"] == "None"
 
-    def test_volumes_claims_accounts_and_jobs(self):
+    def test_volumes_and_claims_stay_bound_to_each_other(self):
         pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv"},
-              "spec": {"claimRef": {"name": "c"}, "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}}}
-        assert "claimRef" not in bk.clean(pv)["spec"]
+              "spec": {"claimRef": {"kind": "PersistentVolumeClaim", "namespace": "n", "name": "c", "uid": "u",
+                                    "resourceVersion": "7"},
+                       "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}}}
+        assert bk.clean(pv)["spec"]["claimRef"] == {"kind": "PersistentVolumeClaim", "namespace": "n", "name": "c"}
         pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                "metadata": {"name": "c", "annotations": {"pv.kubernetes.io/bind-completed": "yes",
                                                          "volume.kubernetes.io/selected-node": "n1"}},
                "spec": {"volumeName": "pv", "storageClassName": "gp3"}}
         assert bk.clean(pvc) == {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "c"},
-                                 "spec": {"storageClassName": "gp3"}}
+                                 "spec": {"volumeName": "pv", "storageClassName": "gp3"}}
+        provisioned = {"apiVersion": "v1", "kind": "PersistentVolume",
+                       "metadata": {"name": "pv", "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}}}
+        # the provisioner deletes only the volumes it made: a restored Delete volume must still say it did
+        assert bk.clean(provisioned)["metadata"]["annotations"] == {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}
+
+    def test_accounts_and_jobs(self):
         account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}, "secrets": [{"name": "t"}]}
         assert "secrets" not in bk.clean(account)
         job = {"apiVersion": "batch/v1", "kind": "Job",
@@ -83,11 +91,29 @@ class TestClean:
 class TestSkipAndOrder:
     def test_what_controllers_make_again_is_skipped(self):
         owned = {"metadata": {"ownerReferences": [{"kind": "ReplicaSet", "name": "rs", "controller": True}]}}
-        assert "ReplicaSet rs" in bk.skip_reason("", "pods", owned)
+        assert "ReplicaSet" in bk.skip_reason("", "pods", owned)
         assert bk.skip_reason("", "pods", {"metadata": {"ownerReferences": [{"kind": "X", "name": "x"}]}}) is None
         assert bk.skip_reason("", "persistentvolumeclaims", owned) is None  # data, even when a StatefulSet owns it
         assert bk.skip_reason("", "configmaps", {"metadata": {"name": "kube-root-ca.crt"}})
         assert bk.skip_reason("", "secrets", {"metadata": {"name": "t"}, "type": "kubernetes.io/service-account-token"})
+
+    def test_what_eks_the_api_server_and_unkept_namespaces_make_is_skipped(self):
+        assert bk.skip_reason("rbac.authorization.k8s.io", "clusterroles", {"metadata": {"name": "system:node"}})
+        assert bk.skip_reason("rbac.authorization.k8s.io", "clusterrolebindings", {"metadata": {"name": "eks:addon"}})
+        assert bk.skip_reason("scheduling.k8s.io", "priorityclasses", {"metadata": {"name": "system-node-critical"}})
+        assert bk.skip_reason("rbac.authorization.k8s.io", "clusterroles", {"metadata": {
+            "name": "x", "labels": {"eks.amazonaws.com/component": "coredns"}}})
+        helm = {"metadata": {"name": "aws-load-balancer-controller-role",
+                             "annotations": {"meta.helm.sh/release-namespace": "kube-system"}}}
+        assert "Helm release in kube-system" in bk.skip_reason("rbac.authorization.k8s.io", "clusterroles", helm)
+        webhook = {"metadata": {"name": "aws-load-balancer-webhook"},
+                   "webhooks": [{"clientConfig": {"service": {"namespace": "kube-system", "name": "w"}}}]}
+        assert "served from kube-system" in bk.skip_reason(
+            "admissionregistration.k8s.io", "mutatingwebhookconfigurations", webhook)
+        assert bk.skip_reason("rbac.authorization.k8s.io", "clusterroles", {"metadata": {"name": "shop-reader"}}) is None
+        # a namespaced Role named system:... is the user's
+        assert bk.skip_reason("rbac.authorization.k8s.io", "roles", {"metadata": {"name": "system:x", "namespace": "n"}}) \
+            is None
 
     def test_restore_tiers_follow_dependencies(self):
         def tier(api_version, kind):

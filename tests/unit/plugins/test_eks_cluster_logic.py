@@ -390,3 +390,21 @@ def test_wait_for_cluster_status_names_a_failed_status():
     with pytest.raises(AnsibleAWSError, match="status FAILED"):
         eks.wait_for_cluster_status(StubEKS(cluster_statuses=["CREATING", "FAILED"]), "hub",
                                     sleep=lambda seconds: None)
+
+
+class StubKMS:
+    def __init__(self, state):
+        self.state = state
+
+    def describe_key(self, aws_retry=False, KeyId=None):  # noqa: N803 - boto3's parameter name
+        return {"KeyMetadata": {"Arn": "arn:aws:kms:us-east-1:123456789012:key/k1", "KeyState": self.state}}
+
+
+@pytest.mark.parametrize("state", ["PendingDeletion", "Disabled"])
+def test_a_key_the_kms_step_would_revive_is_planned_in_check_mode_only(state):
+    """After a destroy the cluster key is pending deletion; kms_key adopts and revives it, which check mode only plans."""
+    assert eks.resolve_kms_key_arn(StubKMS(state), "alias/c", planned=True).endswith("key/k1")
+    with pytest.raises(AnsibleAWSError, match=f"encryption_key: the KMS key .* is {state}; use an enabled key"):
+        eks.resolve_kms_key_arn(StubKMS(state), "alias/c")
+    with pytest.raises(AnsibleAWSError, match="PendingImport"):
+        eks.resolve_kms_key_arn(StubKMS("PendingImport"), "alias/c", planned=True)

@@ -145,20 +145,19 @@ class TestServer:
             os.waitpid(owner, 0)
         assert (rc, out) == (0, b"True\n" if same_installation else b"False\n")
 
-    def test_the_connection_offers_ansible_core_module_utils_only_when_nothing_can_replace_them(
-            self, monkeypatch, tmp_path):
+    def test_the_connection_offers_ansible_core_module_utils_only_when_nothing_can_replace_them(self, tmp_path):
         import ansible.module_utils
-        from ansible import constants as C
+        from ansible.plugins.loader import module_utils_loader
 
         from ansible_collections.llmhub.eks.plugins.connection.forkserver import controller_module_utils
 
         empty, extra = tmp_path / "empty", tmp_path / "extra"
         empty.mkdir()
         extra.mkdir()
-        (extra / "basic.py").write_text("")
-        monkeypatch.setattr(C, "DEFAULT_MODULE_UTILS_PATH", [str(empty), str(tmp_path / "missing")])
+        module_utils_loader.add_directory(str(empty))  # as for a module_utils directory next to a playbook
         assert controller_module_utils() == os.path.dirname(ansible.module_utils.__file__)
-        monkeypatch.setattr(C, "DEFAULT_MODULE_UTILS_PATH", [str(empty), str(extra)])
+        (extra / "basic.py").write_text("")
+        module_utils_loader.add_directory(str(extra))
         assert controller_module_utils() == ""
 
     def test_socket_directory_is_private(self, server):
