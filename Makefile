@@ -31,7 +31,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Workflow steps alone (make kubeconfig|addons|apps), on INVENTORY.
 INVENTORY ?= inventories/local
 
-.PHONY: help setup venv k8s-clients collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo clean
+.PHONY: help setup venv k8s-clients collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -146,3 +146,6 @@ bench: $(BOOTSTRAP) ## Deploy benchmark at 1/16 of real AWS timings (a one-minut
 
 bench-demo: $(BOOTSTRAP) ## The same at 1/60 (the demo profile, ~4 min), where Ansible's fixed costs dominate
 	$(BIN)/python benchmarks/run.py --profile demo --fleet 1,3,10 --no-readme
+
+bench-backup: $(BOOTSTRAP) ## Backup benchmark: 1,000 ConfigMaps over 20 namespaces backed up and restored (~2 min; report in benchmarks/)
+	$(BIN)/python benchmarks/backup.py

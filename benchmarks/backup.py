@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
                      "namespaces": args.namespaces, "config_maps": args.namespaces * args.per_namespace}
     with tempfile.TemporaryDirectory() as scratch, EmulatorServer(profile="instant") as server:
         kubeconfig = str(Path(scratch) / "kubeconfig")
+        # the in-process Kubernetes client's exec plugin (aws eks get-token) signs with the emulator's credentials
+        os.environ.update({"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "testing",
+                           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})  # noqa: S105
         results["site_seconds"], _ = playbook(server.url, kubeconfig, "site.yml")
         wall, out = playbook(server.url, kubeconfig, "backup.yml", "-e", "backup_id=baseline")
         backup = task(out, "checksums)")["backup"]

@@ -46,8 +46,8 @@ def get(kube: Kube, resource: str, namespace: str | None) -> dict:
     return kube.get_json(*args)
 
 
-def volume_of(kube: Kube, boto, claim: str = "data-shop-db-0") -> dict:
-    pvc = kube.get_json("pvc", "-n", NAMESPACE, claim)
+def volume_of(kube: Kube, boto, claim: str = "data-shop-db-0", namespace: str = NAMESPACE) -> dict:
+    pvc = kube.get_json("pvc", "-n", namespace, claim)
     pv = kube.get_json("pv", pvc["spec"]["volumeName"])
     [volume] = boto("ec2").describe_volumes(VolumeIds=[pv["spec"]["csi"]["volumeHandle"]])["Volumes"]
     return volume
@@ -174,6 +174,10 @@ def test_the_claim_is_bound_to_a_volume_made_from_its_snapshot(round_trip, boto)
     assert volume["AvailabilityZone"] == original["AvailabilityZone"]
     pods = kube.get_json("pods", "-n", NAMESPACE, "-l", "app=shop-db")["items"]
     assert [p["status"]["phase"] for p in pods] == ["Running"]
+    # the platform's own example cache too: site.yml rebuilt the platform without it, the restore brought it back
+    cache = volume_of(kube, boto, "data-analytics-cache-0", "llm-analytics")
+    assert cache["SnapshotId"] and {t["Key"]: t["Value"] for t in boto("ec2").describe_snapshots(
+        SnapshotIds=[cache["SnapshotId"]])["Snapshots"][0]["Tags"]}["llmhub.io/backup-id"] == BACKUP_ID
 
 
 def test_the_ingress_has_an_alb_again(round_trip, boto):
