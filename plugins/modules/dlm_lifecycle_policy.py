@@ -124,13 +124,12 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Daily snapshots of the cluster's volumes tagged for backup, kept a week
+- name: Daily snapshots of the volumes the EBS CSI driver made for the cluster, kept a week (as the backup role)
   llmhub.eks.dlm_lifecycle_policy:
-    description: Daily snapshots of llm-analytics-hub-prod-eks volumes
+    description: llm-analytics-hub-prod-eks EBS volumes
     execution_role_arn: arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-dlm
     target_tags:
-      llmhub.io/cluster: llm-analytics-hub-prod-eks
-      llmhub.io/backup: daily
+      KubernetesCluster: llm-analytics-hub-prod-eks
     tags:
       Project: llm-analytics-hub
       llmhub.io/cluster: llm-analytics-hub-prod-eks
