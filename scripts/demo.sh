@@ -1,6 +1,6 @@
 #!/bin/sh
 # `make demo`, inside `python -m emulator run` (which exports AWS_ENDPOINT_URL
-# and the emulator's credentials): the whole workflow (steps 5-8) on
+# and the emulator's credentials): the whole workflow (steps 2 and 5-8) on
 # inventories/local, then what was built as kubectl and helm see it through
 # the kubeconfig the kubeconfig role wrote (exec authentication with
 # `aws eks get-token`, authorized by the cluster's access entries).
@@ -12,6 +12,7 @@ KUBECONFIG=${LLMHUB_KUBECONFIG:-$(pwd)/.artifacts/kubeconfig}
 export KUBECONFIG LLMHUB_KUBECONFIG="$KUBECONFIG"
 case "$KUBECONFIG" in "$(pwd)/.artifacts/"*) rm -f "$KUBECONFIG" ;; esac  # a fresh one each demo, never the user's
 
+ansible-playbook playbooks/setup.yml -i inventories/local
 ansible-playbook playbooks/site.yml -i inventories/local
 
 echo

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import pytest
 
 from emulator.client import EmulatorClient
+from tests.support.account import create_lock_table
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "llm-analytics-hub-prod-eks"
@@ -141,15 +142,29 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 120, interval: float
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def mutating_calls(client: EmulatorClient) -> list[str]:
-    return [f"{e['service']}:{e['operation']}" for e in client.requests() if e["operation"].startswith(MUTATING_PREFIXES)]
+# The deploy lock's own writes (taken and released by every site.yml, destroy.yml,
+# backup.yml and restore.yml run): not changes of the platform.
+LOCK_CALLS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+
+
+def mutating_calls(client: EmulatorClient, lock: bool = False) -> list[str]:
+    """The mutating AWS calls of the request log, without the deploy lock's unless ``lock``."""
+    calls = [f"{e['service']}:{e['operation']}" for e in client.requests() if e["operation"].startswith(MUTATING_PREFIXES)]
+    return calls if lock else [call for call in calls if call not in LOCK_CALLS]
+
+
+def empty_account(client: EmulatorClient, url: str) -> None:
+    """An empty account with what setup.yml makes once per account (the deploy lock table), empty request log."""
+    client.reset()
+    create_lock_table(url)
+    client.clear_requests()
 
 
 @pytest.fixture(scope="module")
 def built_platform(emulator_server, run_playbook):
     """A fresh account with site.yml applied once (shared by a module's tests)."""
     client = EmulatorClient(emulator_server.url)
-    client.reset()
+    empty_account(client, emulator_server.url)
     client.configure(profile="instant", scale=1.0, fault_rate=0.0)
     first = run_playbook("site.yml")
     assert first.rc == 0, first.failure_messages() or first.stdout[-3000:]
@@ -175,9 +190,9 @@ def control(emulator_server) -> EmulatorClient:
 
 
 @pytest.fixture
-def fresh_account(control):
-    """An empty account, default settings and an empty request log."""
-    control.reset()
+def fresh_account(control, emulator_server):
+    """An empty account (with the deploy lock table of setup.yml), default settings and an empty request log."""
+    empty_account(control, emulator_server.url)
     control.configure(profile="instant", scale=1.0, fault_rate=0.0, faults=["throttle", "5xx"], seed=None)
     yield control
     control.configure(profile="instant", scale=1.0, fault_rate=0.0)

@@ -22,10 +22,7 @@ def lock_task(name, owner, **options):
 
 @pytest.fixture
 def table(fresh_account, boto):
-    boto("dynamodb").create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                                  AttributeDefinitions=[{"AttributeName": "lock_name", "AttributeType": "S"}],
-                                  KeySchema=[{"AttributeName": "lock_name", "KeyType": "HASH"}])
-    fresh_account.clear_requests()
+    """The lock table the fresh account has (setup.yml's, made by the fixture)."""
     return boto("dynamodb")
 
 
@@ -39,7 +36,7 @@ def test_one_holder_per_cluster_and_clusters_apart(table, run_tasks, fresh_accou
     assert results["check"]["changed"] and results["take"]["changed"]
     assert not results["again"]["changed"]  # re-entrant: its own lock, lease extended
     assert results["other cluster"]["changed"]
-    assert mutating_calls(fresh_account).count("dynamodb:PutItem") == 3  # check mode wrote nothing
+    assert mutating_calls(fresh_account, lock=True).count("dynamodb:PutItem") == 3  # check mode wrote nothing
     item = table.get_item(TableName=TABLE, Key={"lock_name": {"S": "cluster-a"}})["Item"]
     assert item["owner"]["S"] == "alice@ops-1:1" and item["playbook"]["S"] == "site.yml"
 
@@ -75,13 +72,14 @@ def test_an_expired_lease_is_taken_over_only_when_forced(table, run_tasks):
     assert item["owner"]["S"] == "alice@ops-1:1" and int(item["expires_at"]["N"]) > time.time()
 
 
-def test_bad_input_and_a_missing_table(fresh_account, run_tasks):
+def test_bad_input_and_a_missing_table(fresh_account, run_tasks, boto):
     bad = run_tasks([lock_task("short lease", "alice@ops-1:1", lease_seconds=5, ignore_errors=True),
                      lock_task("empty owner", " ", ignore_errors=True)])
     results = bad.task_results()
     assert "lease_seconds must be at least 60" in results["short lease"]["msg"]
     assert "owner must not be empty" in results["empty owner"]["msg"]
     assert fresh_account.requests() == []
+    boto("dynamodb").delete_table(TableName=TABLE)  # an account setup.yml has not been run in
     missing = run_tasks([lock_task("no table", "alice@ops-1:1")])
     assert missing.rc != 0 and "does not exist" in missing.failure_messages()
     assert "make setup" in missing.failure_messages()

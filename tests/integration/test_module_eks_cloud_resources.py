@@ -17,6 +17,8 @@ import pytest
 from emulator.client import EmulatorClient
 from tests.support.kubernetes import CLUSTER, Kube, assert_no_token, wait_for
 
+from .conftest import empty_account
+
 pytestmark = pytest.mark.integration
 
 NAMESPACE = "cleanup"
@@ -30,7 +32,7 @@ def platform(emulator_server, run_playbook):
     """site.yml without the add-ons and apps steps (their charts come from other work; the test puts the
     controller's stand-in in place itself), on a fresh account."""
     client = EmulatorClient(emulator_server.url)
-    client.reset()
+    empty_account(client, emulator_server.url)
     client.configure(profile="instant", scale=1.0, fault_rate=0.0)
     run = run_playbook("site.yml", "--skip-tags", "addons,apps")
     assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
