@@ -20,6 +20,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
+
 # The overview's "Estimated Monthly Cost" table (reference/infrastructure-overview.md), in USD per month.
 OVERVIEW_TABLE = (
     ("eks_control_plane", "EKS Control Plane", "1 cluster", 72),
@@ -122,9 +124,8 @@ class Prices:
                                       f"{region!r}")
         for key in overrides:
             if key not in PRICE_KEYS and key != "instance_hour":
-                close = [k for k in PRICE_KEYS + ("instance_hour",) if k.split("_")[0] == str(key).split("_")[0]]
-                _fail(f"plan_prices.{key}", f"unknown price; valid names are {sorted(PRICE_KEYS + ('instance_hour',))}"
-                                            + (f" (close: {close})" if close else ""))
+                _fail(f"plan_prices.{key}", "unknown price; "
+                                            + validation.unknown_key_message(key, PRICE_KEYS + ("instance_hour",)))
         self.region = region
         self.table = table
         self.prices = copy.deepcopy(table.get("prices") or {})
@@ -246,9 +247,7 @@ def _claims(settings):
         where = f"plan_volumes[{index}]"
         if not isinstance(volume, dict):
             _fail(where, "must be a mapping {name, storage_class or type, size, iops, throughput, count}")
-        for key in volume:
-            if key not in VOLUME_KEYS:
-                _fail(where, f"unknown key {key!r}; valid keys are {sorted(VOLUME_KEYS)}")
+        validation.check_keys(where, volume, VOLUME_KEYS)
         claims.append((where, volume))
     return claims
 
@@ -333,7 +332,8 @@ def plan_cost_estimate(settings, prices=None, overrides=None, prices_file=None):
     # NAT gateways: hours (the overview's line), then the data they process and their public IPv4 addresses.
     nat_count = 1 if settings.get("vpc_single_nat_gateway") else az_count
     nat_rate = table.get("nat_gateway_hour")
-    lines.append(_line("nat_gateways", "NAT Gateways", f"{nat_count} ({'single' if nat_count == 1 else 'HA, one per AZ'})",
+    nat_mode = "single" if nat_count == 1 else "HA, one per AZ"
+    lines.append(_line("nat_gateways", "NAT Gateways", f"{nat_count} ({nat_mode})",
                        nat_count * nat_rate * hours, f"{nat_count} x {_rate(nat_rate)}/h x {hours:g} h",
                        "hours only, as the overview's line; data processed is the next line", overview=True,
                        count=nat_count, rate=nat_rate))
@@ -429,16 +429,15 @@ def plan_cost_estimate(settings, prices=None, overrides=None, prices_file=None):
     alb_rate, lcu_rate = table.get("alb_hour"), table.get("alb_lcu_hour")
     lines.append(_line("load_balancers", "Application Load Balancers", f"{load_balancers} ALB ({lb_source})",
                        load_balancers * (alb_rate + lcu * lcu_rate) * hours,
-                       f"{load_balancers} x ({_rate(alb_rate)}/h + {lcu:g} LCU x {_rate(lcu_rate)}/LCU-h) x {hours:g} h",
+                       f"{load_balancers} x ({_rate(alb_rate)}/h + {lcu:g} LCU x {_rate(lcu_rate)}/LCU-h) "
+                       f"x {hours:g} h",
                        "plan_alb_lcu_per_hour LCUs on average (1 LCU: 25 new connections/s, 3000 active, 1 GB/h)"))
 
     # CloudWatch Logs: control plane logs and VPC flow logs, ingestion and the retained volume.
     volumes = settings.get("plan_log_gb_per_month") or {}
     if not isinstance(volumes, dict):
         _fail("plan_log_gb_per_month", f"must map {list(LOG_SOURCES)} to GB ingested per month")
-    for key in volumes:
-        if key not in LOG_SOURCES:
-            _fail(f"plan_log_gb_per_month.{key}", f"unknown log source; valid are {list(LOG_SOURCES)}")
+    validation.check_keys("plan_log_gb_per_month", volumes, LOG_SOURCES)
     logs = []
     if settings.get("eks_log_types"):
         logs.append(("eks_control_plane", f"EKS {'/'.join(settings['eks_log_types'])}", "logs_ingestion_gb",
@@ -471,14 +470,14 @@ def plan_cost_estimate(settings, prices=None, overrides=None, prices_file=None):
         "spot_discount": spot_discount,
         "lines": lines,
         "total": total,
-        "overview": _overview(lines, table, hours, spot_discount),
+        "overview": _overview(lines, hours, spot_discount),
         "prices": {"file": table.where if table.table else None, "as_of": table.table.get("as_of"),
                    "overridden": table.overridden, "figures": table.sources()},
     }
     return estimate
 
 
-def _overview(lines, table, hours, spot_discount):
+def _overview(lines, hours, spot_discount):
     """The overview's six lines next to ours, each difference explained from the figures."""
     ours = {line["key"]: line for line in lines}
     compared, subtotal, overview_sum = [], 0.0, 0

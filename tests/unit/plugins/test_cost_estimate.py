@@ -196,7 +196,8 @@ def test_unknown_instance_type_fails_naming_the_definition_and_plan_prices():
     with pytest.raises(AnsibleFilterError) as error:
         estimate(nodegroups_definitions=definitions)
     message = str(error.value)
-    assert message.startswith("nodegroups_definitions[2].instance_types: no on-demand price for instance type 'x9.huge'")
+    assert message.startswith("nodegroups_definitions[2].instance_types: "
+                              "no on-demand price for instance type 'x9.huge'")
     assert "plan_prices.instance_hour['x9.huge']" in message and "roles/plan/files/prices/us-east-1.yml" in message
     priced = lines(estimate(nodegroups_definitions=definitions, overrides={"instance_hour": {"x9.huge": 2.0}}))
     assert priced["nodes_database"]["monthly"] == cents(4 * 2.0 * 730)
@@ -219,7 +220,8 @@ def test_a_price_file_of_another_region_is_refused():
 def test_a_price_missing_from_the_file_names_plan_prices_and_the_file():
     table = copy.deepcopy(US_EAST_1)
     del table["prices"]["alb_hour"]
-    with pytest.raises(AnsibleFilterError, match=r"no price 'alb_hour' for region 'us-east-1': set plan_prices.alb_hour"):
+    with pytest.raises(AnsibleFilterError,
+                       match=r"no price 'alb_hour' for region 'us-east-1': set plan_prices.alb_hour"):
         estimate(prices=table)
 
 
@@ -231,7 +233,7 @@ def test_a_claim_on_an_unknown_class_names_it():
 
 
 def test_plan_volumes_with_an_unknown_key_names_it():
-    with pytest.raises(AnsibleFilterError, match=r"plan_volumes\[0\]: unknown key 'sise'"):
+    with pytest.raises(AnsibleFilterError, match=r"plan_volumes\[0\].sise: unknown key 'sise'; did you mean 'size'\?"):
         estimate(plan_volumes=[{"name": "pg", "type": "gp3", "sise": "100Gi"}])
 
 
@@ -274,7 +276,7 @@ def test_claim_sizes_in_kubernetes_quantities():
 def test_logs_follow_the_log_types_and_flow_logs_switches():
     got = lines(estimate(eks_log_types=[], vpc_flow_logs_enabled=False))
     assert got["cloudwatch_logs"]["monthly"] == 0
-    with pytest.raises(AnsibleFilterError, match=r"plan_log_gb_per_month.eks: unknown log source"):
+    with pytest.raises(AnsibleFilterError, match=r"plan_log_gb_per_month.eks: unknown key 'eks'; valid keys are"):
         estimate(plan_log_gb_per_month={"eks": 10})
 
 
@@ -285,7 +287,8 @@ def test_price_files_date_and_source_every_figure(path):
     assert table["region"] == path.stem and table["currency"] == "USD" and table["as_of"]
     prices = table["prices"]
     assert set(prices) == set(cost.PRICE_KEYS) | {"instance_hour"}
-    figures = [entry for key, entry in prices.items() if key != "instance_hour"] + list(prices["instance_hour"].values())
+    figures = [entry for key, entry in prices.items() if key != "instance_hour"]
+    figures += list(prices["instance_hour"].values())
     for entry in figures:
         assert entry["unit"] and entry["as_of"], entry
         assert entry["source"].startswith("https://aws.amazon.com/") and entry["source"].endswith("/pricing/") \
