@@ -538,8 +538,8 @@ def _why(key, line, figure, hours, spot_discount):
                     f"{_usd(line['monthly'], 0)}); spot prices change hourly")
         implied = figure / (count * hours) if count else 0
         return (f"the overview's {_usd(figure, 0)} implies {_rate(implied)}/h for {instance_type}; the on-demand "
-                f"price is {_rate(rate)}/h ({implied / rate:.0%} of it), no public on-demand rate gives the "
-                f"overview's figure")
+                f"price is {_rate(rate)}/h ({implied / rate:.0%} of it); the overview does not say which rate "
+                f"it used")
     if key == "data_transfer":
         return "plan_data_transfer_monthly differs from the overview's $100"
     return f"{line['formula']} differs from the overview's {_usd(figure, 0)}"
