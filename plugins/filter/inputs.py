@@ -9,7 +9,7 @@ from __future__ import annotations
 from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
 
 # The prefixes of the variables the collection's roles and playbooks read.
-PREFIXES = ("llmhub_", "iam_", "vpc_", "eks_", "nodegroups_", "kubeconfig_", "storage_", "addons_", "apps_",
+PREFIXES = ("llmhub_", "iam_", "vpc_", "eks_", "nodegroups_", "kubeconfig_", "storage_", "addons_", "apps_", "plan_",
             "backup_", "setup_", "deploy_lock_")
 
 
