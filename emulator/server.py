@@ -17,7 +17,7 @@ from .lifecycle import TRACKER  # noqa: E402
 
 def install_patches() -> None:
     """Patch moto's models once: timed lifecycles, EKS fields, faster IAM."""
-    from . import eks_cluster_patches, lifecycle
+    from . import ec2_offerings, eks_cluster_patches, lifecycle
     from .k8s import clusters, eks_bridge
 
     lifecycle.install_ec2_patches()
@@ -28,6 +28,7 @@ def install_patches() -> None:
     install_ec2_speedups()
     install_launch_template_fixes()
     install_kms_fixes()
+    ec2_offerings.install()
 
 
 def install_ec2_speedups() -> None:
