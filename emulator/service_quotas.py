@@ -4,9 +4,10 @@ moto answers ``GetServiceQuota`` for the ``vpc`` quotas only and lacks
 ``GetAWSDefaultServiceQuota``. Here both serve the ``vpc`` quotas of moto's
 table and the EC2 quotas a cluster's nodes and NAT gateways count against
 (:data:`EC2_DEFAULT_QUOTAS`), with the values AWS documents as defaults.
-``GetServiceQuota`` answers the account's applied value when a test set one
-(:mod:`emulator.test_controls`, ``applied_quotas``), else the default, as
-Service Quotas does for a quota nobody raised. An unknown service or quota
+``GetServiceQuota`` answers the account's applied value: the one a test set
+(:mod:`emulator.test_controls`, ``applied_quotas``), else the emulated
+account's (:data:`ACCOUNT_APPLIED_QUOTAS`: 256 on-demand Standard vCPUs),
+else the default, as Service Quotas does for a quota nobody raised. An unknown service or quota
 code answers ``NoSuchResourceException``; ``ListAWSDefaultServiceQuotas``
 stays moto's.
 """
@@ -71,6 +72,11 @@ EC2_DEFAULT_QUOTAS = [
 
 DEFAULT_QUOTAS = {"vpc": VPC_DEFAULT_QUOTAS, "ec2": EC2_DEFAULT_QUOTAS}
 
+# The emulated account is an established one: AWS raised its on-demand vCPU quota from the default of 5 a new
+# account starts with (the default inventory's on-demand node groups reach 64 vCPUs at their max sizes). The
+# ``applied_quotas`` test control overrides these and sets others.
+ACCOUNT_APPLIED_QUOTAS = {"ec2/L-1216C47A": 256.0}
+
 
 def no_such_resource(message: str) -> ApiError:
     return ApiError(400, "NoSuchResourceException", message)
@@ -100,6 +106,8 @@ def get_service_quota(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     quota["QuotaArn"] = (f"arn:aws:servicequotas:{call.region}:{call.account}:"
                          f"{quota['ServiceCode']}/{quota['QuotaCode']}")
     applied = CONTROLS.applied_quota(quota["ServiceCode"], quota["QuotaCode"])
+    if applied is None:
+        applied = ACCOUNT_APPLIED_QUOTAS.get(f"{quota['ServiceCode']}/{quota['QuotaCode']}")
     if applied is not None:
         quota["Value"] = applied
     quota["QuotaAppliedAtLevel"] = "ACCOUNT"
