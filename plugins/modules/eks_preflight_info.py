@@ -228,8 +228,9 @@ class Preflight:
         except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as e:
             self.fail(f"{NO_CREDENTIALS} ({e})")
         except botocore.exceptions.EndpointConnectionError as e:
-            self.fail(f"{self.variables['region']}: cannot reach AWS in region {self.region!r} ({e}); check the "
-                      "region name and the network (a proxy, or VPC endpoints for STS)")
+            self.fail(f"Cannot reach the AWS endpoint {e.kwargs.get('endpoint_url')} (region {self.region}): check "
+                      "the endpoint (llmhub_aws_endpoint_url; is the emulator running?), the region "
+                      f"({self.variables['region']}) and the network, not the credentials")
         except botocore.exceptions.ClientError as e:
             if error_code(e) not in CREDENTIAL_ERRORS:
                 raise
@@ -379,7 +380,9 @@ class Preflight:
         if offerings is None:
             return
         offered = {(o["InstanceType"], o["Location"]) for o in offerings}
-        azs = list(self.network.get("azs") or [])
+        zones = {z["name"] for z in self.result.get("availability_zones") or []}
+        # a zone that does not exist is reported once, by the availability zone check
+        azs = [az for az in self.network.get("azs") or [] if not zones or az in zones]
         types = sorted({str(t) for g in self.groups for t in g.get("instance_types") or []})
         self.result["instance_type_offerings"] = {t: [az for az in azs if (t, az) in offered] for t in types}
         self.problems.extend(pf.offering_gaps(self.groups, azs, offered, self.variables["node_groups"]))
