@@ -39,6 +39,17 @@ class EmulatorClient:
         """Lifecycle transitions that happened: ts, kind, id, from, to."""
         return self._call("GET", "events")
 
+    def test_controls(self) -> dict[str, Any]:
+        """The test controls in force (applied quotas, unoffered instance types, disabled Regions...)."""
+        return self._call("GET", "test-controls")
+
+    def set_test_controls(self, **controls: Any) -> dict[str, Any]:
+        """Set test controls (emulator/test_controls.py); a control left out keeps its value."""
+        return self._call("POST", "test-controls", controls)
+
+    def clear_test_controls(self) -> dict[str, Any]:
+        return self._call("DELETE", "test-controls")
+
     def reset(self) -> None:
         """Forget every AWS resource and the request log."""
         self._call("POST", "reset")

@@ -59,6 +59,7 @@ from .eks_common import (
 )
 from .lifecycle import GONE, TRACKER, LifecycleAttribute, LingeringDict, Phase
 from .protocols import ApiError, Call
+from .test_controls import CONTROLS
 
 Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
 
@@ -112,7 +113,7 @@ def platform_version(version: str) -> str:
 
 def check_version(version: str) -> str:
     """``version`` if the emulated EKS supports it, else InvalidParameterException."""
-    if version not in SUPPORTED_VERSIONS:
+    if version not in SUPPORTED_VERSIONS or CONTROLS.version_status(version) == "UNSUPPORTED":
         raise invalid_parameter(f"unsupported Kubernetes version {version}")
     return version
 

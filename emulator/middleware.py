@@ -24,11 +24,12 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
-from . import dlm, eks_access, eks_addons, eks_cluster_patches
+from . import dlm, eks_access, eks_addons, eks_cluster_patches, eks_versions, service_quotas
 from .charts.repo import REPOSITORY as CHART_REPOSITORY
 from .config import EmulatorConfig
 from .lifecycle import TRACKER
 from .protocols import ApiError, Call, Response, classify, error_response, fault_response, internal_failure_response
+from .test_controls import CONTROLS as TEST_CONTROLS
 from .protocols import json_response, not_implemented_response, parse_rest_json_input, read_body
 
 CONTROL_PREFIX = "/_emulator/"
@@ -41,7 +42,32 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     **{("eks", op): handler for op, handler in eks_addons.HANDLERS.items()},
     **{("eks", op): handler for op, handler in eks_access.HANDLERS.items()},
     **{("eks", op): handler for op, handler in eks_cluster_patches.HANDLERS.items()},
+    **{("eks", op): handler for op, handler in eks_versions.HANDLERS.items()},
+    **{("servicequotas", op): handler for op, handler in service_quotas.HANDLERS.items()},
 }
+
+# How AWS refuses a call signed for a Region the account has not enabled, per protocol.
+_DISABLED_REGION_ERRORS = {
+    "ec2": (401, "AuthFailure", "AWS was not able to validate the provided access credentials"),
+    "query": (403, "InvalidClientTokenId", "The security token included in the request is invalid."),
+    "json": (400, "UnrecognizedClientException", "The security token included in the request is invalid."),
+    "rest-json": (403, "UnrecognizedClientException", "The security token included in the request is invalid."),
+    "rest-xml": (403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."),
+    "smithy-rpc-v2-cbor": (400, "UnrecognizedClientException", "The security token included in the request is invalid."),
+}
+
+
+def test_control_refusal(call: Call, environ: dict[str, Any]) -> Response | None:
+    """The answer a test control imposes on this call (a disabled Region, Service Quotas denied), or None."""
+    if TEST_CONTROLS.region_disabled(call.region):
+        status, code, message = _DISABLED_REGION_ERRORS.get(call.protocol, _DISABLED_REGION_ERRORS["rest-json"])
+        return error_response(call.protocol, status, code, message, model=call.model)
+    if call.service == "servicequotas":
+        call.account = account_id(call, environ)
+        refused = service_quotas.refusal(call)
+        if refused is not None:
+            return error_response(call.protocol, refused.status, refused.code, refused.message, model=call.model)
+    return None
 
 
 class RequestLog:
@@ -85,6 +111,7 @@ def reset_state() -> None:
     moto_api_backend.reset()
     dlm.STORE.reset()
     TRACKER.reset()
+    TEST_CONTROLS.reset()  # applied quotas, offerings, enabled Regions are account state
 
 
 class EmulatorMiddleware:
@@ -110,8 +137,11 @@ class EmulatorMiddleware:
         handler = HANDLERS.get((call.service, call.operation))
         status_holder: list[int] = []
         try:
+            refusal = None if fault else test_control_refusal(call, environ)
             if fault:
                 result = self._send(start_response, fault_response(call, fault), status_holder)
+            elif refusal is not None:
+                result = self._send(start_response, refusal, status_holder)
             elif handler is not None:
                 result = self._send(start_response, self._run_handler(handler, call, environ), status_holder)
             else:
@@ -192,7 +222,7 @@ class EmulatorMiddleware:
     # -- control API -------------------------------------------------------
 
     def control(self, environ: dict[str, Any]) -> Response:
-        """Serve ``/_emulator/{config,requests,events,reset}`` and the chart repository ``/_emulator/charts/``."""
+        """Serve ``/_emulator/{config,requests,events,reset,test-controls}`` and the chart repository ``/_emulator/charts/``."""
         path = environ["PATH_INFO"][len(CONTROL_PREFIX):].strip("/")
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if path == "charts" or path.startswith("charts/"):
@@ -213,6 +243,18 @@ class EmulatorMiddleware:
         if (path, method) == ("requests", "DELETE"):
             self.log.clear()
             return self._json(200, {"cleared": True})
+        if path == "test-controls" and method in ("GET", "POST", "DELETE"):
+            if method == "DELETE":
+                TEST_CONTROLS.reset()
+            elif method == "POST":
+                try:
+                    changes = json.loads(read_body(environ) or b"{}")
+                    if not isinstance(changes, dict):
+                        raise ValueError("body must be a JSON object")
+                    TEST_CONTROLS.update(**changes)
+                except (ValueError, TypeError) as exc:
+                    return self._json(400, {"error": str(exc)})
+            return self._json(200, TEST_CONTROLS.as_dict())
         if (path, method) == ("events", "GET"):
             return self._json(200, TRACKER.events())
         if (path, method) == ("reset", "POST"):

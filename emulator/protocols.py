@@ -47,6 +47,7 @@ SIGNING_NAME_ALIASES = {
     "tagging": ("resourcegroupstaggingapi",),
     "mobiletargeting": ("pinpoint",),
     "execute-api": ("apigatewaymanagementapi",),
+    "servicequotas": ("service-quotas",),
 }
 
 

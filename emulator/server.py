@@ -17,7 +17,7 @@ from .lifecycle import TRACKER  # noqa: E402
 
 def install_patches() -> None:
     """Patch moto's models once: timed lifecycles, EKS fields, faster IAM."""
-    from . import eks_cluster_patches, lifecycle
+    from . import ec2_offerings, eks_cluster_patches, lifecycle
     from .k8s import clusters, eks_bridge
 
     lifecycle.install_ec2_patches()
@@ -29,6 +29,7 @@ def install_patches() -> None:
     install_launch_template_fixes()
     install_kms_fixes()
     install_dynamodb_fixes()
+    ec2_offerings.install()
 
 
 def install_ec2_speedups() -> None:
