@@ -107,7 +107,7 @@ EXAMPLES = r"""
 - name: Back up the cluster to its artifacts bucket, Secrets included
   llmhub.eks.eks_backup:
     cluster_name: llm-analytics-hub-prod-eks
-    bucket: llm-analytics-hub-prod-eks-artifacts-123456789012
+    bucket: llmhub-artifacts-123456789012-us-east-1
     include_secrets: true
   register: backup
 
@@ -121,7 +121,7 @@ EXAMPLES = r"""
 - name: Delete the backups older than 30 days (keeping the newest)
   llmhub.eks.eks_backup:
     cluster_name: llm-analytics-hub-prod-eks
-    bucket: llm-analytics-hub-prod-eks-artifacts-123456789012
+    bucket: llmhub-artifacts-123456789012-us-east-1
     state: absent
     retention_days: 30
 """
@@ -139,7 +139,7 @@ backup:
     location:
       description: Where the set is.
       type: str
-      sample: s3://llm-analytics-hub-prod-eks-artifacts-123456789012/backups/llm-analytics-hub-prod-eks/20261202T151500Z/
+      sample: s3://llmhub-artifacts-123456789012-us-east-1/backups/llm-analytics-hub-prod-eks/20261202T151500Z/
     files:
       description: Number of files, the manifest included.
       type: int

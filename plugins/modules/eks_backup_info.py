@@ -42,13 +42,13 @@ EXAMPLES = r"""
 - name: List the backups of the cluster
   llmhub.eks.eks_backup_info:
     cluster_name: llm-analytics-hub-prod-eks
-    bucket: llm-analytics-hub-prod-eks-artifacts-123456789012
+    bucket: llmhub-artifacts-123456789012-us-east-1
   register: backups
 
 - name: Verify a backup before restoring it
   llmhub.eks.eks_backup_info:
     cluster_name: llm-analytics-hub-prod-eks
-    bucket: llm-analytics-hub-prod-eks-artifacts-123456789012
+    bucket: llmhub-artifacts-123456789012-us-east-1
     backup_id: 20261202T151500Z
   register: backup_set
 """

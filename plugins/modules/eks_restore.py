@@ -84,7 +84,7 @@ EXAMPLES = r"""
 - name: Restore a backup into the cluster (playbooks/restore.yml builds the platform first if it is gone)
   llmhub.eks.eks_restore:
     cluster_name: llm-analytics-hub-prod-eks
-    bucket: llm-analytics-hub-prod-eks-artifacts-123456789012
+    bucket: llmhub-artifacts-123456789012-us-east-1
     backup_id: 20261202T151500Z
   register: restored
 """
