@@ -144,8 +144,7 @@ def measure(profile: str, fleet: list[int], tags: str | None, scale: float = 1.0
                 results["fleet"]["1"] = full["wall_seconds"]
                 continue
             client.reset()
-            create_lock_table(server.url)
-        create_lock_table(server.url)  # what setup.yml makes once per account
+            create_lock_table(server.url)  # what setup.yml makes once per account
             results["fleet"][str(size)] = run_playbook(server.url, write_inventory(Path(scratch), size), size,
                                                        tags)["wall_seconds"]
     critical = results["critical_path"]["total"]

@@ -109,6 +109,10 @@ def test_tarball_installs_and_deploys_outside_the_checkout(tmp_path, emulator, a
         "llmhub_aws_endpoint_url": "{{ lookup('ansible.builtin.env', 'AWS_ENDPOINT_URL') }}",
         "eks_public_access_cidrs": ["203.0.113.0/24"],
     }}}}}}), encoding="utf-8")
+    # workflow step 2 from the installed copy: the artifacts bucket and the deploy lock table
+    setup = run([str(BIN / "ansible-playbook"), "llmhub.eks.setup", "-i", str(inventory)], work, env)
+    assert setup.returncode == 0, (setup.stdout + setup.stderr)[-4000:]
+    assert aws("dynamodb").describe_table(TableName="llmhub-deploy-locks")["Table"]["TableStatus"] == "ACTIVE"
     deploy = run([str(BIN / "ansible-playbook"), "llmhub.eks.site", "-i", str(inventory), "--tags", "iam,vpc",
                   "-vv"], work, env)
     output = deploy.stdout + deploy.stderr

@@ -39,7 +39,12 @@ def test_setup_makes_the_bucket_and_table_once_and_writes_an_inventory(control, 
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" and rule["BucketKeyEnabled"]
     block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
     assert all(block.values()) and len(block) == 4
-    policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
+    # inventories/local leaves the TLS-only policy out (the emulator has no TLS); on AWS it is on
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchBucketPolicy"):
+        s3.get_bucket_policy(Bucket=BUCKET)
+    tls = run_playbook("setup.yml", "-e", "setup_artifacts_require_tls=true", "-e", "setup_artifacts_bucket=tls-only")
+    assert tls.rc == 0, tls.failure_messages()
+    policy = json.loads(s3.get_bucket_policy(Bucket="tls-only")["Policy"])
     [deny] = policy["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     [lifecycle] = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]

@@ -41,8 +41,9 @@ def test_container_insights_objects_health_and_deletion(cluster):
                                             namespace)["metadata"]
     binding = cluster.get("clusterrolebindings", "cloudwatch-agent-role-binding", None)
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "cloudwatch-agent", "namespace": namespace}]
-    agent = cluster.get("daemonsets", "cloudwatch-agent", namespace)
-    fluent_bit = cluster.get("daemonsets", "fluent-bit", namespace)
+    # the add-on's objects are applied one by one: wait for the last ones too (a loaded machine is slow)
+    agent = cluster.wait(lambda: cluster.get("daemonsets", "cloudwatch-agent", namespace), "the agent DaemonSet")
+    fluent_bit = cluster.wait(lambda: cluster.get("daemonsets", "fluent-bit", namespace), "the Fluent Bit DaemonSet")
     for daemonset in (agent, fluent_bit):
         spec = daemonset["spec"]["template"]["spec"]
         assert spec["tolerations"] == [{"operator": "Exists"}] and spec["serviceAccountName"] == "cloudwatch-agent"
