@@ -42,6 +42,7 @@ READ_AGAIN = ("elastic_ips", "network_interfaces", "security_groups", "route_tab
               "internet_gateways", "volumes", "target_groups")
 BACKUP_ID_TAG = "llmhub.io/backup-id"
 DLM_POLICY_TAG = "aws:dlm:lifecycle-policy-id"
+CSI_TAG = "ebs.csi.aws.com/cluster"
 # The Resource Groups Tagging API's ARNs of the types the enumerators cover ("service:type" prefixes).
 HANDLED_ARN_TYPES = (
     "ec2:vpc/", "ec2:subnet/", "ec2:security-group/", "ec2:network-interface/", "ec2:elastic-ip/",
@@ -96,9 +97,12 @@ def label(found):
     return f"{found['type']} {found['id']}{name}"
 
 
-def keep_reason(found, delete_snapshots, kept_roles):
+def keep_reason(found, delete_snapshots, kept_roles, delete_claim_volumes=False):
     """Why the sweep leaves this resource on purpose, or None when it goes."""
     kind = found["type"]
+    if kind == "volumes" and not delete_claim_volumes and tag_dict(found["raw"].get("Tags")).get(CSI_TAG) == "true":
+        return ("made by the EBS CSI driver for a claim (volumes of Retain classes such as gp3-retain outlive the "
+                "cluster on purpose): kept unless destroy_volumes=true")
     if kind == "snapshots":
         backup_id = tag_dict(found["raw"].get("Tags")).get(BACKUP_ID_TAG)
         if backup_id:

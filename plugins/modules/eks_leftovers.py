@@ -39,7 +39,8 @@ description:
     KMS keys (scheduled for deletion after O(kms_deletion_window_days)); last the IAM roles.
   - An error deleting one resource does not stop the others. It is reported against that resource in RV(remaining).
   - Kept on purpose, and listed in RV(kept) with the reason, are EBS snapshots and the DLM policies that make them,
-    unless O(delete_snapshots=true) (they are backups). Snapshots of a backup set (tag C(llmhub.io/backup-id)) are
+    unless O(delete_snapshots=true) (they are backups), and the volumes the EBS CSI driver made for claims, unless
+    O(delete_claim_volumes=true) (those of C(Retain) classes hold data on purpose). Snapshots of a backup set (tag C(llmhub.io/backup-id)) are
     always kept: C(backup.yml -e backup_action=prune) removes them with their set. Also kept are the execution roles
     of kept DLM policies and KMS keys already pending deletion.
   - In check mode, and with O(state=query), nothing is changed. RV(deleted) lists what would be deleted.
@@ -76,6 +77,13 @@ options:
     description:
       - Delete the EBS snapshots tagged for the cluster (those Data Lifecycle Manager made, too) and the DLM policies
         that target the cluster's volumes. Snapshots of backup sets stay whatever this says.
+    type: bool
+    default: false
+  delete_claim_volumes:
+    description:
+      - Delete the EBS volumes the EBS CSI driver made for claims (tag C(ebs.csi.aws.com/cluster=true)) that are left.
+        Those of the classes that delete their volumes went with their claims (M(llmhub.eks.eks_cloud_resources)), so
+        what is left is mostly volumes of C(Retain) classes, kept on purpose. By default they are kept, in RV(kept).
     type: bool
     default: false
   kms_deletion_window_days:
@@ -307,7 +315,8 @@ class Sweep:
 
     def list_elastic_ips(self):
         found = []
-        for address in self.ec2_list("describe_addresses", "Addresses"):
+        # DescribeAddresses has no pagination
+        for address in self.client("ec2").describe_addresses(aws_retry=True).get("Addresses") or []:
             tags = lo.tag_dict(address.get("Tags"))
             marked = lo.marked_by(tags, self.cluster)
             if marked:
@@ -812,7 +821,8 @@ class Sweep:
     # -- the run --------------------------------------------------------------------------------------------
 
     def keep(self, found):
-        return lo.keep_reason(found, self.module.params["delete_snapshots"], self.kept_roles)
+        return lo.keep_reason(found, self.module.params["delete_snapshots"], self.kept_roles,
+                              self.module.params["delete_claim_volumes"])
 
     def run(self):
         params = self.module.params
@@ -831,6 +841,7 @@ class Sweep:
         if dry:
             remaining = [lo.public(r, reason="not removed by eks_leftovers: delete it by hand")
                          for r in found if r["type"] == "other"] if params["state"] == "absent" else []
+            remaining += self.listing_failures()
             self.module.exit_json(changed=bool(planned) and params["state"] == "absent",
                                   deleted=[lo.public(r) for r in planned], remaining=remaining,
                                   diff={"before": before, "after": {}}, **result)
@@ -859,9 +870,7 @@ class Sweep:
                 reason = ("not removed by eks_leftovers: delete it by hand" if r["type"] == "other"
                           else f"still there after the sweep{self.state_note(r)}")
             remaining.append(lo.public(r, reason=reason))
-        for resource_type, error in sorted(self.listing_errors.items()):
-            remaining.append({"type": resource_type, "id": "*", "name": None,
-                              "reason": f"could not be listed, so not swept: {error}"})
+        remaining += self.listing_failures()
         remaining_ids = {(r["type"], r["id"]) for r in remaining}
         deleted = [r for r in deleted if (r["type"], r["id"]) not in remaining_ids]
         result.update(changed=bool(deleted), deleted=[lo.public(r) for r in deleted], remaining=remaining,
@@ -874,6 +883,10 @@ class Sweep:
                 f"{r['type']} {r['id']}{' (' + r['name'] + ')' if r.get('name') else ''}: {r['reason']}"
                 for r in remaining), **result)
         self.module.exit_json(**result)
+
+    def listing_failures(self):
+        return [{"type": resource_type, "id": "*", "name": None, "reason": f"could not be listed, so not swept: {error}"}
+                for resource_type, error in sorted(self.listing_errors.items())]
 
     @staticmethod
     def state_note(found):
@@ -891,6 +904,7 @@ def main():
         resource_types=dict(type="list", elements="str", choices=list(lo.RESOURCE_TYPES)),
         log_group_names=dict(type="list", elements="str", default=[]),
         delete_snapshots=dict(type="bool", default=False),
+        delete_claim_volumes=dict(type="bool", default=False),
         kms_deletion_window_days=dict(type="int", default=7),
         fail_on_remaining=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1200),

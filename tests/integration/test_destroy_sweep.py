@@ -122,8 +122,9 @@ def leftovers(built_platform, boto):
         TagSpecifications=[{"ResourceType": "network-interface",
                             "Tags": tag_list(**{"cluster.k8s.amazonaws.com/name": CLUSTER})}],
     )["NetworkInterface"]["NetworkInterfaceId"]
-    # an ALB and its target group whose Ingress went while the controller was not running
-    controller = tag_list(**{"elbv2.k8s.aws/cluster": CLUSTER, "ingress.k8s.aws/stack": "shop/web"})
+    # an ALB and its target group made for the cluster outside Kubernetes. (One tagged by the AWS Load Balancer
+    # Controller whose Ingress is gone would first be waited on by eks_cloud_resources, which names it on timeout.)
+    controller = ours
     made["alb"] = elbv2.create_load_balancer(Name="k8s-shop-web-left", Subnets=[s["SubnetId"] for s in subnets[:2]],
                                              Tags=controller)["LoadBalancers"][0]["LoadBalancerArn"]
     made["target_group"] = elbv2.create_target_group(Name="k8s-shop-web-tg", Protocol="HTTP", Port=80, VpcId=vpc_id,
