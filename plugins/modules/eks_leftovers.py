@@ -41,7 +41,7 @@ description:
   - Kept on purpose, and listed in RV(kept) with the reason, are EBS snapshots and the DLM policies that make them,
     unless O(delete_snapshots=true) (they are backups), and the volumes the EBS CSI driver made for claims, unless
     O(delete_claim_volumes=true) (those of C(Retain) classes hold data on purpose). Snapshots of a backup set (tag C(llmhub.io/backup-id)) are
-    always kept: C(backup.yml -e backup_action=prune) removes them with their set. Also kept are the execution roles
+    always kept, C(backup.yml -e backup_action=prune) removes them with their set. Also kept are the execution roles
     of kept DLM policies and KMS keys already pending deletion.
   - In check mode, and with O(state=query), nothing is changed. RV(deleted) lists what would be deleted.
 author:
