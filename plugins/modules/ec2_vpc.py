@@ -20,7 +20,8 @@ description:
     no diff mode, so C(--check --diff) would not show the VPC layer, and it does not return the two DNS attributes
     the EKS cluster's private endpoint depends on (read here concurrently with the VPC).
   - With O(state=absent) the VPC is deleted; what is inside it (subnets, gateways, endpoints) must be removed first
-    (the vpc role's C(destroy.yml) does).
+    (the vpc role's C(destroy.yml) does). Every VPC with the name and CIDR is deleted, also the extra ones that two
+    runs at once can leave.
 author:
   - LLM Analytics Hub platform team (@llmhub)
 options:
@@ -56,7 +57,8 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - O(tags) (with O(purge_tags), default true) are managed besides the C(Name) tag, which is always O(name).
-  - More than one VPC with the same name and CIDR is an error naming their ids; this module does not choose.
+  - With O(state=present), more than one VPC with the same name and CIDR is an error naming their ids; this module
+    does not choose.
 """
 
 EXAMPLES = r"""
@@ -116,6 +118,12 @@ vpc:
     tags:
       description: Tags, C(Name) included.
       type: dict
+deleted:
+  description: Ids of the VPCs deleted (or that would be, in check mode).
+  returned: when state is absent
+  type: list
+  elements: str
+  sample: [vpc-0123456789abcdef0]
 vpc_id:
   description: The VPC id (null when absent, V((known after apply\)) when it would be created in check mode).
   returned: always
@@ -125,6 +133,7 @@ vpc_id:
 import ipaddress
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.llmhub.eks.plugins.module_utils.common import KNOWN_AFTER_APPLY
@@ -155,10 +164,15 @@ def validate(module):
         module.fail_json(msg=f"cidr_block: {cidr} has host bits set; use {network}")
 
 
+def find_vpcs(client, module):
+    name, cidr = module.params["name"], module.params["cidr_block"]
+    return paginate(client, "describe_vpcs", "Vpcs",
+                    Filters=[{"Name": "tag:Name", "Values": [name]}, {"Name": "cidr-block", "Values": [cidr]}])
+
+
 def find_vpc(client, module):
     name, cidr = module.params["name"], module.params["cidr_block"]
-    vpcs = paginate(client, "describe_vpcs", "Vpcs",
-                    Filters=[{"Name": "tag:Name", "Values": [name]}, {"Name": "cidr-block", "Values": [cidr]}])
+    vpcs = find_vpcs(client, module)
     if len(vpcs) > 1:
         module.fail_json(msg=f"name: {len(vpcs)} VPCs are named {name} with CIDR {cidr} "
                              f"({', '.join(sorted(v['VpcId'] for v in vpcs))}); delete or rename the extra ones")
@@ -251,18 +265,28 @@ def set_attributes(client, vpc_id, current, wanted, check_mode=False):
 
 
 def ensure_absent(module, client):
-    current = find_vpc(client, module)
-    result = dict(changed=current is not None, vpc_id=None)
-    result["diff"] = dict(before=diff_side(view(current, {o: None for o in ATTRIBUTES}, tags_of(current)))
-                          if current else {}, after={})
-    if current is None or module.check_mode:
+    """Deletes every VPC with the name and CIDR: absent means none, also when two runs at once left two."""
+    current = sorted(find_vpcs(client, module), key=lambda v: v["VpcId"])
+    result = dict(changed=bool(current), vpc_id=None, deleted=[v["VpcId"] for v in current])
+    if len(current) == 1:
+        before = diff_side(view(current[0], {o: None for o in ATTRIBUTES}, tags_of(current[0])))
+    else:
+        before = {v["VpcId"]: diff_side(view(v, {o: None for o in ATTRIBUTES}, tags_of(v))) for v in current}
+    result["diff"] = dict(before=before, after={})
+    if not current or module.check_mode:
         module.exit_json(**result)
+
+    def delete(vpc):
+        try:
+            client.delete_vpc(aws_retry=True, VpcId=vpc["VpcId"])
+        except is_boto3_error_code("DependencyViolation"):
+            raise AnsibleAWSError(message="still has dependencies (subnets, gateways, endpoints, security groups, "
+                                          "network interfaces); remove them first (the vpc role's destroy.yml does)")
+
     try:
-        client.delete_vpc(aws_retry=True, VpcId=current["VpcId"])
-    except is_boto3_error_code("DependencyViolation"):
-        module.fail_json(msg=f"VPC {current['VpcId']} ({module.params['name']}) still has dependencies (subnets, "
-                             "gateways, endpoints, security groups, network interfaces); remove them first "
-                             "(the vpc role's destroy.yml does)")
+        run_concurrently(delete, current, f"delete the VPCs named {module.params['name']}", label=lambda v: v["VpcId"])
+    except AnsibleAWSError as e:
+        module.fail_json(msg=str(e), **result)
     module.exit_json(**result)
 
 

@@ -114,3 +114,21 @@ def test_bad_cidr_fails_before_any_aws_call(fresh_account, run_tasks, cidr, expe
     run = run_tasks([vpc_task(cidr_block=cidr, ignore_errors=True)])
     assert run.task_results()["vpc"]["msg"].startswith(expected)
     assert fresh_account.requests() == []
+
+
+def test_absent_deletes_every_vpc_of_the_name_and_cidr(fresh_account, run_tasks, boto):
+    """Two runs at once can leave two VPCs of one name: absent means none of them (destroy must not stop there)."""
+    ec2 = boto("ec2")
+    ids = []
+    for _ in range(2):
+        vpc_id = ec2.create_vpc(CidrBlock=CIDR)["Vpc"]["VpcId"]
+        ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": "Name", "Value": "hub-vpc"}])
+        ids.append(vpc_id)
+    check = run_tasks([vpc_task("check", state="absent", check_mode=True, diff=True)])
+    assert check.rc == 0, check.failure_messages()
+    assert sorted(check.task_results()["check"]["deleted"]) == sorted(ids)
+    assert len(named(ec2, "hub-vpc")) == 2
+    gone = run_tasks([vpc_task("delete", state="absent")])
+    assert gone.rc == 0, gone.failure_messages()
+    assert sorted(gone.task_results()["delete"]["deleted"]) == sorted(ids)
+    assert named(ec2, "hub-vpc") == []
