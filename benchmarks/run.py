@@ -128,6 +128,7 @@ def measure(profile: str, fleet: list[int], tags: str | None, scale: float = 1.0
         single = write_inventory(Path(scratch), 1)
         client.reset()
         create_lock_table(server.url)  # what setup.yml makes once per account
+        client.clear_requests()
         full = run_playbook(server.url, single, 1, tags)
         entries = client.requests()
         full["calls"] = calls_summary(entries)
@@ -145,6 +146,7 @@ def measure(profile: str, fleet: list[int], tags: str | None, scale: float = 1.0
                 continue
             client.reset()
             create_lock_table(server.url)  # what setup.yml makes once per account
+            client.clear_requests()
             results["fleet"][str(size)] = run_playbook(server.url, write_inventory(Path(scratch), size), size,
                                                        tags)["wall_seconds"]
     critical = results["critical_path"]["total"]
