@@ -279,6 +279,22 @@ def tagged_for(tags, cluster_name, stack_tags=None):
     return stack_tags is None or any(tag in tags for tag in stack_tags)
 
 
+def stacks_of(services, ingresses):
+    """The stack tag values of the load balancers that ``services`` and ``ingresses`` (objects) have made: a
+    Service's ``namespace/name``; an Ingress's ``namespace/name``, or its IngressGroup's name
+    (``alb.ingress.kubernetes.io/group.name``)."""
+    stacks = {key(o) for o in services}
+    for ingress in ingresses:
+        group = (meta(ingress).get("annotations") or {}).get("alb.ingress.kubernetes.io/group.name")
+        stacks.add(group or key(ingress))
+    return stacks
+
+
+def made_for_stacks(tags, stacks):
+    """Whether ELBv2 ``tags`` name one of ``stacks`` (values of the service or ingress stack tag)."""
+    return any(tags.get(tag) in stacks for tag in (SERVICE_STACK_TAG, INGRESS_STACK_TAG))
+
+
 def stack_tags_of(kinds):
     """The stack tags of the load balancers that ``kinds`` make go: None for any (Services and Ingresses),
     () for none (volumes only)."""

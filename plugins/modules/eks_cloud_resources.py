@@ -39,8 +39,10 @@ description:
   - Deletes, in this order, those workloads, the Services, the Ingresses, then the claims. Objects already marked
     for deletion by an earlier, interrupted run are not deleted again, only waited for.
   - With O(wait=true), waits in one poll loop until those objects are gone from the API, and until AWS shows that no
-    ELBv2 load balancer or target group tagged C(elbv2.k8s.aws/cluster=<cluster>) remains and that the recorded EBS
-    volumes are gone. Load balancers and target groups are found with C(DescribeLoadBalancers) and
+    ELBv2 load balancer or target group tagged C(elbv2.k8s.aws/cluster=<cluster>) and made for one of those Services
+    or Ingresses (their C(service.k8s.aws/stack) or C(ingress.k8s.aws/stack) tag) remains and that the recorded EBS
+    volumes are gone. An orphan, made for an object gone long ago, is not waited for (no controller deletes it):
+    C(playbooks/destroy.yml)'s sweep (M(llmhub.eks.eks_leftovers)) removes it. Load balancers and target groups are found with C(DescribeLoadBalancers) and
     C(DescribeTargetGroups), and C(DescribeTags) in batches of 20. The volumes of C(Delete) PersistentVolumes already
     C(Released) are waited for too. On timeout the task fails, naming what remains and what to check.
   - In check mode nothing is deleted. The module reports what would be deleted and what exists in AWS now.
@@ -159,12 +161,14 @@ remaining:
   type: dict
   contains:
     load_balancers:
-      description: ARNs of the load balancers tagged C(elbv2.k8s.aws/cluster=<cluster>) (of the O(kinds) removed).
+      description: ARNs of the load balancers tagged C(elbv2.k8s.aws/cluster=<cluster>) for the Services and Ingresses
+        found (of the O(kinds) removed).
       type: list
       elements: str
       sample: ["arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/k8s-apps-web-0123456789/50dc6c495c0c9188"]
     target_groups:
-      description: ARNs of the target groups tagged C(elbv2.k8s.aws/cluster=<cluster>) (of the O(kinds) removed).
+      description: ARNs of the target groups tagged C(elbv2.k8s.aws/cluster=<cluster>) for the Services and Ingresses
+        found (of the O(kinds) removed).
       type: list
       elements: str
     volumes:
@@ -236,6 +240,8 @@ class CloudResources:
         self.discovered = {}  # apiVersion -> its resources list, or None
         self.last_view = {}
         self.last_aws = empty_remaining()
+        # stack tag values of the Services and Ingresses found (None until discovered: every load balancer)
+        self.stacks = None
         self._elbv2 = None
         self._ec2 = None
 
@@ -278,8 +284,14 @@ class CloudResources:
                     raise
                 continue  # one went between the listing and DescribeTags: look again
             break
-        return (sorted(arn for arn in balancers if cr.tagged_for(tags.get(arn, {}), self.name, self.stack_tags)),
-                sorted(arn for arn in groups if cr.tagged_for(tags.get(arn, {}), self.name, self.stack_tags)))
+        def ours(arn):
+            # only those of the Services and Ingresses found here: an orphan (its object long gone) is left to
+            # destroy.yml's sweep (eks_leftovers) instead of being waited on until the timeout
+            found = tags.get(arn, {})
+            return cr.tagged_for(found, self.name, self.stack_tags) and (
+                self.stacks is None or cr.made_for_stacks(found, self.stacks))
+
+        return sorted(arn for arn in balancers if ours(arn)), sorted(arn for arn in groups if ours(arn))
 
     def volumes_left(self, volume_ids):
         """{volume id: state} of the volumes of ``volume_ids`` that still exist (not ``deleted``)."""
@@ -534,6 +546,7 @@ class CloudResources:
         except kc.KubernetesApiError as e:
             self.fail_access(e, cluster)
         services, ingresses, claims, workloads = (found[k] for k in ("services", "ingresses", "claims", "workloads"))
+        self.stacks = cr.stacks_of(services[0] + services[1], ingresses[0] + ingresses[1])
         deleted = {
             "services": [cr.key(o) for o in services[0]],
             "ingresses": [cr.key(o) for o in ingresses[0]],
@@ -571,7 +584,7 @@ class CloudResources:
         members = ([f"Service {cr.key(o)}" for o in services[0] + services[1]]
                    + [f"Ingress {cr.key(o)}" for o in ingresses[0] + ingresses[1]]
                    + [f"PersistentVolumeClaim {cr.key(o)}" for o in claims[0] + claims[1]]
-                   + ([LOAD_BALANCERS, TARGET_GROUPS] if self.stack_tags != () else [])
+                   + ([LOAD_BALANCERS, TARGET_GROUPS] if self.stack_tags != () and self.stacks else [])
                    + [f"EBS volume {volume_id}" for volume_id in volume_ids])
         if not self.wait(members, params["wait_timeout"]):
             result["remaining"] = self.last_aws

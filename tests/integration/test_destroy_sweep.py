@@ -122,9 +122,9 @@ def leftovers(built_platform, boto):
         TagSpecifications=[{"ResourceType": "network-interface",
                             "Tags": tag_list(**{"cluster.k8s.amazonaws.com/name": CLUSTER})}],
     )["NetworkInterface"]["NetworkInterfaceId"]
-    # an ALB and its target group made for the cluster outside Kubernetes. (One tagged by the AWS Load Balancer
-    # Controller whose Ingress is gone would first be waited on by eks_cloud_resources, which names it on timeout.)
-    controller = ours
+    # an ALB and its target group the AWS Load Balancer Controller made for an Ingress gone long ago: no controller
+    # deletes them, eks_cloud_resources does not wait for them (not of an object it found), the sweep removes them
+    controller = tag_list(**{"elbv2.k8s.aws/cluster": CLUSTER, "ingress.k8s.aws/stack": "shop/web-gone"})
     made["alb"] = elbv2.create_load_balancer(Name="k8s-shop-web-left", Subnets=[s["SubnetId"] for s in subnets[:2]],
                                              Tags=controller)["LoadBalancers"][0]["LoadBalancerArn"]
     made["target_group"] = elbv2.create_target_group(Name="k8s-shop-web-tg", Protocol="HTTP", Port=80, VpcId=vpc_id,

@@ -285,3 +285,16 @@ def test_tags_of_the_controller_for_the_cluster_and_kinds():
     assert not cr.tagged_for(other_cluster, CLUSTER) and not cr.tagged_for({}, CLUSTER)
     assert cr.tagged_for(service_lb, CLUSTER, (cr.SERVICE_STACK_TAG,))
     assert not cr.tagged_for(ingress_lb, CLUSTER, (cr.SERVICE_STACK_TAG,))
+
+
+def test_load_balancers_waited_for_are_those_of_the_objects_found():
+    services = [{"metadata": {"namespace": "apps", "name": "web"}}]
+    ingresses = [{"metadata": {"namespace": "apps", "name": "api"}},
+                 {"metadata": {"namespace": "apps", "name": "ui",
+                               "annotations": {"alb.ingress.kubernetes.io/group.name": "shared"}}}]
+    stacks = cr.stacks_of(services, ingresses)
+    assert stacks == {"apps/web", "apps/api", "shared"}
+    assert cr.made_for_stacks({cr.SERVICE_STACK_TAG: "apps/web"}, stacks)
+    assert cr.made_for_stacks({cr.INGRESS_STACK_TAG: "shared"}, stacks)
+    assert not cr.made_for_stacks({cr.SERVICE_STACK_TAG: "gone/svc"}, stacks)  # an orphan: left to the sweep
+    assert not cr.made_for_stacks({}, stacks)
