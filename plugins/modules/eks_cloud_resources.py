@@ -41,7 +41,7 @@ description:
   - With O(wait=true), waits in one poll loop until those objects are gone from the API, and until AWS shows that no
     ELBv2 load balancer or target group tagged C(elbv2.k8s.aws/cluster=<cluster>) and made for one of those Services
     or Ingresses (their C(service.k8s.aws/stack) or C(ingress.k8s.aws/stack) tag) remains and that the recorded EBS
-    volumes are gone. An orphan, made for an object gone long ago, is not waited for (no controller deletes it):
+    volumes are gone. An orphan, made for an object gone long ago, is not waited for (no controller deletes it);
     C(playbooks/destroy.yml)'s sweep (M(llmhub.eks.eks_leftovers)) removes it. Load balancers and target groups are found with C(DescribeLoadBalancers) and
     C(DescribeTargetGroups), and C(DescribeTags) in batches of 20. The volumes of C(Delete) PersistentVolumes already
     C(Released) are waited for too. On timeout the task fails, naming what remains and what to check.
