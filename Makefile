@@ -100,13 +100,13 @@ setup: $(BOOTSTRAP) ## Workflow step 2: artifacts bucket and deploy lock table o
 		-e setup_inventory_public_access_cidrs=$(PUBLIC_CIDRS),$(call operations_step,,playbooks/setup.yml))
 
 plan: $(BOOTSTRAP) ## Workflow step 4: preflight, check mode of every layer, resources to add/change/destroy and the monthly cost (report in .artifacts/plan/)
-	$(call operations_step,setup.yml,playbooks/plan.yml)
+	$(call operations_step,setup.yml,playbooks/plan.yml --check --diff)
 
 apply: $(BOOTSTRAP) ## Workflow step 5: site.yml (TAGS=<tags> for a partial run)
 	$(call operations_step,setup.yml,playbooks/site.yml $(if $(TAGS),--tags $(TAGS)))
 
 drift: $(BOOTSTRAP) ## What differs between AWS (and the managed Kubernetes objects) and the inventory; exit status 2 when something does
-	$(call operations_step,setup.yml site.yml,playbooks/drift.yml)
+	$(call operations_step,setup.yml site.yml,playbooks/drift.yml --check --diff)
 
 destroy: $(BOOTSTRAP) ## Teardown: destroy.yml CLUSTER=<name> (the confirmation), reverse order, then a sweep for leftovers
 	@test -n "$(CLUSTER)$(filter inventories/local,$(INVENTORY))" || { echo "make destroy CLUSTER=<cluster name>: the name is the confirmation" >&2; exit 2; }
