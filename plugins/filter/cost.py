@@ -31,11 +31,11 @@ OVERVIEW_TABLE = (
     ("nodes_database", "Database Nodes", "4x r5.2xlarge (ON_DEMAND)", 1169),
     ("data_transfer", "Data Transfer", "Estimated", 100),
 )
-OVERVIEW_KEYS = tuple(key for key, *_ in OVERVIEW_TABLE)
+OVERVIEW_KEYS = tuple(row[0] for row in OVERVIEW_TABLE)
 # The total the overview states ("~$2,022"). Its six lines add up to $2,122: the stated total leaves out its own
 # $100 of data transfer. Both are compared: our six lines with $2,122, our five without data transfer with $2,022.
 OVERVIEW_TOTAL = 2022
-OVERVIEW_LINES_SUM = sum(figure for *_, figure in OVERVIEW_TABLE)
+OVERVIEW_LINES_SUM = sum(row[-1] for row in OVERVIEW_TABLE)
 # A line of ours within this fraction of the overview's counts as the same figure.
 TOLERANCE = 0.05
 # gp3 includes 3000 IOPS and 125 MiB/s in the GB-month price; more is billed per IOPS-month and MiB/s-month.
@@ -403,7 +403,7 @@ def plan_cost_estimate(settings, prices=None, overrides=None, prices_file=None):
         claim_gb += count * size
         claim_parts.append(f"{claim.get('name', variable)}: {count} x ({formula})")
     lines.append(_line("ebs_root_volumes", "EBS Node Root Volumes", f"{ebs_gb:g} GB over "
-                       f"{sum(c for _, _, c, _ in root_volumes)} nodes", ebs_total, "; ".join(ebs_parts),
+                       f"{sum(volume[2] for volume in root_volumes)} nodes", ebs_total, "; ".join(ebs_parts),
                        "gp3 includes 3000 IOPS and 125 MiB/s; only what is above is billed"))
     lines.append(_line("ebs_claims", "EBS Persistent Volumes", f"{claim_gb:g} GB in {len(claim_parts)} claim(s)",
                        claim_total, "; ".join(claim_parts) or "no claims declared",

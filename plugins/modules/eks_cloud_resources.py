@@ -284,6 +284,7 @@ class CloudResources:
                     raise
                 continue  # one went between the listing and DescribeTags: look again
             break
+
         def ours(arn):
             # only those of the Services and Ingresses found here: an orphan (its object long gone) is left to
             # destroy.yml's sweep (eks_leftovers) instead of being waited on until the timeout

@@ -527,7 +527,9 @@ class Sweep:
             policy = dlm.get_lifecycle_policy(aws_retry=True, PolicyId=summary["PolicyId"])["Policy"]
             targets = {t["Key"]: t.get("Value") for t in (policy.get("PolicyDetails") or {}).get("TargetTags") or []}
             marked = lo.marked_by(policy.get("Tags") or summary.get("Tags"), self.cluster)
-            marked = marked or (f"targets {m}" if (m := lo.marked_by(targets, self.cluster)) else None)
+            if not marked:
+                by_targets = lo.marked_by(targets, self.cluster)
+                marked = f"targets {by_targets}" if by_targets else None
             return lo.record("dlm_policies", policy["PolicyId"], policy.get("Description"), marked,
                              policy) if marked else None
 

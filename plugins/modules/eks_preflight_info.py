@@ -449,7 +449,7 @@ class Preflight:
 
     def vcpu_quota(self, probes, record):
         if "vcpus" not in probes:
-            _, _, unchecked = pf.on_demand_vcpus(self.groups, {})
+            unchecked = pf.on_demand_vcpus(self.groups, {})[2]
             if unchecked:
                 record("on_demand_standard_vcpus", 0, 0, unchecked_groups=unchecked)
             return
