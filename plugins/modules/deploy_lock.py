@@ -54,6 +54,12 @@ options:
     description: Take over a lock whose lease has expired. A lock whose lease runs is never taken over.
     type: bool
     default: false
+  takeover_owner:
+    description:
+      - Take over the lock from this holder even while its lease runs, as C(terraform force-unlock <id>) does, for a
+        run known to be dead (killed, its controller gone). The holder must be named exactly, as the refusal names
+        it, so that a lock taken meanwhile by another run is not broken.
+    type: str
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -130,7 +136,8 @@ class Lock:
     def refuse(self, holder, expired):
         lock = from_item(holder)
         hint = ("its lease has expired (a run that died?): take it over with -e deploy_lock_force=true" if expired
-                else "wait for it to finish, or ask its owner")
+                else "wait for it to finish, or ask its owner; if that run is dead (killed), take the lock over with "
+                f"-e \"deploy_lock_takeover_owner='{lock['owner']}'\"")
         self.module.fail_json(msg=(f"{self.params['name']} is locked by {lock['owner']} running "
                                    f"{lock['playbook'] or 'a playbook'} since {lock['acquired_at']} (lease until "
                                    f"{lock['expires_at']}): {hint}"), lock=lock)
@@ -140,7 +147,9 @@ class Lock:
         current = self.read()
         expired = bool(current) and int(current.get("expires_at", {}).get("N", "0")) < int(moment.timestamp())
         ours = bool(current) and current.get("owner", {}).get("S") == params["owner"]
-        if current and not ours and not (expired and params["force"]):
+        named = bool(current) and bool(params["takeover_owner"]) and \
+            current.get("owner", {}).get("S") == params["takeover_owner"]
+        if current and not ours and not (expired and params["force"]) and not named:
             self.refuse(current, expired)
         item = {KEY: {"S": params["name"]}, "owner": {"S": params["owner"]}, "playbook": {"S": params["playbook"]},
                 "acquired_at": {"S": current["acquired_at"]["S"] if ours else moment.isoformat(timespec="seconds")},
@@ -152,6 +161,9 @@ class Lock:
         if params["force"]:
             condition += " OR #e < :now"
             values[":now"] = {"N": str(int(moment.timestamp()))}
+        if named:
+            condition += " OR #o = :previous"
+            values[":previous"] = {"S": params["takeover_owner"]}
         try:
             self.dynamodb.put_item(TableName=params["table"], Item=item, ConditionExpression=condition,
                                    ExpressionAttributeNames={"#k": KEY, "#o": "owner",
@@ -195,6 +207,7 @@ def main():
         playbook=dict(type="str", default=""),
         lease_seconds=dict(type="int", default=7200),
         force=dict(type="bool", default=False),
+        takeover_owner=dict(type="str"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     for option in ("name", "owner", "table"):

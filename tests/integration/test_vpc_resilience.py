@@ -46,7 +46,12 @@ def test_interrupted_after_nat_requests_rerun_leaves_three_nat_gateways(fresh_ac
     ec2 = boto("ec2")
     assert {n["State"] for n in _live_nat_gateways(ec2)} == {"pending"}
 
-    rerun = run_playbook("site.yml", "--tags", "vpc")
+    # the killed run's lock holds: the re-run is refused, naming it, until told to take it over
+    refused = run_playbook("site.yml", "--tags", "vpc")
+    assert refused.rc != 0 and "deploy_lock_takeover_owner=" in refused.failure_messages()
+    holder = boto("dynamodb").get_item(TableName="llmhub-deploy-locks",
+                                       Key={"lock_name": {"S": CLUSTER}})["Item"]["owner"]["S"]
+    rerun = run_playbook("site.yml", "--tags", "vpc", "-e", f"deploy_lock_takeover_owner='{holder}'")
     assert rerun.rc == 0, rerun.failure_messages()
     nats = _live_nat_gateways(ec2)
     assert len(nats) == 3 and {n["State"] for n in nats} == {"available"}
