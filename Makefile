@@ -35,7 +35,7 @@ INVENTORY ?= inventories/local
 CLUSTER ?=
 LIMIT_ARG = $(if $(CLUSTER),--limit $(CLUSTER))
 
-.PHONY: help setup plan apply destroy drift venv k8s-clients collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
+.PHONY: help setup plan apply destroy drift venv k8s-clients ee-context collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -56,6 +56,14 @@ venv: $(BOOTSTRAP) ## Workflow step 1: create .venv with the pinned requirements
 # mismatch). A no-op when both are present with the pinned sha256.
 k8s-clients: $(STAMP) ## Install kubectl v1.35 and helm v4.1 into .venv/bin (pinned, sha256-checked)
 	$(BIN)/python scripts/install_k8s_clients.py --bin-dir $(BIN)
+
+# The execution environment AWX runs the collection in: the collection's tarball
+# and ansible-builder's build context. Building the image needs podman or docker:
+#   ansible-builder build -f execution-environment.yml -t llmhub-eks-ee:0.1.0
+ee-context: $(STAMP) ## The execution environment's build context in .artifacts/ee/context (ansible-builder create)
+	rm -rf $(ARTIFACTS)/ee && mkdir -p $(ARTIFACTS)/ee
+	$(BIN)/ansible-galaxy collection build --output-path $(ARTIFACTS)/ee
+	$(BIN)/ansible-builder create -f execution-environment.yml -c $(ARTIFACTS)/ee/context --output-filename Containerfile
 
 collections: $(STAMP) ## Check (and install if missing) the pinned collections
 	$(BIN)/python scripts/check_collections.py $(COLLECTIONS_FILE)
