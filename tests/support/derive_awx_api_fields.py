@@ -230,6 +230,8 @@ def model_field(classes, constants, model, field_name):
             info["read_only"] = True
             return info
         info["required"] = not ("default" in kwargs or flag("blank") or flag("null"))
+        if flag("blank") and kind in ("CharField", "TextField"):
+            info["allow_blank"] = True  # "" besides the choices
         if "choices" in kwargs:
             scopes = [attrs] + [class_assigns(classes[c][0]) for c in mro(classes, model)] + [mod, constants]
             info["choices"] = [pair[0] for pair in Evaluator(scopes).eval(kwargs["choices"])]
@@ -334,6 +336,8 @@ def derive(root):
                     info["choices"] = base["choices"]
                 if kwargs.get("allow_null"):
                     info["required"] = False
+                if kwargs.get("allow_blank"):
+                    info["allow_blank"] = True
             else:
                 info = model_field(classes, all_consts, model, field)
                 if info is None or info.pop("read_only", False):
