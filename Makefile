@@ -128,12 +128,13 @@ backup: $(BOOTSTRAP) ## Disaster recovery: a backup set of the cluster (AWS, Kub
 			'ansible-playbook -i $(INVENTORY) playbooks/setup.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/site.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG) && ansible-playbook -i $(INVENTORY) playbooks/backup.yml -e backup_action=list'; \
 	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG); fi
 
-restore: $(BOOTSTRAP) ## Disaster recovery: restore backup BACKUP=<id> (on inventories/local: build, back up, destroy, restore)
+restore: $(BOOTSTRAP) ## Disaster recovery: restore backup BACKUP=<id> CLUSTER=<name> (on inventories/local: build, back up, destroy, restore)
 	@test -n "$(BACKUP)" || { echo "make restore BACKUP=<id>: name the backup (ansible-playbook playbooks/backup.yml -e backup_action=list lists them)" >&2; exit 2; }
+	@test -n "$(CLUSTER)$(filter inventories/local,$(INVENTORY))" || { echo "make restore BACKUP=<id> CLUSTER=<cluster name>: the name is the confirmation" >&2; exit 2; }
 	@if [ "$(INVENTORY)" = inventories/local ]; then \
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- bash -c \
-			'ansible-playbook -i $(INVENTORY) playbooks/setup.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/site.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/destroy.yml -e confirm_destroy=$(LOCAL_CLUSTER) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/restore.yml $(BACKUP_ID_ARG)'; \
-	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) playbooks/restore.yml $(BACKUP_ID_ARG); fi
+			'ansible-playbook -i $(INVENTORY) playbooks/setup.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/site.yml >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/backup.yml $(BACKUP_ID_ARG) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/destroy.yml -e confirm_destroy=$(LOCAL_CLUSTER) >/dev/null && ansible-playbook -i $(INVENTORY) playbooks/restore.yml $(BACKUP_ID_ARG) -e confirm_restore=$(LOCAL_CLUSTER)'; \
+	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) playbooks/restore.yml $(BACKUP_ID_ARG) $(LIMIT_ARG) -e confirm_restore=$(CLUSTER); fi
 
 test: lint unit integration molecule test-oldest ## Everything CI runs: lint, sanity, unit and integration tests, molecule scenarios, the oldest ansible-core
 

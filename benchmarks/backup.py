@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                              "objects": sum(backup["objects"].values())}
         delete_namespaces(kubeconfig, args.namespaces)
         restored = json.dumps({"backup_restore_namespaces": [f"bench-{i:02d}" for i in range(args.namespaces)]})
-        wall, out = playbook(server.url, kubeconfig, "restore.yml", "-e", "backup_id=filled", "-e", restored)
+        wall, out = playbook(server.url, kubeconfig, "restore.yml", "-e", "backup_id=filled", "-e", f"confirm_restore={CLUSTER}", "-e", restored)
         counts = task(out, "snapshots")["restored_counts"]
         results["restore_namespaces"] = {"seconds": wall, "created": sum(counts.values())}
     results["filled_over_baseline"] = round(results["filled"]["seconds"] / results["baseline"]["seconds"], 2)

@@ -78,10 +78,10 @@ def round_trip(built_platform, emulator_server, run_playbook, boto, control, tmp
     with pytest.raises(boto("eks").exceptions.ResourceNotFoundException):
         boto("eks").describe_cluster(name=CLUSTER)
     control.clear_requests()
-    check = run_playbook("restore.yml", "--check", "-e", f"backup_id={BACKUP_ID}")
+    check = run_playbook("restore.yml", "--check", "-e", f"backup_id={BACKUP_ID}", "-e", f"confirm_restore={CLUSTER}")
     assert check.rc == 0, check.failure_messages() or check.stdout[-3000:]
     check_mutations = mutating_calls(control)
-    restore = run_playbook("restore.yml", "-e", f"backup_id={BACKUP_ID}")
+    restore = run_playbook("restore.yml", "-e", f"backup_id={BACKUP_ID}", "-e", f"confirm_restore={CLUSTER}")
     assert restore.rc == 0, restore.failure_messages() or restore.stdout[-3000:]
 
     after, run = Kube.connect(emulator_server.url, tmp_path_factory.mktemp("kube-after"))
@@ -228,7 +228,7 @@ def test_a_tampered_file_stops_the_restore_before_any_change(round_trip, run_pla
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode())
     control.clear_requests()
     try:
-        run = run_playbook("restore.yml", "-e", f"backup_id={BACKUP_ID}")
+        run = run_playbook("restore.yml", "-e", f"backup_id={BACKUP_ID}", "-e", f"confirm_restore={CLUSTER}")
         assert run.rc != 0
         assert "kubernetes/namespaces/dr-shop/configmaps.core.json does not match its checksum" in run.failure_messages()
         assert mutating_calls(control) == []
@@ -237,12 +237,16 @@ def test_a_tampered_file_stops_the_restore_before_any_change(round_trip, run_pla
 
 
 def test_an_unknown_backup_id_names_the_ones_that_exist(round_trip, run_playbook):
-    run = run_playbook("restore.yml", "-e", "backup_id=20200101T000000Z")
+    run = run_playbook("restore.yml", "-e", "backup_id=20200101T000000Z", "-e", f"confirm_restore={CLUSTER}")
     assert run.rc != 0
     assert "There is no backup 20200101T000000Z" in run.failure_messages()
     assert f"Backups there: {BACKUP_ID}" in run.failure_messages()
     missing = run_playbook("restore.yml")
     assert missing.rc != 0 and BACKUP_ID in missing.failure_messages()
+    unconfirmed = run_playbook("restore.yml", "-e", f"backup_id={BACKUP_ID}", "-e", "confirm_restore=other-cluster")
+    assert unconfirmed.rc != 0
+    assert f"needs -e confirm_restore={CLUSTER} (got 'other-cluster'). Nothing was changed." in \
+        unconfirmed.failure_messages()
 
 
 def test_backup_check_mode_lists_without_writing(round_trip, run_playbook, control):
@@ -290,7 +294,7 @@ def test_namespace_restore_into_a_live_cluster_with_a_key_pending_deletion(round
     kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
     kube.ok("delete", "-n", NAMESPACE, "secret/shop-db", "configmap/shop-settings")
     restore = run_playbook("restore.yml", "-e", f"backup_directory={directory}", "-e", "backup_id=ns-1",
-                           "-e", '{"backup_restore_namespaces": ["dr-shop"]}')
+                           "-e", f"confirm_restore={CLUSTER}", "-e", '{"backup_restore_namespaces": ["dr-shop"]}')
     assert restore.rc == 0, restore.failure_messages()
     result = restore.task_results()[
         "Restore the Kubernetes objects in dependency order, and the claims' volumes from their snapshots"]

@@ -383,7 +383,7 @@ def test_no_survey_without_survey_enabled():
         assert ("survey_spec" in template["related"]) == template["survey_enabled"], template["name"]
 
 
-def test_destroy_needs_the_cluster_name_and_restore_a_backup_id():
+def test_destroy_and_restore_need_the_cluster_name_and_restore_a_backup_id():
     by_playbook = {pathlib.Path(t["playbook"]).name: t for t in job_templates()}
     destroy = {q["variable"]: q for q in by_playbook["destroy.yml"]["related"]["survey_spec"]["spec"]}
     assert destroy["confirm_destroy"]["required"] and destroy["confirm_destroy"]["type"] == "text"
@@ -391,6 +391,8 @@ def test_destroy_needs_the_cluster_name_and_restore_a_backup_id():
     assert "confirm_destroy | default('') == inventory_hostname" in (ROOT / "playbooks/destroy.yml").read_text()
     restore = {q["variable"]: q for q in by_playbook["restore.yml"]["related"]["survey_spec"]["spec"]}
     assert restore["backup_id"]["required"] and restore["backup_id"]["default"] == ""
+    assert restore["confirm_restore"]["required"] and restore["confirm_restore"]["default"] == ""
+    assert "confirm_restore | default('') == inventory_hostname" in (ROOT / "playbooks/restore.yml").read_text()
     backup = {q["variable"]: q for q in by_playbook["backup.yml"]["related"]["survey_spec"]["spec"]}
     assert not backup["backup_id"]["required"]
     choices = yaml.safe_load((ROOT / "roles/backup/meta/argument_specs.yml").read_text())
