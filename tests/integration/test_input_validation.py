@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CLUSTER, ROOT, mutating_calls, parse_report, playbook_environment
+from .conftest import CLUSTER, ROOT, parse_report, playbook_environment
 
 LOCAL_VARS = yaml.safe_load((ROOT / "inventories/local/group_vars/all/main.yml").read_text(encoding="utf-8"))
 GROUPS = yaml.safe_load((ROOT / "roles/nodegroups/defaults/main.yml").read_text(encoding="utf-8"))[
@@ -210,18 +210,6 @@ def test_every_bad_input_stops_the_run_naming_the_variable_before_any_aws_call(
     assert {host: stats.get("failures") for host, stats in report["stats"].items()} == {h: 1 for h in by_host}
     # Nothing was read or changed: the failures came before the first AWS call.
     assert fresh_account.requests() == []
-
-
-@pytest.mark.parametrize("tags, hint", [
-    ("eks", "Run `--tags vpc` (then `iam`) first"),
-    ("nodegroups", "Run `--tags vpc` (then `iam` and `eks`) first"),
-])
-def test_a_layer_run_alone_on_an_empty_account_names_the_tags_to_run_first(tags, hint, fresh_account, run_playbook):
-    run = run_playbook("site.yml", "--tags", tags)
-    assert run.rc != 0
-    messages = run.failure_messages()
-    assert hint in messages and "Nothing was changed" in messages, messages
-    assert mutating_calls(fresh_account) == []
 
 
 def test_tags_eks_before_the_node_groups_finishes_the_control_plane_and_says_what_follows(fresh_account, run_playbook,

@@ -216,13 +216,6 @@ def test_a_plan_from_a_machine_without_the_kubeconfig_plans_through_a_private_co
     assert_no_token(run.stdout, run.stderr, where="check mode output")
 
 
-@pytest.mark.parametrize("tag", ["kubeconfig", "storage", "addons", "apps"])
-def test_each_tag_runs_alone_on_the_built_cluster_and_changes_nothing(run_playbook, tag):
-    run = run_playbook("site.yml", "--tags", tag)
-    assert run.rc == 0, run.failure_messages()
-    assert run.changed_tasks() == [], run.changed_tasks()
-
-
 def test_a_class_marked_default_by_someone_else_loses_the_mark(run_playbook, kube):
     kube.ok("annotate", "storageclass", "gp2", "storageclass.kubernetes.io/is-default-class=true", "--overwrite")
     run = run_playbook("site.yml", "--tags", "storage")
@@ -248,17 +241,6 @@ def test_editing_one_autoscaler_setting_upgrades_only_that_release(run_playbook,
     [pod] = running_pods(kube, "kube-system", "app.kubernetes.io/instance=cluster-autoscaler")
     container = pod["spec"]["containers"][0]
     assert "--scale-down-delay-after-add=5m" in container.get("command", []) + container.get("args", [])
-
-
-@pytest.mark.parametrize("tag", ["kubeconfig", "storage", "addons", "apps"])
-def test_on_an_empty_account_each_tag_stops_at_once_naming_the_tag_to_run_first(run_playbook, fresh_account, tag):
-    run = run_playbook("site.yml", "--tags", tag)
-    assert run.rc != 0
-    message = run.failure_messages()
-    assert "does not exist" in message and "--tags eks" in message, message
-    # nothing made (the deploy lock's own PutItem/DeleteItem aside)
-    assert not [r for r in fresh_account.requests() if r["operation"].startswith(("Create", "Put", "Update"))
-                and r["service"] != "dynamodb"]
 
 
 def test_kubeconfig_path_stays_inside_the_checkout():
