@@ -116,6 +116,8 @@ def test_site_runs_through_ansible_runner_from_the_installed_collection(tmp_path
     summary = stats["event_data"]["artifact_data"]["llmhub_site_summaries"][CLUSTER]
     assert summary["run"] == "built"
     assert summary["eks"]["cluster_name"] == CLUSTER
+    # every module ran in the collection's fork server (no fallback warning) and every task from the installed copy
+    assert "llmhub.eks.forkserver:" not in stdout
     # every task ran from the installed collection
     task_paths = {e["event_data"]["task_path"].rsplit(":", 1)[0] for e in events if e["event_data"].get("task_path")}
     installed = image_collections / "ansible_collections" / "llmhub" / "eks"

@@ -12,7 +12,10 @@ import yaml
 
 from tests.support.account import LOCK_TABLE, LOCK_TABLE_ATTRIBUTES, LOCK_TABLE_KEY
 
-from .conftest import CLUSTER, ROOT, empty_account, kill_process_group, mutating_calls, playbook_environment, wait_for
+from .conftest import (CLUSTER, KNOWN_AFTER_APPLY, ROOT, empty_account, kill_process_group, mutating_calls,
+                       playbook_environment, wait_for)
+from .plan_assertions import (EXTRA_VARS, LAYER_TASKS, SUMMARY, assert_compute_planned, assert_control_plane_planned,
+                              assert_iam_and_cluster_planned, assert_network_planned, assert_summary_is_a_plan, planned)
 
 pytestmark = pytest.mark.integration
 
@@ -133,19 +136,44 @@ def test_an_expired_lease_is_taken_over_with_force(fresh_account, run_playbook, 
 
 @pytest.fixture(scope="module")
 def planned_then_built(emulator_server, run_playbook, tmp_path_factory):
-    """plan.yml on an empty account, then site.yml: the plan's report and the built platform."""
+    """plan.yml on an empty account, then site.yml: the plan's report and the built platform.
+
+    Both with one access entry in the inventory (EXTRA_VARS), so that every layer has something to plan;
+    the later runs on this platform pass it too.
+    """
     from emulator.client import EmulatorClient
 
     client = EmulatorClient(emulator_server.url)
     empty_account(client, emulator_server.url)
     client.configure(profile="instant", scale=1.0, fault_rate=0.0)
     reports = tmp_path_factory.mktemp("plan")
-    plan = run_playbook("plan.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={reports}")
+    plan = run_playbook("plan.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={reports}", *EXTRA_VARS)
     assert plan.rc == 0, plan.failure_messages() or plan.stdout[-3000:]
     plan_calls = mutating_calls(client, lock=True)
-    built = run_playbook("site.yml")
+    built = run_playbook("site.yml", *EXTRA_VARS)
     assert built.rc == 0, built.failure_messages()
-    return {"plan": plan, "plan_calls": plan_calls, "reports": reports}
+    return {"plan": plan, "plan_calls": plan_calls, "reports": reports, "built": built}
+
+
+def test_the_plan_of_an_empty_account_runs_every_layer_with_placeholders_for_what_aws_assigns(planned_then_built):
+    """site.yml in check mode (inside plan.yml) is a plan of every layer, as Terraform's; the apply builds it."""
+    plan = planned_then_built["plan"]
+    results = plan.task_results()
+    changed = plan.changed_tasks()
+    missing = [task for task in LAYER_TASKS if task not in changed]
+    assert missing == [], f"not run or not changed in check mode: {missing}"
+    for task in LAYER_TASKS:
+        assert planned(results[task]), f"{task}: empty diff"
+    assert_network_planned(results)
+    assert_iam_and_cluster_planned(results)
+    assert_control_plane_planned(results)
+    assert_compute_planned(results)
+    assert_summary_is_a_plan(results[SUMMARY]["msg"])
+    # The plan changed nothing, so the real run built everything: ids, not placeholders.
+    summary = planned_then_built["built"].task_results()[SUMMARY]["msg"]
+    assert summary.pop("run") == "built"
+    assert KNOWN_AFTER_APPLY not in json.dumps(summary)
+    assert summary["eks"]["arn"].startswith("arn:aws:eks:")
 
 
 def test_plan_on_an_empty_account_counts_every_layer_and_prices_it(planned_then_built):
@@ -177,12 +205,22 @@ def test_plan_on_an_empty_account_counts_every_layer_and_prices_it(planned_then_
     assert "Plan: " in planned_then_built["plan"].stdout  # printed too
 
 
-def test_plan_on_the_built_platform_is_empty_and_drift_finds_nothing(planned_then_built, run_playbook, tmp_path):
-    plan = run_playbook("plan.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={tmp_path}")
+def test_plan_on_the_built_platform_is_empty_and_drift_finds_nothing(planned_then_built, run_playbook, control,
+                                                                     tmp_path):
+    control.clear_requests()
+    plan = run_playbook("plan.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={tmp_path}", *EXTRA_VARS)
     assert plan.rc == 0, plan.failure_messages()
+    # only the plan's own report is written
+    report_tasks = {"Make the report directory", "Write the report as Markdown and JSON"}
+    assert set(plan.changed_tasks()) <= report_tasks, plan.changed_tasks()
+    assert mutating_calls(control, lock=True) == []
     report = json.loads((tmp_path / f"{CLUSTER}.json").read_text())
     assert report["totals"] == {"add": 0, "change": 0, "destroy": 0}, report["layers"]
-    drift = run_playbook("drift.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={tmp_path}")
+    # no placeholder where the values now exist
+    summary = plan.task_results()[SUMMARY]["msg"]
+    assert summary.pop("run").startswith("would build")
+    assert KNOWN_AFTER_APPLY not in json.dumps(summary), json.dumps(summary, indent=1)
+    drift = run_playbook("drift.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={tmp_path}", *EXTRA_VARS)
     assert drift.rc == 0, drift.failure_messages()
     assert json.loads((tmp_path / f"{CLUSTER}-drift.json").read_text())["drift"] is False
 
@@ -201,7 +239,7 @@ def test_drift_finds_a_node_group_size_and_a_security_group_rule(planned_then_bu
         "SecurityGroups"]
     ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    drift = run_playbook("drift.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={tmp_path}")
+    drift = run_playbook("drift.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={tmp_path}", *EXTRA_VARS)
     assert drift.rc != 0
     assert "Drift on" in drift.failure_messages() and "make apply" in drift.failure_messages()
     report = json.loads((tmp_path / f"{CLUSTER}-drift.json").read_text())
@@ -212,7 +250,7 @@ def test_drift_finds_a_node_group_size_and_a_security_group_rule(planned_then_bu
     markdown = (tmp_path / f"{CLUSTER}-drift.md").read_text()
     assert "~ ec2_security_groups." in markdown and "max_size" in markdown.replace("maxSize", "max_size")
     # `make apply` puts the inventory's values back: drift is clean again
-    applied = run_playbook("site.yml")
+    applied = run_playbook("site.yml", *EXTRA_VARS)
     assert applied.rc == 0, applied.failure_messages()
-    clean = run_playbook("drift.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={tmp_path}")
+    clean = run_playbook("drift.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={tmp_path}", *EXTRA_VARS)
     assert clean.rc == 0, clean.failure_messages()
