@@ -12,6 +12,7 @@ dependants.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -44,7 +45,10 @@ def names(path: Path) -> set[str]:
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    # as in an image build: no ansible.cfg of this checkout (make exports ANSIBLE_CONFIG, whose collections
+    # path holds llmhub.eks already, and ansible-galaxy would then install nothing into -p)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
