@@ -163,7 +163,8 @@ def test_cluster_lifecycle(eks, ec2, network, emulator_client):
 
 
 def test_nodegroup_lifecycle_and_validation(eks, network, emulator_client):
-    emulator_client.configure(profile={"eks_nodegroup_create": 0.3, "eks_nodegroup_delete": 0.6})
+    # the deletion lasts long enough for the calls right after it to see DELETING on a loaded machine
+    emulator_client.configure(profile={"eks_nodegroup_create": 0.3, "eks_nodegroup_delete": 3.0})
     create_cluster(eks, network, version="1.34")
     nodegroup = create_nodegroup(eks, network, updateConfig={"maxUnavailablePercentage": 25},
                                  scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 2},
