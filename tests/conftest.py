@@ -16,6 +16,8 @@ if str(ROOT / ".collections") not in sys.path:
     sys.path.insert(1, str(ROOT / ".collections"))
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+# As under `make` (which exports it): a bare `pytest` run sees what `make test` and CI see.
+os.environ["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
     os.environ.pop(_name, None)
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"

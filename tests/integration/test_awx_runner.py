@@ -26,7 +26,7 @@ import yaml
 from tests.support.account import create_lock_table
 
 from .conftest import CLUSTER, ROOT
-from .test_collection_tarball import build, venv_site_packages
+from .test_collection_tarball import build, user_environment, venv_site_packages
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +61,17 @@ def test_site_runs_through_ansible_runner_from_the_installed_collection(tmp_path
     # --- the execution environment: the collection from its tarball, beside the image's others ----------
     tarball = build(tmp_path / "dist")
     image_collections = tmp_path / "image" / "usr" / "share" / "ansible" / "collections"
-    install = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "--offline",
-                              "-p", str(image_collections), str(tarball)],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-    assert install.returncode == 0, install.stdout + install.stderr
     home = tmp_path / "runner-home"
     home.mkdir()
+    # as the image build does: none of this checkout's settings (under `make`, ANSIBLE_CONFIG names the
+    # checkout's ansible.cfg, whose collections path already holds llmhub.eks: galaxy would install nothing)
+    install = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "--offline",
+                              "-p", str(image_collections), str(tarball)],
+                             cwd=tmp_path, env=user_environment(home, image_collections, emulator.url),
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert (image_collections / "ansible_collections" / "llmhub" / "eks" / "playbooks" / "site.yml").is_file(), \
+        install.stdout
 
     # --- the private data directory AWX writes for the job -------------------------------------------
     private = tmp_path / "runner"
