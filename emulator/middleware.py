@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
-from . import dlm, eks_access, eks_addons, eks_cluster_patches, eks_versions, service_quotas
+from . import dlm, eks_access, eks_addons, eks_cluster_patches, eks_versions, guardduty, service_quotas
 from .charts.repo import REPOSITORY as CHART_REPOSITORY
 from .config import EmulatorConfig
 from .lifecycle import TRACKER
@@ -43,6 +43,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     **{("eks", op): handler for op, handler in eks_access.HANDLERS.items()},
     **{("eks", op): handler for op, handler in eks_cluster_patches.HANDLERS.items()},
     **{("eks", op): handler for op, handler in eks_versions.HANDLERS.items()},
+    **{("guardduty", op): handler for op, handler in guardduty.HANDLERS.items()},
     **{("servicequotas", op): handler for op, handler in service_quotas.HANDLERS.items()},
 }
 

@@ -40,7 +40,8 @@ def shape_errors(value: Any, shape: Shape, path: str = "$", raw: bool = False) -
                 continue
             errors += shape_errors(item, members[name], f"{path}.{key}", raw)
         for name in shape.required_members:
-            if name in members and name not in value:
+            key = members[name].serialization.get("name", name) if raw and name in members else name
+            if name in members and key not in value:
                 errors.append(f"{path}: missing required member {name!r}")
     elif kind == "list":
         if not isinstance(value, list):
