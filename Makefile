@@ -143,7 +143,7 @@ test-oldest: ## On the oldest ansible-core declared (2.19, in .venv-oldest): lin
 		COLLECTIONS_FILE=tests/oldest/requirements.yml lint unit deploy-check
 
 deploy-check: $(BOOTSTRAP) ## One deploy of the whole platform, asserted through boto3, and its no-op re-run
-	$(BIN)/python -m pytest -q tests/integration/test_platform.py
+	$(BIN)/python -m pytest -q -m "not mutates_platform" tests/integration/test_platform.py
 
 lint: ansible-lint sanity ## ansible-lint (production profile) and ansible-test sanity
 
@@ -165,7 +165,7 @@ unit: $(BOOTSTRAP) ## Unit tests (no network)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit
 
 integration: $(BOOTSTRAP) ## Playbooks against the emulator, asserted through boto3
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=25 tests/integration
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 tests/integration
 
 # One emulator per scenario (its state lives from prepare to verify), two
 # scenarios at a time, longest first, each one's output printed as a block when

@@ -26,6 +26,7 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 
 from emulator.client import EmulatorClient  # noqa: E402
 from emulator.server import EmulatorServer  # noqa: E402
+from tests.support import shared_platform  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +41,7 @@ def emulator(emulator_server):
     """The emulator, reset to an empty account and default settings."""
     client = EmulatorClient(emulator_server.url)
     client.reset()
+    shared_platform.forget()
     client.configure(profile="instant", scale=1.0, fault_rate=0.0, faults=["throttle", "5xx"], seed=None)
     yield emulator_server
     client.configure(profile="instant", scale=1.0, fault_rate=0.0)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import pytest
 
 from emulator.client import EmulatorClient
+from tests.support import shared_platform
 from tests.support.account import create_lock_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,19 +157,44 @@ def mutating_calls(client: EmulatorClient, lock: bool = False) -> list[str]:
 def empty_account(client: EmulatorClient, url: str) -> None:
     """An empty account with what setup.yml makes once per account (the deploy lock table), empty request log."""
     client.reset()
+    shared_platform.forget()
     create_lock_table(url)
     client.clear_requests()
 
 
 @pytest.fixture(scope="module")
-def built_platform(emulator_server, run_playbook):
-    """A fresh account with site.yml applied once (shared by a module's tests)."""
+def built_platform(request, emulator_server, run_playbook):
+    """A fresh account with site.yml applied once (shared by a module's tests).
+
+    A module with ``SHARES_PLATFORM = True`` takes the platform of the sharing module before it in this
+    process when the account was not emptied since (tests/support/shared_platform.py).
+    """
+    shares = getattr(request.module, "SHARES_PLATFORM", False)
+    if shares and shared_platform.remembered() is not None:
+        return shared_platform.remembered()
     client = EmulatorClient(emulator_server.url)
     empty_account(client, emulator_server.url)
     client.configure(profile="instant", scale=1.0, fault_rate=0.0)
     first = run_playbook("site.yml")
     assert first.rc == 0, first.failure_messages() or first.stdout[-3000:]
+    if shares:
+        shared_platform.remember(first)
     return first
+
+
+SHARED_GROUP = "shared-platform"
+
+
+def pytest_collection_modifyitems(config, items):
+    """xdist groups (``--dist loadgroup``): one per module as ``loadfile`` would, except the modules that share
+    the platform, all in one group; in it, the tests marked ``mutates_platform`` run after every other one."""
+    for item in items:
+        if "tests/integration/" not in item.nodeid:
+            continue
+        shares = getattr(item.module, "SHARES_PLATFORM", False)
+        item.add_marker(pytest.mark.xdist_group(SHARED_GROUP if shares else item.nodeid.split("::", 1)[0]))
+    items.sort(key=lambda item: (getattr(item.module, "SHARES_PLATFORM", False)
+                                 and item.get_closest_marker("mutates_platform") is not None))
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,8 @@ from tests.support.kubernetes import (
 )
 
 pytestmark = pytest.mark.integration
+# Reads the platform the other sharing modules read (tests/support/shared_platform.py).
+SHARES_PLATFORM = True
 
 PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "kubernetes_core.yml"
 ACCOUNT_USER = "arn:aws:iam::123456789012:user/{}"
@@ -160,6 +162,7 @@ def test_kubernetes_core_k8s_k8s_info_and_helm(kube):
 # -- access entries --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.mutates_platform
 def test_a_view_access_entry_reads_but_may_not_write(kube, boto, cluster, emulator_server, caplog):
     caplog.set_level(logging.DEBUG)
     arn, key = iam_user_with_access(boto("iam"), boto("eks"), "viewer", policy="AmazonEKSViewPolicy")
@@ -211,6 +214,7 @@ def test_a_view_access_entry_reads_but_may_not_write(kube, boto, cluster, emulat
     assert not has_token(json.dumps(EmulatorClient(emulator_server.url).requests()))
 
 
+@pytest.mark.mutates_platform
 def test_a_principal_without_access_entry_is_unauthorized(kube, boto, cluster, emulator_server, caplog):
     caplog.set_level(logging.DEBUG)
     arn, key = iam_user_with_access(boto("iam"), boto("eks"), "stranger", access_entry=False)

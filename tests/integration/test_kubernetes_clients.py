@@ -21,6 +21,8 @@ from tests.support.kubernetes import (
 )
 
 pytestmark = pytest.mark.integration
+# Reads the platform the other sharing modules read (tests/support/shared_platform.py).
+SHARES_PLATFORM = True
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ import pytest
 from tests.support.kubernetes import CLUSTER, Kube, nodes_by_group, wait_for
 
 pytestmark = pytest.mark.integration
+# Reads the platform the other sharing modules read (tests/support/shared_platform.py).
+SHARES_PLATFORM = True
 
 DATABASE_TAINT = {"key": "workload", "operator": "Equal", "value": "database", "effect": "NoSchedule"}
 
@@ -108,6 +110,7 @@ def test_database_taint_admits_only_tolerating_pods(kube, groups):
     assert run.lines == [f'namespace "{namespace}" deleted']
 
 
+@pytest.mark.mutates_platform
 def test_a_pod_larger_than_any_node_stays_pending_with_an_event(kube, groups):
     namespace = "too-big"
     nodes = kube.get_json("nodes")["items"]
@@ -153,6 +156,7 @@ def ready(pod: dict) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
 
 
+@pytest.mark.mutates_platform
 def test_coredns_is_active_only_while_its_pods_are_ready_on_nodes(kube, boto, groups):
     eks = boto("eks")
     nodes = set().union(*groups.values())
@@ -200,6 +204,7 @@ def test_coredns_is_active_only_while_its_pods_are_ready_on_nodes(kube, boto, gr
     assert eks.describe_addon(clusterName=CLUSTER, addonName="coredns")["addon"]["health"]["issues"] == []
 
 
+@pytest.mark.mutates_platform
 def test_a_gp3_claim_used_by_a_pod_becomes_an_encrypted_ebs_volume(kube, boto, groups):
     namespace = "storage"
     run = kube.apply_yaml([

@@ -15,9 +15,11 @@ import pytest
 
 from tests.support.kubernetes import CLUSTER, Kube, assert_no_token, wait_for
 
-from .conftest import ROOT, playbook_environment
+from .conftest import ROOT, mutating_calls, playbook_environment
 
 pytestmark = pytest.mark.integration
+# Reads the platform the other sharing modules read (tests/support/shared_platform.py).
+SHARES_PLATFORM = True
 
 AUTOSCALER_FLAGS = {
     "--new-pod-scale-up-delay=10s", "--scale-down-delay-after-add=10m", "--max-node-provision-time=15m",
@@ -205,17 +207,23 @@ def test_kubernetes_core_reads_the_platform_through_the_roles_kubeconfig(run_tas
     assert_no_token(run.stdout, run.stderr, where="kubernetes.core output")
 
 
-def test_a_plan_from_a_machine_without_the_kubeconfig_plans_through_a_private_copy(run_playbook, tmp_path):
-    """An AWX job or CI runner has no kubeconfig: check mode writes none, yet steps 7-8 plan through the API."""
+def test_a_plan_from_a_machine_without_the_kubeconfig_plans_through_a_private_copy(run_playbook, control, tmp_path):
+    """An AWX job or CI runner has no kubeconfig: check mode writes none, yet steps 7-8 plan through the API.
+
+    Also the check mode of the whole built platform: nothing else would change, and nothing is changed.
+    """
     path = tmp_path / "kubeconfig"
+    control.clear_requests()
     run = run_playbook("site.yml", "--check", "--diff", "-e", f"kubeconfig_path={path}")
     assert run.rc == 0, run.failure_messages()
     assert [name.split(" : ")[-1] for name in run.changed_tasks()] == [
         "Write the kubeconfig entry of the cluster and check access to its API"]
     assert not path.exists()
+    assert mutating_calls(control) == []
     assert_no_token(run.stdout, run.stderr, where="check mode output")
 
 
+@pytest.mark.mutates_platform
 def test_a_class_marked_default_by_someone_else_loses_the_mark(run_playbook, kube):
     kube.ok("annotate", "storageclass", "gp2", "storageclass.kubernetes.io/is-default-class=true", "--overwrite")
     run = run_playbook("site.yml", "--tags", "storage")
@@ -226,6 +234,7 @@ def test_a_class_marked_default_by_someone_else_loses_the_mark(run_playbook, kub
     assert defaults == ["gp3"]
 
 
+@pytest.mark.mutates_platform
 def test_editing_one_autoscaler_setting_upgrades_only_that_release(run_playbook, kube):
     before = {r["name"]: int(r["revision"]) for r in kube.helm("list", "-n", "kube-system", "-o", "json").json()}
     settings = {"new-pod-scale-up-delay": "10s", "scale-down-delay-after-add": "5m",

@@ -21,6 +21,8 @@ from tests.support.kubernetes import BIN, CLUSTER, CLUSTER_ARN, Kube, assert_no_
 from .conftest import playbook_environment
 
 pytestmark = pytest.mark.integration
+# Reads the platform the other sharing modules read (tests/support/shared_platform.py).
+SHARES_PLATFORM = True
 
 # A PATH without the AWS CLI (the venv's bin and pyenv's shims have one; /usr/bin and /bin do not).
 NO_AWS_PATH = "/usr/bin:/bin"
@@ -257,6 +259,7 @@ def test_wait_for_nodes_times_out_naming_what_to_check(platform, run_tasks, tmp_
     assert_clean(run)
 
 
+@pytest.mark.mutates_platform
 def test_role_arn_signs_the_tokens_and_a_principal_without_access_entry_is_told(platform, run_tasks, boto,
                                                                                emulator_server, tmp_path):
     iam, eks = boto("iam"), boto("eks")

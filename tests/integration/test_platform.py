@@ -1,7 +1,7 @@
 """The whole site.yml against the emulator, its AWS side asserted through boto3 (the Kubernetes side: test_kubernetes_platform.py).
 
-One deploy for every read-only test of the AWS layers (iam, vpc, eks, nodegroups); the day-2 tests that change the
-platform come last."""
+One deploy for every read-only test of the AWS layers (iam, vpc, eks, nodegroups), shared with the other modules that
+read it; the day-2 tests that change the platform (marked mutates_platform) run after all of theirs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import json
 import pytest
 
 from .conftest import CLUSTER, mutating_calls
+from .test_preflight_environment import ENVIRONMENT_TASK as PREFLIGHT_ENVIRONMENT_TASK
 
 pytestmark = pytest.mark.integration
+# Reads the platform the other sharing modules read (tests/support/shared_platform.py).
+SHARES_PLATFORM = True
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 ISSUER_KEY = "{issuer}"
@@ -364,15 +367,6 @@ def test_every_security_group_rule(network):
         assert [(e["IpProtocol"], [r["CidrIp"] for r in e["IpRanges"]]) for e in egress] == [("-1", ["0.0.0.0/0"])]
 
 
-def test_check_diff_on_built_network_reports_no_change(built_platform, run_playbook, control):
-    control.clear_requests()
-    check = run_playbook("site.yml", "--check", "--diff")
-    assert check.rc == 0, check.failure_messages()
-    assert check.changed == 0, check.changed_tasks()
-
-    assert mutating_calls(control) == []
-
-
 def test_summary_lists_what_was_built(built_platform, network):
     summary = built_platform.task_results()["Show what was built"]["msg"]["network"]
     assert summary["vpc"] == f"{network['vpc']['VpcId']} 10.0.0.0/16"
@@ -390,6 +384,7 @@ def test_second_run_changes_nothing_and_makes_no_new_template_version(built_plat
     assert mutating_calls(control) == []
 
 
+@pytest.mark.mutates_platform
 def test_public_cidrs_and_log_types_change_in_place(built_platform, run_playbook, control, boto):
     before = boto("eks").describe_cluster(name=CLUSTER)["cluster"]
     change = ["-e", json.dumps({"eks_public_access_cidrs": ["203.0.113.0/24"], "eks_log_types": ["api", "audit"]}),
@@ -412,6 +407,7 @@ def test_public_cidrs_and_log_types_change_in_place(built_platform, run_playbook
     assert len(boto("eks").list_updates(name=CLUSTER)["updateIds"]) >= 2
 
 
+@pytest.mark.mutates_platform
 def test_editing_one_groups_max_size_changes_only_that_group(built_platform, run_playbook, control, boto):
     import copy
 
@@ -433,3 +429,30 @@ def test_editing_one_groups_max_size_changes_only_that_group(built_platform, run
     assert {g: len(ids) for g, ids in updates.items()} == {"system": 0, "application": 1, "database": 0}
     scaling = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="application")["nodegroup"]["scalingConfig"]
     assert scaling["maxSize"] == 12
+
+
+@pytest.mark.mutates_platform
+def test_a_built_platform_at_its_quotas_passes_a_rerun(built_platform, control, run_playbook, boto):
+    """Our own VPC, Elastic IPs, NAT gateways and nodes fill the quotas: a re-run adds nothing, so it passes."""
+    ec2 = boto("ec2")
+    vpcs = len(ec2.describe_vpcs()["Vpcs"])
+    addresses = len(ec2.describe_addresses()["Addresses"])
+    control.set_test_controls(applied_quotas={"vpc/L-F678F1CE": vpcs, "ec2/L-0263D0A3": addresses,
+                                              "vpc/L-FE5A380F": 1})
+    control.clear_requests()
+    try:
+        run = run_playbook("site.yml", "--tags", "never")  # the tasks tagged always: the whole preflight
+    finally:
+        control.clear_test_controls()
+    assert run.rc == 0, run.failure_messages()
+    result = run.task_results()[PREFLIGHT_ENVIRONMENT_TASK]
+    assert not result.get("changed")
+    quotas = {(q["quota_code"], q.get("availability_zone")): q for q in result["quotas"]}
+    assert quotas[("L-F678F1CE", None)] == {**quotas[("L-F678F1CE", None)], "need": 0, "usage": vpcs, "ok": True}
+    assert quotas[("L-0263D0A3", None)]["need"] == 0 and quotas[("L-0263D0A3", None)]["usage"] == addresses == 3
+    assert not [key for key in quotas if key[0] == "L-FE5A380F"]  # no NAT gateway to add, no zone to check
+    assert result["kubernetes_version"]["status"] == "STANDARD_SUPPORT"
+    assert result["caller"]["account"] == "123456789012"
+    assert mutating_calls(control) == []
+    assert {e["operation"] for e in control.requests()} >= {"GetCallerIdentity", "DescribeClusterVersions",
+                                                              "DescribeInstanceTypeOfferings", "GetServiceQuota"}

@@ -5,8 +5,9 @@ Each bad environment is made in the emulator the way a real account has it
 enabled, a Kubernetes version whose support ended; test controls of
 emulator/test_controls.py), then site.yml runs: it must stop in the preflight
 before any change (no mutating call in the request log), naming the variable
-or the quota. A built platform whose account sits at its quotas because of
-the platform's own resources still passes: the need is what a run would add.
+or the quota. (test_platform.py: a built platform whose account sits at its
+quotas because of the platform's own resources still passes, the need being
+what a run would add.)
 """
 
 from __future__ import annotations
@@ -109,26 +110,3 @@ def test_no_credentials_are_named_with_the_variables_that_give_them(fresh_accoun
     assert "No AWS credentials found" in message and "AWS_PROFILE" in message, message
     assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in message, message
     assert fresh_account.requests() == []  # not even a read: nothing could sign it
-
-
-def test_a_built_platform_at_its_quotas_passes_a_rerun(built_platform, control, run_playbook, boto):
-    """Our own VPC, Elastic IPs, NAT gateways and nodes fill the quotas: a re-run adds nothing, so it passes."""
-    ec2 = boto("ec2")
-    vpcs = len(ec2.describe_vpcs()["Vpcs"])
-    addresses = len(ec2.describe_addresses()["Addresses"])
-    control.set_test_controls(applied_quotas={"vpc/L-F678F1CE": vpcs, "ec2/L-0263D0A3": addresses,
-                                              "vpc/L-FE5A380F": 1})
-    control.clear_requests()
-    run = run_playbook("site.yml", "--tags", "never")  # the tasks tagged always: the whole preflight
-    assert run.rc == 0, run.failure_messages()
-    result = run.task_results()[ENVIRONMENT_TASK]
-    assert not result.get("changed")
-    quotas = {(q["quota_code"], q.get("availability_zone")): q for q in result["quotas"]}
-    assert quotas[("L-F678F1CE", None)] == {**quotas[("L-F678F1CE", None)], "need": 0, "usage": vpcs, "ok": True}
-    assert quotas[("L-0263D0A3", None)]["need"] == 0 and quotas[("L-0263D0A3", None)]["usage"] == addresses == 3
-    assert not [key for key in quotas if key[0] == "L-FE5A380F"]  # no NAT gateway to add, no zone to check
-    assert result["kubernetes_version"]["status"] == "STANDARD_SUPPORT"
-    assert result["caller"]["account"] == "123456789012"
-    assert mutating_calls(control) == []
-    assert {e["operation"] for e in control.requests()} >= {"GetCallerIdentity", "DescribeClusterVersions",
-                                                              "DescribeInstanceTypeOfferings", "GetServiceQuota"}

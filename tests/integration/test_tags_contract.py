@@ -1,30 +1,21 @@
 """Per-role tags are a contract (README, "Tags are a contract").
 
 On one built platform: each layer's tag alone works and changes nothing, and
-skipping any one layer leaves the others working (nothing changed either). On
-an empty account, each layer that builds on earlier ones stops at once, before
-any change, naming the tag to run first. AWX job templates rely on this: their
-job tags and skip tags are these.
+skipping any one layer leaves the others working (nothing changed either).
+test_tags_prerequisites.py: on an empty account, each layer that builds on
+earlier ones stops at once. AWX job templates rely on this: their job tags and
+skip tags are these.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from .conftest import mutating_calls
-
 pytestmark = pytest.mark.integration
+# Reads the platform the other sharing modules read (tests/support/shared_platform.py).
+SHARES_PLATFORM = True
 
 LAYERS = ["iam", "vpc", "eks", "nodegroups", "kubeconfig", "storage", "addons", "apps"]
-# what a layer run alone on an empty account says to run first
-RUN_FIRST = {
-    "eks": "Run `--tags vpc` (then `iam`) first",
-    "nodegroups": "Run `--tags vpc` (then `iam` and `eks`) first",
-    "kubeconfig": "--tags eks",
-    "storage": "--tags eks",
-    "addons": "--tags eks",
-    "apps": "--tags eks",
-}
 
 
 @pytest.mark.parametrize("tag", LAYERS)
@@ -46,15 +37,3 @@ def test_skipping_layers_leaves_the_others_working(built_platform, run_playbook,
     run = run_playbook("site.yml", "--skip-tags", ",".join(skipped))
     assert run.rc == 0, run.failure_messages()
     assert run.changed_tasks() == [], run.changed_tasks()
-
-
-# Last in this file: each test empties the account the tests above share.
-@pytest.mark.parametrize("tag", sorted(RUN_FIRST))
-def test_on_an_empty_account_a_layer_stops_at_once_naming_the_tag_to_run_first(fresh_account, run_playbook, tag):
-    run = run_playbook("site.yml", "--tags", tag)
-    assert run.rc != 0
-    message = run.failure_messages()
-    assert RUN_FIRST[tag] in message, message
-    assert "does not exist" in message, message
-    # nothing made (the deploy lock's own PutItem/DeleteItem aside)
-    assert mutating_calls(fresh_account) == []
