@@ -15,7 +15,7 @@ from .conftest import mutating_calls
 
 pytestmark = pytest.mark.integration
 
-LAYERS = ["iam", "vpc", "eks", "nodegroups", "kubeconfig", "storage", "addons", "apps"]
+LAYERS = ["iam", "vpc", "eks", "hardening", "nodegroups", "kubeconfig", "storage", "addons", "apps"]
 # what a layer run alone on an empty account says to run first
 RUN_FIRST = {
     "eks": "Run `--tags vpc` (then `iam`) first",
