@@ -173,6 +173,10 @@ def test_example_app_is_available_spread_over_zones_behind_an_alb(kube, boto, no
     alb_group = boto("ec2").describe_security_groups(
         Filters=[{"Name": "group-name", "Values": [f"{CLUSTER}-alb"]}])["SecurityGroups"][0]["GroupId"]
     assert alb_group in balancer["SecurityGroups"]
+    # the hardening layer's web ACL in front of it (the controller associates it with the ALB)
+    [acl] = boto("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+    assert acl["Name"] == f"{CLUSTER}-waf"
+    assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/wafv2-acl-arn"] == acl["ARN"]
 
 
 def test_the_example_cache_claim_is_an_encrypted_gp3_volume_on_a_database_node(kube, boto, node_groups):

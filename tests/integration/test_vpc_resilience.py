@@ -115,6 +115,9 @@ def test_destroy_requires_confirmation_and_removes_everything(fresh_account, run
     assert ec2.describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"] == []
     assert _live_nat_gateways(ec2) == []
     assert ec2.describe_addresses()["Addresses"] == []
+    assert boto("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] == []  # the hardening layer's web ACL
+    # the account's GuardDuty detector stays (shared by the clusters of the region)
+    assert len(boto("guardduty").list_detectors()["DetectorIds"]) == 1
     assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
     assert boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/vpc/{CLUSTER}")["logGroups"] == []
     roles = [r["RoleName"] for r in boto("iam").list_roles()["Roles"]]
