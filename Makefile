@@ -35,7 +35,7 @@ INVENTORY ?= inventories/local
 CLUSTER ?=
 LIMIT_ARG = $(if $(CLUSTER),--limit $(CLUSTER))
 
-.PHONY: help setup plan apply destroy drift venv k8s-clients ee-context collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
+.PHONY: help setup plan apply destroy drift hardening-report venv k8s-clients ee-context collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -115,6 +115,9 @@ apply: $(BOOTSTRAP) ## Workflow step 5: site.yml (TAGS=<tags> for a partial run)
 
 drift: $(BOOTSTRAP) ## What differs between AWS (and the managed Kubernetes objects) and the inventory; exit status 2 when something does
 	$(call operations_step,setup.yml site.yml,playbooks/drift.yml --check --diff)
+
+hardening-report: $(BOOTSTRAP) ## The overview's security checklist from the live account and cluster, with the reason per item (report in .artifacts/hardening/)
+	$(call operations_step,setup.yml site.yml,playbooks/hardening_report.yml)
 
 destroy: $(BOOTSTRAP) ## Teardown: destroy.yml CLUSTER=<name> (the confirmation), reverse order, then a sweep for leftovers
 	@test -n "$(CLUSTER)$(filter inventories/local,$(INVENTORY))" || { echo "make destroy CLUSTER=<cluster name>: the name is the confirmation" >&2; exit 2; }

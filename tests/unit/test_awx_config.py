@@ -296,7 +296,7 @@ def test_playbook_exists(template):
 def test_one_template_per_playbook():
     playbooks = {p.name for p in (ROOT / "playbooks").glob("*.yml")}
     used = {pathlib.Path(t["playbook"]).name for t in job_templates()}
-    # site.yml is the apply template; no hardening report playbook exists yet
+    # site.yml is the apply template
     assert used == playbooks, f"playbooks without a template: {playbooks - used}; templates without a playbook: {used - playbooks}"
 
 

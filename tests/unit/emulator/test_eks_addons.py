@@ -62,7 +62,7 @@ def test_describe_addon_versions(eks):
 
 
 def test_addon_lifecycle(eks, cluster, emulator_client):
-    emulator_client.configure(profile={"eks_addon_create": 0.6, "eks_addon_update": 0.3, "eks_addon_delete": 0.3})
+    emulator_client.configure(profile={"eks_addon_create": 2.0, "eks_addon_update": 1.5, "eks_addon_delete": 1.5})
     created = eks.create_addon(clusterName=cluster, addonName="vpc-cni", serviceAccountRoleArn=ADDON_ROLE,
                                resolveConflicts="OVERWRITE", tags={"team": "net"},
                                configurationValues='{"env": {"ENABLE_PREFIX_DELEGATION": "true"}}')["addon"]

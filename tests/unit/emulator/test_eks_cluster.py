@@ -134,7 +134,7 @@ def test_create_cluster_is_validated(eks, network):
 
 
 def test_cluster_lifecycle(eks, ec2, network, emulator_client):
-    emulator_client.configure(profile={"eks_cluster_create": 0.3, "eks_cluster_delete": 0.8})
+    emulator_client.configure(profile={"eks_cluster_create": 2.0, "eks_cluster_delete": 2.0})
     created = create_cluster(eks, network)
     assert created["status"] == "CREATING"
     assert "endpoint" not in created and "certificateAuthority" not in created  # only once ACTIVE

@@ -139,7 +139,7 @@ def test_api_starts_when_the_cluster_becomes_active(emulator, emulator_client, e
 
 
 def test_deletion_stops_the_api_and_frees_its_port(emulator, emulator_client, eks, fake_apis):
-    emulator_client.configure(profile={"eks_cluster_delete": 0.5})
+    emulator_client.configure(profile={"eks_cluster_delete": 3.0})  # DELETING outlives a loaded machine's pause
     network = create_cluster(emulator.url)["network"]
     cluster = eks.describe_cluster(name="demo")["cluster"]
     port = fake_apis[0].port
