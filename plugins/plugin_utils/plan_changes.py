@@ -132,7 +132,7 @@ def split_task_name(name):
     return role.rsplit(".", 1)[-1], task
 
 
-LAYERS = ("iam", "vpc", "eks", "nodegroups", "kubeconfig", "storage", "addons", "apps", "backup")
+LAYERS = ("iam", "vpc", "eks", "hardening", "nodegroups", "kubeconfig", "storage", "addons", "apps", "backup")
 
 
 def summarize(records):
