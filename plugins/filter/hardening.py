@@ -31,7 +31,8 @@ def guardduty_eks_features(runtime_monitoring=True):
 
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-PASS, FAIL = "\u2713", "\u2717"
+PASS = "\u2713"
+FAIL = "\u2717"
 SECTIONS = ("Network security", "Access control", "Data protection", "Audit and compliance", "Hardening checklist")
 
 

@@ -56,18 +56,44 @@ cluster:
   returned: always
   type: dict
   contains:
-    name: {description: Cluster name., type: str}
-    vpc_id: {description: Its VPC., type: str}
-    endpoint_public_access: {description: Whether the API endpoint is public., type: bool}
-    endpoint_private_access: {description: Whether the API endpoint is reachable from the VPC., type: bool}
-    public_access_cidrs: {description: CIDRs allowed to the public endpoint., type: list, elements: str}
-    enabled_log_types: {description: Control plane log types enabled., type: list, elements: str}
-    secrets_key_arn: {description: KMS key encrypting Kubernetes secrets, or null., type: str}
-    secrets_key_rotation: {description: Whether that key rotates (null without a key)., type: bool}
-    authentication_mode: {description: C(API), C(API_AND_CONFIG_MAP) or C(CONFIG_MAP)., type: str}
-    oidc_issuer: {description: The cluster's OIDC issuer URL., type: str}
-    oidc_provider_arn: {description: The IAM OIDC provider of that issuer, or null., type: str}
-    tags: {description: The cluster's tags., type: dict}
+    name:
+      description: Cluster name.
+      type: str
+    vpc_id:
+      description: Its VPC.
+      type: str
+    endpoint_public_access:
+      description: Whether the API endpoint is public.
+      type: bool
+    endpoint_private_access:
+      description: Whether the API endpoint is reachable from the VPC.
+      type: bool
+    public_access_cidrs:
+      description: CIDRs allowed to the public endpoint.
+      type: list
+      elements: str
+    enabled_log_types:
+      description: Control plane log types enabled.
+      type: list
+      elements: str
+    secrets_key_arn:
+      description: "KMS key encrypting Kubernetes secrets, or null."
+      type: str
+    secrets_key_rotation:
+      description: Whether that key rotates (null without a key).
+      type: bool
+    authentication_mode:
+      description: "C(API), C(API_AND_CONFIG_MAP) or C(CONFIG_MAP)."
+      type: str
+    oidc_issuer:
+      description: The cluster's OIDC issuer URL.
+      type: str
+    oidc_provider_arn:
+      description: "The IAM OIDC provider of that issuer, or null."
+      type: str
+    tags:
+      description: The cluster's tags.
+      type: dict
   sample:
     name: llm-analytics-hub-prod-eks
     endpoint_public_access: true
@@ -223,8 +249,8 @@ def read_open_ingress(clients, vpc_id):
     found = []
     for group in groups:
         for rule in group.get("IpPermissions", []):
-            cidrs = [r.get("CidrIp") for r in rule.get("IpRanges", [])] + [r.get("CidrIpv6") for r in
-                                                                          rule.get("Ipv6Ranges", [])]
+            cidrs = [r.get("CidrIp") for r in rule.get("IpRanges", [])]
+            cidrs += [r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", [])]
             if any(cidr in OPEN_CIDRS for cidr in cidrs):
                 protocol = rule.get("IpProtocol")
                 ports = "all" if protocol == "-1" else f"{rule.get('FromPort')}-{rule.get('ToPort')}"
