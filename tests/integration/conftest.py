@@ -78,6 +78,8 @@ def playbook_environment(url: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        # the set_stats artifacts (what AWX hands to a workflow's next node) in the report's global_custom_stats
+        "ANSIBLE_SHOW_CUSTOM_STATS": "true",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_LOCAL_TEMP": str(ROOT / ".artifacts" / "ansible-tmp"),
         # one kubeconfig per emulator: test workers run side by side, each with its own clusters

@@ -175,6 +175,10 @@ def test_plan_on_an_empty_account_counts_every_layer_and_prices_it(planned_then_
             in markdown) and report["totals"]["change"] <= 2
     assert "Estimated monthly cost" in markdown and "| EKS Control Plane | 1 cluster | $73.00 |" in markdown
     assert "Plan: " in planned_then_built["plan"].stdout  # printed too
+    # handed to the next node of an AWX workflow (set_stats): the report without its Markdown, with the cost
+    [handed] = planned_then_built["plan"].report["global_custom_stats"]["llmhub_plan_reports"].values()
+    assert handed["totals"] == report["totals"] and "markdown" not in handed
+    assert handed["monthly_cost"]["overview"]["overview_total"] == 2022
 
 
 def test_plan_on_the_built_platform_is_empty_and_drift_finds_nothing(planned_then_built, run_playbook, control,
@@ -195,6 +199,7 @@ def test_plan_on_the_built_platform_is_empty_and_drift_finds_nothing(planned_the
     drift = run_playbook("drift.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={tmp_path}", *EXTRA_VARS)
     assert drift.rc == 0, drift.failure_messages()
     assert json.loads((tmp_path / f"{CLUSTER}-drift.json").read_text())["drift"] is False
+    assert drift.report["global_custom_stats"]["llmhub_drift_reports"][CLUSTER]["drift"] is False  # AWX's next node
 
 
 def test_drift_finds_a_node_group_size_and_a_security_group_rule(planned_then_built, run_playbook, boto, tmp_path):

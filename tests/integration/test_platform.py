@@ -368,6 +368,9 @@ def test_every_security_group_rule(network):
 
 
 def test_summary_lists_what_was_built(built_platform, network):
+    # also handed to the next node of an AWX workflow (set_stats), per cluster
+    handed = built_platform.report["global_custom_stats"]["llmhub_site_summaries"]
+    assert handed == {CLUSTER: built_platform.task_results()["Show what was built"]["msg"]}
     summary = built_platform.task_results()["Show what was built"]["msg"]["network"]
     assert summary["vpc"] == f"{network['vpc']['VpcId']} 10.0.0.0/16"
     assert summary["azs"] == ", ".join(AZS)
