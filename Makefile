@@ -168,7 +168,7 @@ unit: $(BOOTSTRAP) ## Unit tests (no network)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit
 
 integration: $(BOOTSTRAP) ## Playbooks against the emulator, asserted through boto3
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 tests/integration
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=25 tests/integration
 
 # One emulator per scenario (its state lives from prepare to verify), two
 # scenarios at a time, longest first, each one's output printed as a block when

@@ -168,34 +168,38 @@ def empty_account(client: EmulatorClient, url: str) -> None:
 def built_platform(request, emulator_server, run_playbook):
     """A fresh account with site.yml applied once (shared by a module's tests).
 
-    A module with ``SHARES_PLATFORM = True`` takes the platform of the sharing module before it in this
-    process when the account was not emptied since (tests/support/shared_platform.py).
+    A module with ``SHARES_PLATFORM = True`` takes the platform of the sharing module that ran before it in this
+    process when the account was not emptied or changed since (tests/support/shared_platform.py); a module with
+    tests marked ``mutates_platform`` (they run last in it) leaves none to share.
     """
     shares = getattr(request.module, "SHARES_PLATFORM", False)
     if shares and shared_platform.remembered() is not None:
-        return shared_platform.remembered()
-    client = EmulatorClient(emulator_server.url)
-    empty_account(client, emulator_server.url)
-    client.configure(profile="instant", scale=1.0, fault_rate=0.0)
-    first = run_playbook("site.yml")
-    assert first.rc == 0, first.failure_messages() or first.stdout[-3000:]
-    if shares:
-        shared_platform.remember(first)
-    return first
-
-
-SHARED_GROUP = "shared-platform"
+        yield shared_platform.remembered()
+    else:
+        client = EmulatorClient(emulator_server.url)
+        empty_account(client, emulator_server.url)
+        client.configure(profile="instant", scale=1.0, fault_rate=0.0)
+        first = run_playbook("site.yml")
+        assert first.rc == 0, first.failure_messages() or first.stdout[-3000:]
+        if shares:
+            shared_platform.remember(first)
+        yield first
+    if not shares or any(item.get_closest_marker("mutates_platform") for item in request.session.items
+                         if item.module is request.module):
+        shared_platform.forget()
 
 
 def pytest_collection_modifyitems(config, items):
-    """xdist groups (``--dist loadgroup``): one per module as ``loadfile`` would, except the modules that share
-    the platform, all in one group; in it, the tests marked ``mutates_platform`` run after every other one."""
+    """In a module that shares the platform, the tests marked ``mutates_platform`` run after the others.
+
+    (With ``--dist loadfile`` every module runs whole on one worker, in this order. xdist's ``loadgroup`` cannot
+    keep the sharing modules together under pytest 9: its group suffix on node ids no longer takes.)
+    """
+    order = {}
     for item in items:
-        if "tests/integration/" not in item.nodeid:
-            continue
-        shares = getattr(item.module, "SHARES_PLATFORM", False)
-        item.add_marker(pytest.mark.xdist_group(SHARED_GROUP if shares else item.nodeid.split("::", 1)[0]))
-    items.sort(key=lambda item: (getattr(item.module, "SHARES_PLATFORM", False)
+        order.setdefault(item.nodeid.split("::", 1)[0], len(order))
+    items.sort(key=lambda item: (order[item.nodeid.split("::", 1)[0]],
+                                 getattr(getattr(item, "module", None), "SHARES_PLATFORM", False)
                                  and item.get_closest_marker("mutates_platform") is not None))
 
 

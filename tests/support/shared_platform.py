@@ -1,12 +1,12 @@
 """One deployed platform shared by the integration modules that only read it.
 
 A module that sets ``SHARES_PLATFORM = True`` takes the platform of the
-previous sharing module of the same test process instead of deploying its
-own: ``site.yml`` once per process for all of them (a deploy costs 40-70 s).
-The integration conftest puts the sharing modules in one xdist group, so one
-worker runs them back to back, and runs their tests marked
-``mutates_platform`` after every read-only one. Anything that empties the
-emulator's account calls ``forget()``: the next module deploys again.
+sharing module that ran just before it in the same test process (xdist's
+``loadfile`` runs whole modules, in an order of its own) instead of deploying
+its own (a deploy costs 40-90 s). A module's tests marked ``mutates_platform``
+run after its other tests, and such a module leaves nothing to share; so does
+anything that empties the emulator's account (``forget()``): the next module
+deploys again.
 """
 
 from __future__ import annotations
