@@ -50,6 +50,10 @@ class EmulatorClient:
     def clear_test_controls(self) -> dict[str, Any]:
         return self._call("DELETE", "test-controls")
 
+    def settle(self) -> int:
+        """Let every scheduled lifecycle transition happen now; the number of resources moved."""
+        return self._call("POST", "settle")["settled"]
+
     def reset(self) -> None:
         """Forget every AWS resource and the request log."""
         self._call("POST", "reset")

@@ -124,6 +124,23 @@ class LifecycleTracker:
         events.sort(key=lambda event: event["ts"])
         return events
 
+    def settle(self) -> int:
+        """Let every scheduled transition happen now; return how many timelines moved.
+
+        For tests that look at a transient state: they give the transition a
+        long duration, assert what they see while it lasts, and settle instead
+        of sleeping, so a paused machine cannot end the state before they look.
+        Entries keep their order; each one keeps its place in the events.
+        """
+        now = time.time()
+        moved = 0
+        with self.lock:
+            for timeline in self._timelines:
+                if timeline.entries and timeline.entries[-1][0] > now:
+                    timeline.entries = [(min(ts, now), state) for ts, state in timeline.entries]
+                    moved += 1
+        return moved
+
     def reset(self) -> None:
         """Forget every timeline (after moto's backends were reset)."""
         with self.lock:

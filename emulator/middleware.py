@@ -115,6 +115,15 @@ def reset_state() -> None:
     TEST_CONTROLS.reset()  # applied quotas, offerings, enabled Regions are account state
 
 
+def settle_state() -> int:
+    """Let every scheduled transition happen now, and the Kubernetes APIs follow at once."""
+    from .k8s.clusters import REGISTRY
+
+    settled = TRACKER.settle()
+    REGISTRY.reconcile()  # the timers scheduled for the old settle times fire later and find nothing to do
+    return settled
+
+
 class EmulatorMiddleware:
     """The WSGI application served by :class:`emulator.server.EmulatorServer`."""
 
@@ -258,6 +267,8 @@ class EmulatorMiddleware:
             return self._json(200, TEST_CONTROLS.as_dict())
         if (path, method) == ("events", "GET"):
             return self._json(200, TRACKER.events())
+        if (path, method) == ("settle", "POST"):
+            return self._json(200, {"settled": settle_state()})
         if (path, method) == ("reset", "POST"):
             reset_state()
             self.log.clear()

@@ -9,6 +9,8 @@ from emulator.eks_addons import CATALOGUE
 from emulator.eks_common import SUPPORTED_VERSIONS
 from tests.unit.emulator.shape_check import client, error_code, make_network, make_roles, strict, wait_until
 
+LONG = 120  # no transition ends by itself while a test looks; the test settles it (POST /_emulator/settle)
+
 ROLE = "arn:aws:iam::123456789012:role/eks-cluster"
 NODE_ROLE = "arn:aws:iam::123456789012:role/eks-node"
 ADDON_ROLE = "arn:aws:iam::123456789012:role/ebs-csi"
@@ -62,7 +64,7 @@ def test_describe_addon_versions(eks):
 
 
 def test_addon_lifecycle(eks, cluster, emulator_client):
-    emulator_client.configure(profile={"eks_addon_create": 2.0, "eks_addon_update": 1.5, "eks_addon_delete": 1.5})
+    emulator_client.configure(profile={"eks_addon_create": LONG, "eks_addon_update": LONG, "eks_addon_delete": LONG})
     created = eks.create_addon(clusterName=cluster, addonName="vpc-cni", serviceAccountRoleArn=ADDON_ROLE,
                                resolveConflicts="OVERWRITE", tags={"team": "net"},
                                configurationValues='{"env": {"ENABLE_PREFIX_DELEGATION": "true"}}')["addon"]
@@ -73,6 +75,7 @@ def test_addon_lifecycle(eks, cluster, emulator_client):
     with pytest.raises(ClientError) as excinfo:
         eks.update_addon(clusterName=cluster, addonName="vpc-cni", addonVersion="v1.21.1-eksbuild.1")
     assert error_code(excinfo) == "ResourceInUseException"
+    emulator_client.settle()
     wait_until(lambda: addon(eks, "vpc-cni")["status"] == "ACTIVE")
 
     update = eks.update_addon(clusterName=cluster, addonName="vpc-cni", addonVersion="v1.21.1-eksbuild.1",
@@ -81,6 +84,7 @@ def test_addon_lifecycle(eks, cluster, emulator_client):
     assert (update["type"], update["status"]) == ("AddonUpdate", "InProgress")
     assert {p["type"] for p in update["params"]} == {"AddonVersion", "ConfigurationValues", "ResolveConflicts"}
     assert addon(eks, "vpc-cni")["status"] == "UPDATING"
+    emulator_client.settle()
     wait_until(lambda: addon(eks, "vpc-cni")["status"] == "ACTIVE")
     described = addon(eks, "vpc-cni")
     assert described["addonVersion"] == "v1.21.1-eksbuild.1"
@@ -94,6 +98,7 @@ def test_addon_lifecycle(eks, cluster, emulator_client):
 
     assert eks.delete_addon(clusterName=cluster, addonName="vpc-cni")["addon"]["status"] == "DELETING"
     assert addon(eks, "vpc-cni")["status"] == "DELETING"
+    emulator_client.settle()
     wait_until(lambda: eks.list_addons(clusterName=cluster)["addons"] == [])
     with pytest.raises(ClientError) as excinfo:
         addon(eks, "vpc-cni")
@@ -114,10 +119,11 @@ def test_coredns_is_degraded_until_a_nodegroup_is_active(eks, cluster, network, 
     # DEGRADED add-ons can still be updated.
     eks.update_addon(clusterName=cluster, addonName="coredns", addonVersion="v1.13.1-eksbuild.1")
 
-    emulator_client.configure(profile={"eks_nodegroup_create": 0.3})
+    emulator_client.configure(profile={"eks_nodegroup_create": LONG})
     eks.create_nodegroup(clusterName=cluster, nodegroupName="workers", subnets=network["subnets"],
                          nodeRole=NODE_ROLE)
     assert addon(eks, "coredns")["status"] == "DEGRADED"
+    emulator_client.settle()
     wait_until(lambda: addon(eks, "coredns")["status"] == "ACTIVE")
     assert addon(eks, "coredns")["health"] == {"issues": []}
     assert addon(eks, "aws-ebs-csi-driver")["status"] == "ACTIVE"

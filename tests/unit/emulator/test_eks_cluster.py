@@ -31,6 +31,11 @@ def network(emulator, ec2):
     return make_network(ec2)
 
 
+# A transition long enough that no test sees it end by itself: tests look at the
+# transient state, then settle it (POST /_emulator/settle) instead of sleeping.
+LONG = 120
+
+
 def create_cluster(eks, network, name="demo", **kwargs):
     kwargs.setdefault("resourcesVpcConfig", {"subnetIds": network["subnets"]})
     return eks.create_cluster(name=name, roleArn=ROLE, **kwargs)["cluster"]
@@ -134,13 +139,14 @@ def test_create_cluster_is_validated(eks, network):
 
 
 def test_cluster_lifecycle(eks, ec2, network, emulator_client):
-    emulator_client.configure(profile={"eks_cluster_create": 2.0, "eks_cluster_delete": 2.0})
+    emulator_client.configure(profile={"eks_cluster_create": LONG, "eks_cluster_delete": LONG})
     created = create_cluster(eks, network)
     assert created["status"] == "CREATING"
     assert "endpoint" not in created and "certificateAuthority" not in created  # only once ACTIVE
     with pytest.raises(ClientError) as excinfo:
         create_nodegroup(eks, network)
     assert error_code(excinfo) == "InvalidRequestException"
+    emulator_client.settle()
     wait_until(lambda: cluster_status(eks) == "ACTIVE")
     active = eks.describe_cluster(name="demo")["cluster"]
     assert active["endpoint"].startswith("https://") and active["certificateAuthority"]["data"]
@@ -152,6 +158,7 @@ def test_cluster_lifecycle(eks, ec2, network, emulator_client):
     with pytest.raises(ClientError) as excinfo:
         create_cluster(eks, network)
     assert error_code(excinfo) == "ResourceInUseException"
+    emulator_client.settle()
     wait_until(lambda: eks.list_clusters()["clusters"] == [])
     with pytest.raises(ClientError) as excinfo:
         eks.describe_cluster(name="demo")
@@ -163,8 +170,7 @@ def test_cluster_lifecycle(eks, ec2, network, emulator_client):
 
 
 def test_nodegroup_lifecycle_and_validation(eks, network, emulator_client):
-    # the deletion lasts long enough for the calls right after it to see DELETING on a loaded machine
-    emulator_client.configure(profile={"eks_nodegroup_create": 0.3, "eks_nodegroup_delete": 3.0})
+    emulator_client.configure(profile={"eks_nodegroup_create": LONG, "eks_nodegroup_delete": LONG})
     create_cluster(eks, network, version="1.34")
     nodegroup = create_nodegroup(eks, network, updateConfig={"maxUnavailablePercentage": 25},
                                  scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 2},
@@ -173,6 +179,7 @@ def test_nodegroup_lifecycle_and_validation(eks, network, emulator_client):
     assert nodegroup["version"] == "1.34" and nodegroup["releaseVersion"].startswith("1.34.")
     assert nodegroup["updateConfig"] == {"maxUnavailablePercentage": 25}
     assert "remoteAccess" not in nodegroup
+    emulator_client.settle()
     wait_until(lambda: nodegroup_status(eks) == "ACTIVE")
     assert eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]["updateConfig"] == {
         "maxUnavailablePercentage": 25}
@@ -185,6 +192,7 @@ def test_nodegroup_lifecycle_and_validation(eks, network, emulator_client):
     with pytest.raises(ClientError) as excinfo:
         eks.delete_cluster(name="demo")
     assert error_code(excinfo) == "ResourceInUseException"
+    emulator_client.settle()
     wait_until(lambda: eks.list_nodegroups(clusterName="demo")["nodegroups"] == [])
     with pytest.raises(ClientError) as excinfo:
         eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")
@@ -209,7 +217,7 @@ def test_nodegroup_lifecycle_and_validation(eks, network, emulator_client):
 
 def test_update_cluster_config_logging(eks, network, emulator_client):
     create_cluster(eks, network)
-    emulator_client.configure(profile={"eks_cluster_update": 0.6})
+    emulator_client.configure(profile={"eks_cluster_update": LONG})
     update = eks.update_cluster_config(
         name="demo", logging={"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]})["update"]
     assert (update["type"], update["status"]) == ("LoggingUpdate", "InProgress")
@@ -218,6 +226,7 @@ def test_update_cluster_config_logging(eks, network, emulator_client):
     with pytest.raises(ClientError) as excinfo:
         eks.update_cluster_config(name="demo", logging={"clusterLogging": [{"types": ["scheduler"], "enabled": True}]})
     assert error_code(excinfo) == "ResourceInUseException"
+    emulator_client.settle()
     wait_until(lambda: eks.describe_update(name="demo", updateId=update["id"])["update"]["status"] == "Successful")
     assert cluster_status(eks) == "ACTIVE"
     logging = eks.describe_cluster(name="demo")["cluster"]["logging"]["clusterLogging"]
@@ -304,7 +313,7 @@ def test_update_cluster_version(eks, network, emulator_client):
         with pytest.raises(ClientError) as excinfo:
             eks.update_cluster_version(name="demo", version=version)
         assert error_code(excinfo) == "InvalidParameterException", version
-    emulator_client.configure(profile={"eks_cluster_update": 0.6})
+    emulator_client.configure(profile={"eks_cluster_update": LONG})
     update = eks.update_cluster_version(name="demo", version="1.34")["update"]
     assert (update["type"], update["status"]) == ("VersionUpdate", "InProgress")
     assert {"type": "Version", "value": "1.34"} in update["params"]
@@ -313,6 +322,7 @@ def test_update_cluster_version(eks, network, emulator_client):
     with pytest.raises(ClientError) as excinfo:
         eks.update_cluster_version(name="demo", version="1.35")
     assert error_code(excinfo) == "ResourceInUseException"
+    emulator_client.settle()
     wait_until(lambda: cluster_status(eks) == "ACTIVE")
     assert eks.describe_update(name="demo", updateId=update["id"])["update"]["status"] == "Successful"
     assert eks.describe_cluster(name="demo")["cluster"]["version"] == "1.34"
@@ -357,7 +367,7 @@ def test_update_nodegroup_config(eks, network, emulator_client):
     create_cluster(eks, network)
     create_nodegroup(eks, network, labels={"role": "worker", "old": "yes"},
                      taints=[{"key": "dedicated", "value": "ci", "effect": "NO_SCHEDULE"}])
-    emulator_client.configure(profile={"eks_nodegroup_update": 0.6})
+    emulator_client.configure(profile={"eks_nodegroup_update": LONG})
     update = eks.update_nodegroup_config(
         clusterName="demo", nodegroupName="workers",
         labels={"addOrUpdateLabels": {"tier": "general"}, "removeLabels": ["old"]},
@@ -374,6 +384,7 @@ def test_update_nodegroup_config(eks, network, emulator_client):
     with pytest.raises(ClientError) as excinfo:
         eks.update_nodegroup_config(clusterName="demo", nodegroupName="workers", scalingConfig={"desiredSize": 2})
     assert error_code(excinfo) == "ResourceInUseException"
+    emulator_client.settle()
     wait_until(lambda: nodegroup_status(eks) == "ACTIVE")
     nodegroup = eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]
     assert nodegroup["labels"] == {"role": "worker", "tier": "general"}
@@ -405,12 +416,13 @@ def test_update_nodegroup_version(eks, ec2, network, emulator_client):
                                      launchTemplate={"name": "nodes", "version": "2"})
     assert error_code(excinfo) == "InvalidParameterException"
 
-    emulator_client.configure(profile={"eks_nodegroup_update": 0.3})
+    emulator_client.configure(profile={"eks_nodegroup_update": LONG})
     update = eks.update_nodegroup_version(clusterName="demo", nodegroupName="workers")["update"]
     assert (update["type"], update["status"]) == ("VersionUpdate", "InProgress")
     assert {"type": "Version", "value": "1.33"} in update["params"]
     nodegroup = eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]
     assert (nodegroup["status"], nodegroup["version"]) == ("UPDATING", "1.32")
+    emulator_client.settle()
     wait_until(lambda: nodegroup_status(eks) == "ACTIVE")
     nodegroup = eks.describe_nodegroup(clusterName="demo", nodegroupName="workers")["nodegroup"]
     assert nodegroup["version"] == "1.33" and nodegroup["releaseVersion"].startswith("1.33.")
@@ -423,6 +435,7 @@ def test_update_nodegroup_version(eks, ec2, network, emulator_client):
     update = eks.update_nodegroup_version(clusterName="demo", nodegroupName="custom",
                                           launchTemplate={"name": "nodes", "version": "2"})["update"]
     assert {"type": "LaunchTemplateVersion", "value": "2"} in update["params"]
+    emulator_client.settle()
     wait_until(lambda: nodegroup_status(eks, "custom") == "ACTIVE")
     launch_template = eks.describe_nodegroup(clusterName="demo", nodegroupName="custom")["nodegroup"]["launchTemplate"]
     assert launch_template == {"name": "nodes", "version": "2", "id": template["LaunchTemplateId"]}

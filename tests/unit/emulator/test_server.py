@@ -303,3 +303,26 @@ def test_instant_profile_settles_at_once_and_scale_stretches(network, emulator_c
     assert state(new_nat()) == "available"
     emulator_client.configure(profile=QUICK, scale=100)  # 30 s: still pending while we look
     assert state(new_nat()) == "pending"
+
+
+def test_settle_ends_every_scheduled_transition_now(network, emulator_client):
+    ec2, _, subnet = network
+    emulator_client.configure(profile=QUICK, scale=1000)  # 300 s each: nothing ends by itself during the test
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat_id = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+
+    def state():
+        return ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"][0]["State"]
+
+    assert state() == "pending"
+    assert emulator_client.settle() == 1
+    assert state() == "available"
+    assert emulator_client.settle() == 0  # nothing left to move
+    ec2.delete_nat_gateway(NatGatewayId=nat_id)
+    assert state() == "deleting"
+    emulator_client.settle()
+    assert state() == "deleted"
+    events = [(e["from"], e["to"]) for e in emulator_client.events() if e["id"] == nat_id]
+    assert events == [(None, "pending"), ("pending", "available"), ("available", "deleting"), ("deleting", "deleted")]
+    stamps = [e["ts"] for e in emulator_client.events() if e["id"] == nat_id]
+    assert stamps == sorted(stamps)

@@ -114,12 +114,13 @@ def port_closed(port):
 
 
 def test_api_starts_when_the_cluster_becomes_active(emulator, emulator_client, eks, fake_apis):
-    emulator_client.configure(profile={"eks_cluster_create": 0.5})
+    emulator_client.configure(profile={"eks_cluster_create": 120})
     created = create_cluster(emulator.url)
     assert created["status"] == "CREATING"
     creating = eks.describe_cluster(name="demo")["cluster"]
     assert "endpoint" not in creating and "certificateAuthority" not in creating
     assert REGISTRY.apis() == []
+    emulator_client.settle()
     # Started when the create settles, before anybody asks for the endpoint.
     api = wait_until(lambda: REGISTRY.get(auth.ClusterRef(ACCOUNT, "us-east-1", "demo")))
     assert len(fake_apis) == 1 and fake_apis[0].cluster_name == "demo" and fake_apis[0].kubernetes_version == "1.35"
@@ -139,7 +140,7 @@ def test_api_starts_when_the_cluster_becomes_active(emulator, emulator_client, e
 
 
 def test_deletion_stops_the_api_and_frees_its_port(emulator, emulator_client, eks, fake_apis):
-    emulator_client.configure(profile={"eks_cluster_delete": 3.0})  # DELETING outlives a loaded machine's pause
+    emulator_client.configure(profile={"eks_cluster_delete": 120})  # settled below, once DELETING was seen
     network = create_cluster(emulator.url)["network"]
     cluster = eks.describe_cluster(name="demo")["cluster"]
     port = fake_apis[0].port
@@ -149,6 +150,7 @@ def test_deletion_stops_the_api_and_frees_its_port(emulator, emulator_client, ek
     assert whoami(cluster["endpoint"], cluster["certificateAuthority"]["data"],
                   mint_token(emulator.url, "demo"))[0] == 200  # still served while DELETING
     # Stopped when the delete settles, without anybody calling DescribeCluster.
+    emulator_client.settle()
     wait_until(lambda: fake_apis[0].stopped)
     assert REGISTRY.apis() == [] and port_closed(port)
     with pytest.raises(ClientError) as excinfo:
@@ -198,7 +200,7 @@ def test_listeners_follow_the_apis(emulator, emulator_client, eks, fake_apis):
 
 
 def test_no_endpoint_for_a_cluster_deleted_before_it_was_active(emulator, emulator_client, eks, fake_apis):
-    emulator_client.configure(profile={"eks_cluster_create": 5, "eks_cluster_delete": 5})
+    emulator_client.configure(profile={"eks_cluster_create": 120, "eks_cluster_delete": 120})
     create_cluster(emulator.url)
     eks.delete_cluster(name="demo")
     deleting = eks.describe_cluster(name="demo")["cluster"]
