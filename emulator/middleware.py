@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
-from . import dlm, eks_access, eks_addons, eks_cluster_patches, eks_versions, guardduty, service_quotas
+from . import dlm, eks_access, eks_addons, eks_cluster_patches, eks_versions, guardduty, lambda_runtime, service_quotas
 from .charts.repo import REPOSITORY as CHART_REPOSITORY
 from .config import EmulatorConfig
 from .lifecycle import TRACKER
@@ -139,6 +139,7 @@ class EmulatorMiddleware:
         # Lifecycle durations follow the settings of the server answering the
         # call (several in-process servers share moto's models and TRACKER).
         TRACKER.duration = self.config.seconds
+        lambda_runtime.note_request(environ)  # a Lambda invoked by this call calls back this address
         call = classify(environ)
         delay = self.config.api_delay()
         if delay:

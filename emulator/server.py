@@ -17,7 +17,7 @@ from .lifecycle import TRACKER  # noqa: E402
 
 def install_patches() -> None:
     """Patch moto's models once: timed lifecycles, EKS fields, faster IAM."""
-    from . import ec2_offerings, eks_cluster_patches, lifecycle
+    from . import ec2_offerings, eks_cluster_patches, lambda_runtime, lifecycle
     from .k8s import clusters, eks_bridge
 
     lifecycle.install_ec2_patches()
@@ -29,7 +29,9 @@ def install_patches() -> None:
     install_launch_template_fixes()
     install_kms_fixes()
     install_dynamodb_fixes()
+    install_secretsmanager_fixes()
     ec2_offerings.install()
+    lambda_runtime.install()  # Python functions run without Docker (Secrets Manager rotations)
 
 
 def install_ec2_speedups() -> None:
@@ -66,6 +68,38 @@ def install_kms_fixes() -> None:
 
         setattr(KmsBackend, name, by_any_id)
     KmsBackend._emulator_any_key_id = True
+
+
+def install_secretsmanager_fixes() -> None:
+    """DescribeSecret/ListSecrets in Secrets Manager's shapes.
+
+    moto answers both from one dict: unset dates and keys as null, and the
+    version map under both names (``VersionIdsToStages`` is DescribeSecret's,
+    ``SecretVersionsToStages`` a ListSecrets entry's).
+    """
+    import json
+
+    from moto.secretsmanager.responses import SecretsManagerResponse
+
+    if getattr(SecretsManagerResponse, "_emulator_shapes", False):
+        return
+
+    def shaped(entry: dict[str, Any], drop: str) -> dict[str, Any]:
+        return {key: value for key, value in entry.items() if value is not None and key != drop}
+
+    describe, listing = SecretsManagerResponse.describe_secret, SecretsManagerResponse.list_secrets
+
+    def describe_secret(self: Any) -> str:
+        return json.dumps(shaped(json.loads(describe(self)), "SecretVersionsToStages"))
+
+    def list_secrets(self: Any) -> str:
+        answer = json.loads(listing(self))
+        answer["SecretList"] = [shaped(entry, "VersionIdsToStages") for entry in answer["SecretList"]]
+        return json.dumps({key: value for key, value in answer.items() if value})
+
+    SecretsManagerResponse.describe_secret = describe_secret
+    SecretsManagerResponse.list_secrets = list_secrets
+    SecretsManagerResponse._emulator_shapes = True
 
 
 def install_dynamodb_fixes() -> None:
