@@ -95,11 +95,33 @@ def install_secretsmanager_fixes() -> None:
     def list_secrets(self: Any) -> str:
         answer = json.loads(listing(self))
         answer["SecretList"] = [shaped(entry, "VersionIdsToStages") for entry in answer["SecretList"]]
-        return json.dumps({key: value for key, value in answer.items() if value})
+        if not answer.get("NextToken"):
+            answer.pop("NextToken", None)
+        return json.dumps(answer)
 
     SecretsManagerResponse.describe_secret = describe_secret
     SecretsManagerResponse.list_secrets = list_secrets
     SecretsManagerResponse._emulator_shapes = True
+
+    # RotateSecret with RotateImmediately=false only tests the function: "The test creates an AWSPENDING version
+    # of the secret and then removes it" (RotateSecret's API reference). moto kept that version, and the next
+    # rotation found a pending one.
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    rotate = SecretsManagerBackend.rotate_secret
+
+    def rotate_secret(self: Any, secret_id: str, *args: Any, rotate_immediately: bool = True, **kwargs: Any) -> str:
+        if rotate_immediately or secret_id not in self.secrets:
+            return rotate(self, secret_id, *args, rotate_immediately=rotate_immediately, **kwargs)
+        secret = self.secrets[secret_id]
+        known = set(getattr(secret, "versions", {}))
+        answer = rotate(self, secret_id, *args, rotate_immediately=rotate_immediately, **kwargs)
+        for version_id in set(secret.versions) - known:
+            if secret.versions[version_id]["version_stages"] == ["AWSPENDING"]:
+                del secret.versions[version_id]
+        return answer
+
+    SecretsManagerBackend.rotate_secret = rotate_secret
 
 
 def install_dynamodb_fixes() -> None:

@@ -30,7 +30,8 @@ CLUSTER = "llm-analytics-hub-prod-eks"
 KNOWN_AFTER_APPLY = "(known after apply)"
 MUTATING_PREFIXES = ("Create", "Delete", "Modify", "Allocate", "Release", "Associate", "Disassociate", "Attach",
                      "Detach", "Put", "Replace", "Update", "Authorize", "Revoke", "Tag", "Untag", "Enable", "Disable",
-                     "Cancel", "Schedule", "Add", "Remove", "Set", "Start", "Stop", "Register", "Deregister")
+                     "Cancel", "Schedule", "Add", "Remove", "Set", "Start", "Stop", "Register", "Deregister", "Rotate",
+                     "Restore")
 
 
 @dataclass

@@ -117,3 +117,20 @@ def test_a_rotation_generates_new_values_for_every_key(lambdas, role, emulator):
     assert previous["VersionId"] == first
     listed = secrets.list_secrets()["SecretList"]  # strict: ListSecrets' entry shape
     assert [entry["Name"] for entry in listed] == ["llmhub/demo/db"] and listed[0]["RotationEnabled"]
+
+
+def test_a_rotation_not_immediate_only_tests_the_function(lambdas, role, emulator):
+    secrets = strict(client(emulator.url, "secretsmanager"))
+    assert secrets.list_secrets()["SecretList"] == []
+    function = lambdas.create_function(
+        FunctionName="rotation", Runtime="python3.12", Role=role, Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": ROTATION_ZIP.read_bytes()}, Timeout=30)["FunctionArn"]
+    first = secrets.create_secret(Name="s", SecretString=json.dumps({"password": "p"}))["VersionId"]
+    secrets.rotate_secret(SecretId="s", RotationLambdaARN=function, RotationRules={"AutomaticallyAfterDays": 7},
+                          RotateImmediately=False)
+    described = secrets.describe_secret(SecretId="s")
+    assert described["RotationEnabled"] and described["VersionIdsToStages"] == {first: ["AWSCURRENT"]}
+    assert json.loads(secrets.get_secret_value(SecretId="s")["SecretString"]) == {"password": "p"}
+    # and the next rotation is not refused as one still in progress
+    secrets.rotate_secret(SecretId="s", RotationLambdaARN=function)
+    assert json.loads(secrets.get_secret_value(SecretId="s")["SecretString"]) != {"password": "p"}
