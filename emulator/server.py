@@ -111,6 +111,12 @@ def install_secretsmanager_fixes() -> None:
     rotate = SecretsManagerBackend.rotate_secret
 
     def rotate_secret(self: Any, secret_id: str, *args: Any, rotate_immediately: bool = True, **kwargs: Any) -> str:
+        # A rotation function ends with AWSPENDING on no version or on the AWSCURRENT one; only AWSPENDING on
+        # another version means a rotation still in progress (moto refused the finished state instead).
+        found = self.secrets[secret_id] if secret_id in self.secrets else None
+        for version in getattr(found, "versions", {}).values():
+            if {"AWSPENDING", "AWSCURRENT"} <= set(version["version_stages"]):
+                version["version_stages"].remove("AWSPENDING")
         if rotate_immediately or secret_id not in self.secrets:
             return rotate(self, secret_id, *args, rotate_immediately=rotate_immediately, **kwargs)
         secret = self.secrets[secret_id]

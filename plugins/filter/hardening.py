@@ -121,8 +121,8 @@ def _data_items(facts, kubernetes):
               "storage_classes"),
         _item(section, "secrets_management", "Secrets management (AWS Secrets Manager)", secrets,
               f"{len(secrets)} Secrets Manager secrets tagged for the cluster" if secrets
-              else "no Secrets Manager secret tagged llmhub.io/cluster for the cluster (not yet managed by this "
-                   "collection)", None),
+              else "no Secrets Manager secret tagged llmhub.io/cluster for the cluster (declare the applications' "
+                   "secrets in llmhub_app_secrets)", "hardening_secrets_enabled"),
     ]
 
 
@@ -193,7 +193,7 @@ def _hardening_items(facts, kubernetes, settings):
         _item(section, "secrets_rotation", "Secrets rotation", secrets and not unrotated,
               f"rotation on for {len(secrets)} secrets" if secrets and not unrotated
               else (f"secrets without rotation: {', '.join(unrotated)}" if secrets
-                    else "no Secrets Manager secret tagged for the cluster (not yet managed by this collection)"), None),
+                    else "no Secrets Manager secret tagged for the cluster"), "hardening_secrets_rotation_days"),
         _item(section, "backups", "Backup solution (EBS snapshots by Data Lifecycle Manager)", policies,
               f"DLM policy {policies[0]['policy_id']} enabled for the cluster's volumes" if policies
               else "no enabled DLM policy snapshots the cluster's volumes: run backup.yml (make backup)",

@@ -14,12 +14,10 @@ pytestmark = pytest.mark.integration
 SHARES_PLATFORM = True
 
 # What the default deploy of site.yml does not make: an HTTPS listener needs an ACM certificate the local
-# inventory lacks, backup.yml makes the DLM policy, and Secrets Manager, Trivy and Falco are not built yet.
+# inventory lacks, backup.yml makes the DLM policy, and Trivy and Falco are not built yet.
 NOT_BY_SITE = {
     "encryption_in_transit": "these Ingresses listen on HTTP only: llm-analytics/analytics-api",
     "backups": "run backup.yml (make backup)",
-    "secrets_management": "not yet managed by this collection",
-    "secrets_rotation": "not yet managed by this collection",
     "security_scanning": "not yet managed by this collection",
 }
 
@@ -42,7 +40,9 @@ def test_the_report_of_the_default_deploy_passes_every_item_site_builds(built_pl
     assert {name: item["reason"] for name, item in items.items() if not item["ok"]}.keys() == NOT_BY_SITE.keys()
     for name, reason in NOT_BY_SITE.items():
         assert reason in items[name]["reason"], items[name]
-    assert report["total"] == 21 and report["passed"] == 16
+    assert report["total"] == 21 and report["passed"] == 18
+    assert items["secrets_management"]["reason"] == "1 Secrets Manager secrets tagged for the cluster"
+    assert items["secrets_rotation"]["reason"] == "rotation on for 1 secrets"
     assert items["waf"]["reason"].startswith(f"web ACL {CLUSTER}-waf with AWSManagedRulesCommonRuleSet, "
                                              "AWSManagedRulesKnownBadInputsRuleSet, AWSManagedRulesAmazonIpReputationList")
     assert items["guardduty"]["reason"].endswith("enabled with EKS audit logs and runtime monitoring")
@@ -51,20 +51,25 @@ def test_the_report_of_the_default_deploy_passes_every_item_site_builds(built_pl
     assert items["pod_security_admission"]["reason"] == "llm-analytics enforce restricted"
     # Markdown beside it and in the output; the report handed to AWX
     markdown = (tmp_path / f"{CLUSTER}.md").read_text(encoding="utf-8")
-    assert markdown.startswith(f"# Hardening report: {CLUSTER}\n\n16 of 21 items pass.\n")
+    assert markdown.startswith(f"# Hardening report: {CLUSTER}\n\n18 of 21 items pass.\n")
     shown = run.task_results()["Show the report"]["msg"]
     assert shown == markdown.splitlines()
 
 
 @pytest.mark.mutates_platform
 def test_an_item_flips_when_its_variable_is_turned_off(built_platform, run_playbook, tmp_path):
-    off = ["-e", "hardening_guardduty_eks_runtime_monitoring=false"]
+    off = ["-e", "hardening_guardduty_eks_runtime_monitoring=false", "-e", "hardening_secrets_rotation_days=0"]
     applied = run_playbook("site.yml", "--tags", "hardening", *off)
     assert applied.rc == 0, applied.failure_messages()
     assert [name.split(" : ")[-1] for name in applied.changed_tasks()] == [
-        "Ensure the GuardDuty detector (EKS audit logs, EKS runtime monitoring with its managed add-on)"]
+        "Ensure the GuardDuty detector (EKS audit logs, EKS runtime monitoring with its managed add-on)",
+        "Ensure the secrets under the cluster's path (generated values, rotation every hardening_secrets_rotation_days)"]
     _run, report, items = read_report(run_playbook, tmp_path, *off)
     assert not items["guardduty"]["ok"]
     assert items["guardduty"]["reason"].endswith("off: EKS_RUNTIME_MONITORING")
     assert items["guardduty"]["variable"] == "hardening_guardduty_eks_runtime_monitoring"
-    assert report["passed"] == 15
+    assert not items["secrets_rotation"]["ok"]
+    assert items["secrets_rotation"]["reason"] == (
+        "secrets without rotation: llmhub/llm-analytics-hub-prod-eks/llm-analytics/api-keys")
+    assert items["secrets_rotation"]["variable"] == "hardening_secrets_rotation_days"
+    assert report["passed"] == 16

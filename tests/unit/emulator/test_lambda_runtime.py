@@ -134,3 +134,16 @@ def test_a_rotation_not_immediate_only_tests_the_function(lambdas, role, emulato
     # and the next rotation is not refused as one still in progress
     secrets.rotate_secret(SecretId="s", RotationLambdaARN=function)
     assert json.loads(secrets.get_secret_value(SecretId="s")["SecretString"]) != {"password": "p"}
+
+
+def test_a_finished_rotation_leaves_awspending_with_awscurrent_and_the_next_one_runs(lambdas, role, emulator):
+    secrets = strict(client(emulator.url, "secretsmanager"))
+    function = lambdas.create_function(
+        FunctionName="rotation", Runtime="python3.12", Role=role, Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": ROTATION_ZIP.read_bytes()}, Timeout=30)["FunctionArn"]
+    secrets.create_secret(Name="s", SecretString=json.dumps({"password": "p"}))
+    seen = set()
+    for _ in range(3):
+        secrets.rotate_secret(SecretId="s", RotationLambdaARN=function, RotationRules={"AutomaticallyAfterDays": 7})
+        seen.add(secrets.get_secret_value(SecretId="s")["SecretString"])
+    assert len(seen) == 3
