@@ -24,11 +24,12 @@ cluster's Kubernetes API.
 
 from .cloud import (
     Addon, Cloud, CloudError, ClusterInfo, InstanceType, ListenerSpec, LoadBalancerSpec, NodeGroup, NullCloud,
-    StaticCloud, Subnet, TargetGroupSpec, VolumeRequest,
+    SecretValue, StaticCloud, Subnet, TargetGroupSpec, VolumeRequest,
 )
 from .runtime import Context, Controllers
 
 __all__ = [
     "Addon", "Cloud", "CloudError", "ClusterInfo", "Context", "Controllers", "InstanceType", "ListenerSpec",
-    "LoadBalancerSpec", "NodeGroup", "NullCloud", "StaticCloud", "Subnet", "TargetGroupSpec", "VolumeRequest",
+    "LoadBalancerSpec", "NodeGroup", "NullCloud", "SecretValue", "StaticCloud", "Subnet", "TargetGroupSpec",
+    "VolumeRequest",
 ]
