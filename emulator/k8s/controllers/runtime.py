@@ -271,7 +271,8 @@ class Controllers:
     def __init__(self, store: Store, cloud: Cloud | None = None, *, durations: Callable[[str], float] | None = None,
                  poll: float = 0.5, clock: Callable[[], float] = time.time, name: str = "cluster") -> None:
         from . import (
-            addons, aggregation, autoscaling, endpoints, kubelet, loadbalancers, nodes, scheduler, storage, workloads,
+            addons, aggregation, autoscaling, endpoints, external_secrets, kubelet, loadbalancers, nodes, scheduler,
+            storage, workloads,
         )
 
         self.store = store
@@ -304,6 +305,7 @@ class Controllers:
         self.loadbalancers = loadbalancers.LoadBalancerController()
         self.aggregation = aggregation.AggregationController()
         self.autoscaling = autoscaling.HorizontalPodAutoscalerController()
+        self.external_secrets = external_secrets.ExternalSecretsController()
         self._admission = [self.storage.admit]
         self.steps: list[tuple[str, Step]] = [
             ("nodes", self.nodes.reconcile),
@@ -324,6 +326,7 @@ class Controllers:
             ("apiservices", self.aggregation.reconcile),
             ("horizontal-pod-autoscalers", self.autoscaling.reconcile),
             ("load-balancers", self.loadbalancers.reconcile),
+            ("external-secrets", self.external_secrets.reconcile),
         ]
 
     # -- lifecycle --------------------------------------------------------------------------
