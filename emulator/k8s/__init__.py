@@ -65,18 +65,20 @@ here imports moto except ``auth``, ``clusters`` and ``eks_bridge``):
     What makes the store behave like a cluster (kwok-style): nodes from node
     groups, a scheduler, workload controllers and status, add-on workloads,
     EBS-backed volumes, load balancers, APIService availability,
-    HorizontalPodAutoscalers. ``Controllers(store, cloud,
+    HorizontalPodAutoscalers, the External Secrets Operator. ``Controllers(store, cloud,
     durations=..., name=...)`` runs them on one thread per cluster, woken by
     ``store.subscribe`` and by timers; ``start()``, ``stop()``,
     ``sync(timeout)`` (look at the cloud now, wait until nothing is left to
     do), ``deployment_ready(namespace, name)``. The AWS side is a
     ``controllers.cloud.Cloud``: ``snapshot() -> ClusterInfo`` (node groups,
     add-ons, subnets), ``lb_subnets``, ``create_volume``/``delete_volume``,
-    ``ensure_load_balancer``/``delete_load_balancer``; it never imports moto.
+    ``ensure_load_balancer``/``delete_load_balancer``,
+    ``assume_role_with_web_identity`` (IRSA), ``get_secret_value`` (as a
+    role, its policies evaluated by ``controllers.iam``); it never imports moto.
 
 ``eks_bridge``
-    ``MotoCloud(ref)``, the ``Cloud`` over the emulator's EKS, EC2 and ELBv2
-    backends; ``attach(ref, server)`` / ``detach(ref, server)`` start and
+    ``MotoCloud(ref)``, the ``Cloud`` over the emulator's EKS, EC2, ELBv2,
+    IAM and Secrets Manager backends; ``attach(ref, server)`` / ``detach(ref, server)`` start and
     stop a cluster's controllers over ``server.store``; ``install()``
     subscribes them to ``clusters.REGISTRY`` (``Registry.subscribe``:
     "started"/"stopping") and hooks ``eks_addons`` so that an add-on running

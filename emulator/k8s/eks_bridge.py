@@ -8,7 +8,11 @@ them): the cluster's VPC and subnets, its managed node groups (status,
 moto's EC2 instance type data, labels, taints, subnets, AMI type, version),
 its add-ons (version, status, IAM role, configuration), and it creates or
 deletes EBS volumes in EC2 and load balancers, target groups, listeners and
-rules in ELBv2.
+rules in ELBv2. For the External Secrets Operator it plays STS
+``AssumeRoleWithWebIdentity`` (IRSA: the cluster's OIDC issuer, the account's
+IAM OIDC providers, the role's trust policy) and Secrets Manager
+``GetSecretValue`` as that role (its inline, attached managed and boundary
+policies, evaluated by ``controllers/iam.py``), in the cluster's account.
 
 :func:`attach` starts the :class:`~.controllers.Controllers` of a cluster over
 its API server's store and :func:`detach` stops them. :func:`install` (called
@@ -24,6 +28,7 @@ Deployment's pods are Ready, and ``DeleteAddon --preserve`` keeps its objects.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import threading
@@ -31,9 +36,10 @@ from typing import Any
 
 from .auth import ClusterRef
 from .controllers import (
-    Addon, Cloud, CloudError, ClusterInfo, Controllers, InstanceType, LoadBalancerSpec, NodeGroup, Subnet,
-    VolumeRequest,
+    Addon, Cloud, CloudError, ClusterInfo, Controllers, InstanceType, LoadBalancerSpec, NodeGroup, SecretValue,
+    Subnet, VolumeRequest,
 )
+from .controllers import iam as iam_policy
 from .controllers.addons import HEALTH_DEPLOYMENTS
 from .store import Store
 
@@ -401,6 +407,85 @@ class MotoCloud(Cloud):
                 elbv2.delete_target_group(group.arn)
         except Exception as error:  # noqa: BLE001
             raise CloudError("FailedCleanup", f"Failed cleanup due to {error}") from None
+
+    # -- IAM, STS, Secrets Manager (the External Secrets Operator) -----------------------------------------------
+
+    def _iam(self) -> Any:
+        from moto.iam.models import iam_backends
+        from moto.utilities.utils import get_partition
+
+        return iam_backends[self.ref.account_id][get_partition(self.ref.region)]
+
+    def _role(self, iam: Any, role_arn: str) -> iam_policy.IamRole | None:
+        """The role with its trust, inline, attached managed and boundary policy documents (None: no such role)."""
+        try:
+            role = iam.get_role_by_arn(role_arn)
+        except Exception:  # noqa: BLE001 - moto's NoSuchEntity
+            return None
+
+        def default_document(policy: Any) -> Any:
+            versions = list(getattr(policy, "versions", None) or [])
+            chosen = next((v for v in versions if getattr(v, "is_default", False)), versions[0] if versions else None)
+            return iam_policy.document(getattr(chosen, "document", None))
+
+        policies = [iam_policy.document(text) for text in list((role.policies or {}).values())]
+        policies += [default_document(policy) for policy in list((role.managed_policies or {}).values())]
+        boundary = None
+        if role.permissions_boundary_arn:
+            try:
+                boundary = default_document(iam.get_policy(role.permissions_boundary_arn))
+            except Exception:  # noqa: BLE001 - a boundary that is gone allows nothing
+                boundary = {}
+        return iam_policy.IamRole(role.arn, role.name, iam_policy.document(role.assume_role_policy_document),
+                                  tuple(policies), boundary)
+
+    def assume_role_with_web_identity(self, role_arn: str, namespace: str, service_account: str, session: str,
+                                      audience: str = "sts.amazonaws.com") -> str:
+        cluster = self.ref.cluster()
+        issuer = str(((getattr(cluster, "identity", None) or {}).get("oidc") or {}).get("issuer") or "")
+        iam = self._iam()
+        providers = {arn: tuple(getattr(provider, "client_id_list", None) or ())
+                     for arn, provider in list(iam.open_id_providers.items())}
+        partition = role_arn.split(":")[1] if role_arn.count(":") > 1 else "aws"
+        return iam_policy.assume_role_with_web_identity(
+            self._role(iam, role_arn), issuer, providers, self.ref.account_id, namespace, service_account, session,
+            audience, partition)
+
+    def get_secret_value(self, role_arn: str, session: str, secret_id: str, region: str,
+                         version_stage: str | None = "AWSCURRENT", version_id: str | None = None) -> SecretValue:
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        iam = self._iam()
+        role = self._role(iam, role_arn) or iam_policy.IamRole(role_arn, role_arn.rsplit("/", 1)[-1])
+        try:
+            backend = secretsmanager_backends[self.ref.account_id][region]
+        except Exception:  # noqa: BLE001 - not a region moto knows
+            raise CloudError("UnrecognizedClientException", "The security token included in the request is "
+                                                            "invalid.") from None
+        secret = backend.secrets.get(secret_id)
+        partition = role.arn.split(":")[1] if role.arn.count(":") > 1 else "aws"
+        arn = secret.arn if secret is not None else secret_id if secret_id.startswith("arn:") else (
+            f"arn:{partition}:secretsmanager:{region}:{self.ref.account_id}:secret:{secret_id}")
+        iam_policy.authorize(role, session, "secretsmanager:GetSecretValue", arn, secret_id)
+        if secret is None:
+            raise CloudError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+        if secret.is_deleted():
+            raise CloudError("InvalidRequestException", "You can't perform this operation on the secret because it "
+                                                        "was marked for deletion.")
+        try:
+            answer = backend.get_secret_value(secret_id, version_id, None if version_id else version_stage)
+        except Exception as error:  # noqa: BLE001 - moto's errors carry the service's code and message
+            raise CloudError(getattr(error, "error_type", None) or type(error).__name__,
+                             getattr(error, "message", None) or str(error)) from None
+        binary = answer.get("SecretBinary")
+        if isinstance(binary, str):
+            try:
+                binary = base64.b64decode(binary)
+            except ValueError:
+                binary = binary.encode()
+        return SecretValue(arn=answer["ARN"], name=answer["Name"], version_id=answer["VersionId"],
+                           string=answer.get("SecretString"), binary=binary,
+                           stages=tuple(answer.get("VersionStages") or ()))
 
 
 # -- controllers per cluster ---------------------------------------------------------------------------------

@@ -15,7 +15,10 @@ one background thread per cluster, level-triggered on the store's changes:
 * :mod:`.autoscaling`: HorizontalPodAutoscalers (over the metrics API);
 * :mod:`.addons`: the EKS add-ons' workloads in ``kube-system``;
 * :mod:`.storage`: claims, volumes, the EBS CSI provisioner;
-* :mod:`.loadbalancers`: the AWS Load Balancer Controller.
+* :mod:`.loadbalancers`: the AWS Load Balancer Controller;
+* :mod:`.external_secrets`: the External Secrets Operator (SecretStores,
+  ClusterSecretStores, ExternalSecrets over Secrets Manager, as an IRSA role;
+  :mod:`.iam` evaluates the role's policies).
 
 Nothing here imports moto: :mod:`emulator.k8s.eks_bridge` implements the
 cloud over the emulator's backends and starts/stops the controllers with each
@@ -24,11 +27,12 @@ cluster's Kubernetes API.
 
 from .cloud import (
     Addon, Cloud, CloudError, ClusterInfo, InstanceType, ListenerSpec, LoadBalancerSpec, NodeGroup, NullCloud,
-    StaticCloud, Subnet, TargetGroupSpec, VolumeRequest,
+    SecretValue, StaticCloud, Subnet, TargetGroupSpec, VolumeRequest,
 )
 from .runtime import Context, Controllers
 
 __all__ = [
     "Addon", "Cloud", "CloudError", "ClusterInfo", "Context", "Controllers", "InstanceType", "ListenerSpec",
-    "LoadBalancerSpec", "NodeGroup", "NullCloud", "StaticCloud", "Subnet", "TargetGroupSpec", "VolumeRequest",
+    "LoadBalancerSpec", "NodeGroup", "NullCloud", "SecretValue", "StaticCloud", "Subnet", "TargetGroupSpec",
+    "VolumeRequest",
 ]

@@ -1,13 +1,15 @@
 """What the controllers need from the cloud behind the cluster, as plain data and a small interface.
 
 The controllers never import moto: ``emulator/k8s/eks_bridge.py`` implements
-:class:`Cloud` over the emulator's EKS, EC2 and ELBv2 backends. :class:`NullCloud`
-is a cluster with no node groups, no add-ons and no AWS resources (a bare
-store, tests).
+:class:`Cloud` over the emulator's EKS, EC2, ELBv2, IAM and Secrets Manager
+backends. :class:`NullCloud` is a cluster with no node groups, no add-ons and
+no AWS resources (a bare store, tests); :class:`StaticCloud` is one set by hand.
 """
 
 from __future__ import annotations
 
+import base64
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +149,18 @@ class LoadBalancerSpec:
     security_groups: tuple[str, ...] = ()  # ALB: the groups of the security-groups annotation (ids or names)
 
 
+@dataclass(frozen=True)
+class SecretValue:
+    """One version of a Secrets Manager secret, as ``GetSecretValue`` answers."""
+
+    arn: str
+    name: str
+    version_id: str
+    string: str | None = None
+    binary: bytes | None = None
+    stages: tuple[str, ...] = ()
+
+
 class Cloud:
     """The AWS side of one cluster (see :mod:`emulator.k8s.eks_bridge` for the emulator's)."""
 
@@ -171,6 +185,26 @@ class Cloud:
     def delete_load_balancer(self, stack_tag: str, stack: str) -> None:
         return None
 
+    def assume_role_with_web_identity(self, role_arn: str, namespace: str, service_account: str, session: str,
+                                      audience: str = "sts.amazonaws.com") -> str:
+        """STS ``AssumeRoleWithWebIdentity`` with the projected token of a service account (IRSA).
+
+        The session's ARN (``arn:aws:sts::<account>:assumed-role/<role>/<session>``); CloudError(STS's error
+        code, its message) when the cluster's OIDC provider is not in IAM, the audience is not one of its client
+        IDs, the role does not exist or its trust policy does not let ``system:serviceaccount:<ns>:<name>`` in.
+        """
+        raise CloudError("InvalidIdentityToken", "No OpenIDConnect provider found in your account for ")
+
+    def get_secret_value(self, role_arn: str, session: str, secret_id: str, region: str,
+                         version_stage: str | None = "AWSCURRENT", version_id: str | None = None) -> SecretValue:
+        """Secrets Manager ``GetSecretValue`` in ``region`` *as the role* (its identity policies must allow
+        ``secretsmanager:GetSecretValue`` on the secret's ARN, see :mod:`.iam`).
+
+        CloudError(``AccessDeniedException``/``ResourceNotFoundException``/``InvalidRequestException``, the
+        service's message) as Secrets Manager refuses.
+        """
+        raise CloudError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+
     def describe(self) -> dict[str, Any]:
         return {}
 
@@ -186,6 +220,12 @@ class StaticCloud(Cloud):
     info: ClusterInfo | None = None
     volumes: dict[str, VolumeRequest] = field(default_factory=dict)
     load_balancers: dict[str, LoadBalancerSpec] = field(default_factory=dict)
+    # IAM (see add_role) and IRSA: the cluster's OIDC issuer and the account's OIDC providers (ARN -> client IDs)
+    roles: dict[str, Any] = field(default_factory=dict)
+    oidc_issuer: str = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    oidc_providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Secrets Manager: (region, name) -> {"arn", "versions": {version id: (string, binary, [stages])}, "deleted"}
+    secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def snapshot(self) -> ClusterInfo | None:
         return self.info
@@ -213,3 +253,74 @@ class StaticCloud(Cloud):
 
     def delete_load_balancer(self, stack_tag: str, stack: str) -> None:
         self.load_balancers.pop(stack, None)
+
+    # -- IAM, STS, Secrets Manager -----------------------------------------------------------------------
+
+    @property
+    def account(self) -> str:
+        return self.info.account if self.info else "123456789012"
+
+    def add_oidc_provider(self, client_ids: tuple[str, ...] = ("sts.amazonaws.com",)) -> str:
+        """Register the cluster's OIDC issuer as an IAM OIDC provider (as ``eksctl utils associate-iam-oidc-
+        provider`` does); its ARN."""
+        arn = f"arn:aws:iam::{self.account}:oidc-provider/{self.oidc_issuer.split('://', 1)[-1]}"
+        self.oidc_providers[arn] = tuple(client_ids)
+        return arn
+
+    def add_role(self, name: str, trust: Any, *policies: Any, boundary: Any = None) -> str:
+        """An IAM role with its trust policy and identity-based policy documents; its ARN."""
+        from .iam import IamRole, document
+
+        arn = f"arn:aws:iam::{self.account}:role/{name}"
+        self.roles[arn] = IamRole(arn, name, document(trust), tuple(document(p) for p in policies),
+                                  document(boundary) if boundary is not None else None)
+        return arn
+
+    def put_secret(self, name: str, string: str | None = None, binary: bytes | None = None,
+                   region: str | None = None) -> str:
+        """Create the secret or put a new ``AWSCURRENT`` version (the old one becomes ``AWSPREVIOUS``); its id."""
+        region = region or (self.info.region if self.info else "us-east-1")
+        secret = self.secrets.setdefault((region, name), {
+            "arn": f"arn:aws:secretsmanager:{region}:{self.account}:secret:{name}-{uuid.uuid4().hex[:6]}",
+            "versions": {}, "deleted": False})
+        for _string, _binary, stages in secret["versions"].values():
+            if "AWSPREVIOUS" in stages:
+                stages.remove("AWSPREVIOUS")
+            if "AWSCURRENT" in stages:
+                stages.remove("AWSCURRENT")
+                stages.append("AWSPREVIOUS")
+        version_id = str(uuid.uuid4())
+        secret["versions"][version_id] = (string, binary, ["AWSCURRENT"])
+        return version_id
+
+    def assume_role_with_web_identity(self, role_arn: str, namespace: str, service_account: str, session: str,
+                                      audience: str = "sts.amazonaws.com") -> str:
+        from .iam import assume_role_with_web_identity
+
+        return assume_role_with_web_identity(self.roles.get(role_arn), self.oidc_issuer, self.oidc_providers,
+                                             self.account, namespace, service_account, session, audience)
+
+    def get_secret_value(self, role_arn: str, session: str, secret_id: str, region: str,
+                         version_stage: str | None = "AWSCURRENT", version_id: str | None = None) -> SecretValue:
+        from .iam import IamRole, authorize
+
+        role = self.roles.get(role_arn) or IamRole(role_arn, role_arn.rsplit("/", 1)[-1])
+        found = next(((name, s) for (r, name), s in self.secrets.items()
+                      if r == region and secret_id in (name, s["arn"])), None)
+        arn = found[1]["arn"] if found else (
+            secret_id if secret_id.startswith("arn:") else
+            f"arn:aws:secretsmanager:{region}:{self.account}:secret:{secret_id}")
+        authorize(role, session, "secretsmanager:GetSecretValue", arn, secret_id)
+        if found is None:
+            raise CloudError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+        name, secret = found
+        if secret["deleted"]:
+            raise CloudError("InvalidRequestException", "You can't perform this operation on the secret because it "
+                                                        "was marked for deletion.")
+        for vid, (string, binary, stages) in secret["versions"].items():
+            if (version_id and vid == version_id) or (not version_id and version_stage in stages):
+                return SecretValue(secret["arn"], name, vid, string,
+                                   base64.b64decode(binary) if isinstance(binary, str) else binary, tuple(stages))
+        what = f"VersionId: {version_id}" if version_id else f"staging label: {version_stage}"
+        raise CloudError("ResourceNotFoundException", f"Secrets Manager can't find the specified secret value for "
+                                                      f"{what}")

@@ -63,6 +63,11 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "rolebindings": ("rbac.authorization.k8s.io", "v1", "rolebindings"),
     "horizontalpodautoscalers": ("autoscaling", "v2", "horizontalpodautoscalers"),
     "apiservices": ("apiregistration.k8s.io", "v1", "apiservices"),
+    "secrets": ("", "v1", "secrets"),
+    # custom resources: served only while their CRD is (Controllers.rt is then None, Context.list empty)
+    "secretstores": ("external-secrets.io", "v1", "secretstores"),
+    "clustersecretstores": ("external-secrets.io", "v1", "clustersecretstores"),
+    "externalsecrets": ("external-secrets.io", "v1", "externalsecrets"),
 }
 # storage key ("group/plural") -> short name
 _BY_STORAGE = {f"{group}/{plural}": name for name, (group, _version, plural) in KINDS.items()}
@@ -80,7 +85,10 @@ _BY_KIND = {
     ("rbac.authorization.k8s.io", "Role"): "roles", ("rbac.authorization.k8s.io", "RoleBinding"): "rolebindings",
     ("discovery.k8s.io", "EndpointSlice"): "endpointslices",
     ("autoscaling", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
-    ("apiregistration.k8s.io", "APIService"): "apiservices",
+    ("apiregistration.k8s.io", "APIService"): "apiservices", ("", "Secret"): "secrets",
+    ("external-secrets.io", "SecretStore"): "secretstores",
+    ("external-secrets.io", "ClusterSecretStore"): "clustersecretstores",
+    ("external-secrets.io", "ExternalSecret"): "externalsecrets",
 }
 EVENT_TTL = 3600.0
 
@@ -181,14 +189,16 @@ class Context:
     def list(self, kind: str, namespace: str | None = None) -> list[dict]:
         items = self._lists.get(kind)
         if items is None:
-            items = self.store.list(self.rt(kind))[0]
+            rt = self.rt(kind)
+            items = self.store.list(rt)[0] if rt is not None else []
             self._lists[kind] = items
         if namespace is None:
             return items
         return [item for item in items if item["metadata"].get("namespace") == namespace]
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
-        return self.store.try_get(self.rt(kind), namespace, name)
+        rt = self.rt(kind)
+        return self.store.try_get(rt, namespace, name) if rt is not None else None
 
     def invalidate(self, kind: str) -> None:
         self._lists.pop(kind, None)
@@ -220,9 +230,13 @@ class Context:
 
     def update(self, kind: str, obj: dict) -> dict | None:
         try:
-            return self._write(kind, lambda: self.store.update(self.rt(kind), obj), "update")
+            return self.replace(kind, obj)
         except ApiError:
             return None
+
+    def replace(self, kind: str, obj: dict) -> dict:
+        """An update that raises the ApiError (for a controller that reports it)."""
+        return self._write(kind, lambda: self.store.update(self.rt(kind), obj), "update")
 
     def update_status(self, kind: str, obj: dict) -> dict | None:
         try:
@@ -257,7 +271,8 @@ class Controllers:
     def __init__(self, store: Store, cloud: Cloud | None = None, *, durations: Callable[[str], float] | None = None,
                  poll: float = 0.5, clock: Callable[[], float] = time.time, name: str = "cluster") -> None:
         from . import (
-            addons, aggregation, autoscaling, endpoints, kubelet, loadbalancers, nodes, scheduler, storage, workloads,
+            addons, aggregation, autoscaling, endpoints, external_secrets, kubelet, loadbalancers, nodes, scheduler,
+            storage, workloads,
         )
 
         self.store = store
@@ -290,6 +305,7 @@ class Controllers:
         self.loadbalancers = loadbalancers.LoadBalancerController()
         self.aggregation = aggregation.AggregationController()
         self.autoscaling = autoscaling.HorizontalPodAutoscalerController()
+        self.external_secrets = external_secrets.ExternalSecretsController()
         self._admission = [self.storage.admit]
         self.steps: list[tuple[str, Step]] = [
             ("nodes", self.nodes.reconcile),
@@ -310,6 +326,7 @@ class Controllers:
             ("apiservices", self.aggregation.reconcile),
             ("horizontal-pod-autoscalers", self.autoscaling.reconcile),
             ("load-balancers", self.loadbalancers.reconcile),
+            ("external-secrets", self.external_secrets.reconcile),
         ]
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -345,11 +362,14 @@ class Controllers:
         return self._thread is not None and not self._stopping
 
     def rt(self, kind: str) -> Any:
+        """The resource type of a short name; None for a custom resource whose CRD is not served (not cached:
+        a CRD can come, go or change its schema)."""
         rt = self._rts.get(kind)
         if rt is None:
             group, version, plural = KINDS[kind]
             rt = self.store.resources.get(group, version, plural)
-            self._rts[kind] = rt
+            if rt is not None and not rt.custom:
+                self._rts[kind] = rt
         return rt
 
     # -- waking up ----------------------------------------------------------------------------
