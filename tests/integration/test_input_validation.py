@@ -48,6 +48,7 @@ CASES = {
     "cluster name starting with a dash": ({"llmhub_cluster_name": "-hub"}, "llmhub_cluster_name"),
     "cluster name over 100 characters": ({"llmhub_cluster_name": "h" * 101}, "llmhub_cluster_name"),
     "tags not a mapping": ({"llmhub_tags": "Project=hub"}, "llmhub_tags"),
+    "application secret named with a space": ({"llmhub_app_secrets": [{"name": "api keys"}]}, "llmhub_app_secrets"),
     # misspelt variables (would be ignored)
     "misspelt eks_version": ({"eks_verison": "1.34"}, "eks_verison"),
     "misspelt vpc_cidr": ({"vpc_cdir": "10.1.0.0/16"}, "vpc_cdir"),
