@@ -46,6 +46,18 @@ FREE_FORM: dict[str, frozenset[str]] = {
         "livenessProbe",            # a Probe
         "readinessProbe",           # a Probe
     }),
+    "external-secrets": frozenset({
+        "podSecurityContext",       # a PodSecurityContext (less its "enabled")
+        "securityContext",          # a container SecurityContext (less its "enabled")
+        "livenessProbe.spec",       # a Probe (less "address" and "port")
+        "readinessProbe.spec",      # a Probe
+        # read by the webhook and cert-controller templates, which the stand-in leaves out
+        "webhook.podSecurityContext",
+        "webhook.securityContext",
+        "webhook.certManager.cert.issuerRef",  # a cert-manager issuerRef
+        "certController.podSecurityContext",
+        "certController.securityContext",
+    }),
 }
 
 

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import subprocess
 import tarfile
 import urllib.error
@@ -32,8 +33,10 @@ ROOT = Path(__file__).resolve().parents[3]
 CHARTS = ROOT / "emulator" / "charts"
 HELM = Path(os.environ.get("K8S_CLIENTS_BIN") or ROOT / ".venv" / "bin") / "helm"
 KUBERNETES_VERSION = "1.35"
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the CRDs of external-secrets are 2 MB
 
 CA, LBC = "cluster-autoscaler", "aws-load-balancer-controller"
+ESO = "external-secrets"
 ROLE_ARN = "arn:aws:iam::123456789012:role/llm-analytics-hub-prod-{}"
 CLUSTER = "llm-analytics-hub-prod"
 
@@ -76,9 +79,31 @@ LBC_VALUES: dict[str, Any] = {
     "createIngressClassResource": True,
     "ingressClass": "alb",
 }
+ESO_VALUES: dict[str, Any] = {
+    "installCRDs": True,
+    "serviceAccount": {"create": True, "name": "external-secrets",
+                       "annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN.format("external-secrets")}},
+    "replicaCount": 2,
+    "leaderElect": True,  # two replicas: one reconciles at a time
+    "nodeSelector": {"role": "system"},
+    "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
+    "priorityClassName": "system-cluster-critical",
+    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+    # nothing calls admission webhooks in the emulator: no webhook, so no certificate controller
+    "webhook": {"create": False},
+    "certController": {"create": False},
+}
+VALUES = {CA: CA_VALUES, LBC: LBC_VALUES, ESO: ESO_VALUES}
+# name, version, appVersion, upstream commit
+CHARTS_META = [
+    (CA, "9.59.0", "1.35.0", "55c37cd5eb550756c5ccc5a89e9068d77797e575"),
+    (LBC, "3.5.0", "v3.5.0", "5239609242f3430be50fb0b714a24d3ef2b47983"),
+    (ESO, "2.9.0", "v2.9.0", "cc5bfbc2234ace9cb0caff4ea89c435cf517b27b"),
+]
 
-# Files copied unchanged from upstream, with their git blob ids there
-# (`git ls-tree -r <commit> <chart path>` in kubernetes/autoscaler 55c37cd5 and aws/eks-charts 52396092).
+# Files copied unchanged from upstream, with their git blob ids there (`git ls-tree -r <commit> <chart path>`
+# in kubernetes/autoscaler 55c37cd5, aws/eks-charts 52396092, external-secrets/external-secrets cc5bfbc2; its
+# LICENSE is the repository's own, at its root).
 VERBATIM = {
     CA: {
         ".helmignore": "0e8a0eb36f4ca2c939201c0d54b5d82a1ea34778",
@@ -108,7 +133,21 @@ VERBATIM = {
         "templates/service.yaml": "aad0044ebdd72291d26db19341fe03067e82326b",
         "templates/serviceaccount.yaml": "eb71e087efcf34f92333dece549c2b66b28b834a",
     },
+    ESO: {
+        ".helmignore": "8d99189ae34ed3d101289632485c7127a2f86ca1",
+        "LICENSE": "7a4a3ea2424c09fbe48d455aed1eaa94d9124835",
+        "values.yaml": "1d37c401dfee4e24851543fbb874ae3dbda7bc83",
+        "templates/NOTES.txt": "7d0205a7d9c1f0da82a412810b56774d4a1d7319",
+        "templates/_helpers.tpl": "e71b63378a4035be932b5c6c0cb51b45b1d17e3e",
+        "templates/deployment.yaml": "3ce383d8f97fed5eb932b5dab283fc480607a24d",
+        "templates/poddisruptionbudget.yaml": "ee62ac043ca40679d98378578f2ad859f78cfb9d",
+        "templates/rbac.yaml": "ecfdc8ceef6e202695d6fe61fb9cd528c22877dd",
+        "templates/serviceaccount.yaml": "4f3843ab37f83fd7394f4cf9aad41a2b8179a2bd",
+    },
 }
+# external-secrets builds its CRD templates when it packages the chart (hack/helm.generate.sh): it splits
+# deploy/crds/bundle.yaml into templates/crds/<singular>.yaml and wraps each (see eso_crd_source below).
+ESO_CRD_BUNDLE = "1167ab01c9a02e89fc44675888ab2c18f40c28a1"  # deploy/crds/bundle.yaml at cc5bfbc2
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -136,7 +175,7 @@ def render(env: dict[str, str], chart: str, values: dict[str, Any], release: str
     result = helm(env, "template", release or chart, str(CHARTS / chart), "--namespace", "kube-system",
                   *args, values=values)
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return [doc for doc in yaml.load_all(result.stdout, Loader=LOADER) if doc]
 
 
 def flatten(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -156,17 +195,67 @@ def git_blob_id(path: Path) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's object id
 
 
-def crd_schemas(chart: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> openAPIV3Schema of the CRDs a chart ships."""
-    schemas = {}
+def crd_schemas(chart: str, objects: list[dict[str, Any]] = ()) -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> openAPIV3Schema of the CRDs a chart ships in crds/ or renders among ``objects``."""
+    crds = [obj for obj in objects if obj["kind"] == "CustomResourceDefinition"]
     for path in sorted((CHARTS / chart / "crds").glob("*.yaml")):
-        for crd in yaml.safe_load_all(path.read_text()):
-            if not crd:
-                continue
-            for version in crd["spec"]["versions"]:
-                key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
-                schemas[key] = version["schema"]["openAPIV3Schema"]
+        crds.extend(crd for crd in yaml.safe_load_all(path.read_text()) if crd)
+    schemas = {}
+    for crd in crds:
+        for version in crd["spec"]["versions"]:
+            key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+            schemas[key] = version["schema"]["openAPIV3Schema"]
     return schemas
+
+
+def served_versions(crd: dict[str, Any]) -> list[tuple[str, bool, bool]]:
+    """(name, served, storage) of each version of a CustomResourceDefinition."""
+    return [(version["name"], version["served"], version["storage"]) for version in crd["spec"]["versions"]]
+
+
+# What hack/helm.generate.sh of external-secrets adds to each CRD of deploy/crds/bundle.yaml (its sed lines)
+ESO_CRD_ANNOTATIONS = """\
+    {{- with .Values.crds.annotations }}
+    {{- toYaml . | nindent 4}}
+    {{- end }}
+    {{- if and .Values.crds.conversion.enabled .Values.webhook.certManager.enabled \
+.Values.webhook.certManager.addInjectorAnnotations }}
+    cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "external-secrets.fullname" . }}-webhook
+    {{- end }}
+""".replace("\\\n", "")
+ESO_V1BETA1_SERVED = "      served: {{ .Values.crds.unsafeServeV1Beta1 }}\n"
+
+
+def eso_crd_source(text: str) -> tuple[str, str]:
+    """(file name in config/crds/bases, bundle.yaml document) of one external-secrets CRD template.
+
+    Undoes what the upstream script does when it packages the chart, failing on anything else: the first
+    line is ``{{- if .Values.installCRDs }}`` (``and (.Values.installCRDs) (.Values.crds.create<Kind>)``
+    for the Cluster* and PushSecret kinds), the last ``{{- end }}``; the annotations of
+    ``ESO_CRD_ANNOTATIONS`` follow the first ``annotations:`` line; ``served: false`` of the v1beta1
+    version of ExternalSecret, ClusterExternalSecret, SecretStore and ClusterSecretStore becomes
+    ``served: {{ .Values.crds.unsafeServeV1Beta1 }}``.
+    """
+    first, _, rest = text.partition("\n")
+    body, end = rest[:-len("{{- end }}\n")], rest[-len("{{- end }}\n"):]
+    assert end == "{{- end }}\n"
+    names = {key: re.search(rf"^    {key}: (\S+)$", body, re.MULTILINE).group(1) for key in ("kind", "plural")}
+    flag = f"create{names['kind']}"
+    if "Cluster" in flag or "PushSecret" in flag:
+        assert first == f"{{{{- if and (.Values.installCRDs) (.Values.crds.{flag}) }}}}"
+    else:
+        assert first == "{{- if .Values.installCRDs }}"
+    head, annotations, tail = body.partition("  annotations:\n")
+    assert annotations and tail.startswith(ESO_CRD_ANNOTATIONS)
+    tail = tail[len(ESO_CRD_ANNOTATIONS):]
+    if "ExternalSecret" in flag or "SecretStore" in flag:
+        assert tail.count(ESO_V1BETA1_SERVED) == 1
+        tail = tail.replace(ESO_V1BETA1_SERVED, "      served: false\n")
+    else:
+        assert "{{" not in tail
+    document = head + annotations + tail
+    group = re.search(r"^  group: (\S+)$", document, re.MULTILINE).group(1)
+    return f"{group}_{names['plural']}.yaml", document
 
 
 def assert_valid(objects: list[dict[str, Any]], crds: dict[tuple[str, str], dict[str, Any]]) -> None:
@@ -182,25 +271,55 @@ def assert_valid(objects: list[dict[str, Any]], crds: dict[tuple[str, str], dict
 # -- the charts' files -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("chart", "version", "app_version", "commit"), [
-    (CA, "9.59.0", "1.35.0", "55c37cd5eb550756c5ccc5a89e9068d77797e575"),
-    (LBC, "3.5.0", "v3.5.0", "5239609242f3430be50fb0b714a24d3ef2b47983"),
-])
+@pytest.mark.parametrize(("chart", "version", "app_version", "commit"), CHARTS_META)
 def test_chart_yaml_names_the_real_chart_and_says_it_is_a_stand_in(chart, version, app_version, commit):
     metadata = yaml.safe_load((CHARTS / chart / "Chart.yaml").read_text())
     assert (metadata["name"], str(metadata["version"]), str(metadata["appVersion"])) == (chart, version, app_version)
     assert metadata["description"].startswith(f"Stand-in for the {chart} chart, served by the llmhub.eks emulator")
     assert metadata["annotations"] == {"llmhub.eks/stand-in": "true", "llmhub.eks/upstream-commit": commit}
+    assert "dependencies" not in metadata  # helm would want them in charts/: none is downloaded here
     assert commit in (CHARTS / chart / "README.md").read_text()
 
 
-@pytest.mark.parametrize("chart", [CA, LBC])
+def test_every_chart_is_listed_here_and_in_the_readme():
+    assert sorted(path.name for path in make_schema.chart_dirs()) == sorted(name for name, *_ in CHARTS_META)
+    table = (CHARTS / "README.md").read_text()
+    for name, version, app_version, commit in CHARTS_META:
+        assert f"| [`{name}`]({name}/README.md) | {version} | {app_version} |" in table
+        assert commit in table
+
+
+@pytest.mark.parametrize("chart", list(VERBATIM))
 def test_copied_files_are_the_upstream_ones(chart):
     assert {name: git_blob_id(CHARTS / chart / name) for name in VERBATIM[chart]} == VERBATIM[chart]
 
 
+@pytest.mark.parametrize("chart", list(VERBATIM))
+def test_a_chart_holds_copied_files_and_its_own_only(chart):
+    own = {"Chart.yaml", "README.md", make_schema.SCHEMA_FILE}
+    own |= {LBC: {"templates/webhook-secret.yaml"},  # the Secret of the real webhook.yaml, its README says
+            ESO: {f"templates/crds/{path.name}" for path in (CHARTS / ESO / "templates" / "crds").glob("*.yaml")},
+            }.get(chart, set())
+    files = {path.relative_to(CHARTS / chart).as_posix() for path in (CHARTS / chart).rglob("*")
+             if path.is_file() and "__pycache__" not in path.parts}
+    # (the LICENSE and NOTICE of the first two are copied too, but not checked here)
+    assert files - {"LICENSE", "NOTICE"} == (set(VERBATIM[chart]) | own) - {"LICENSE", "NOTICE"}
+
+
+def test_external_secrets_crd_templates_are_upstreams_bundle_wrapped_as_its_packaging_does():
+    templates = sorted((CHARTS / ESO / "templates" / "crds").glob("*.yaml"))
+    assert len(templates) == 25
+    documents = dict(eso_crd_source(path.read_text()) for path in templates)
+    assert len(documents) == 25
+    # bundle.yaml is the CRDs of config/crds/bases, in the order of their file names
+    bundle = "---\n".join(documents[name] for name in sorted(documents)).encode()
+    assert hashlib.sha1(b"blob %d\0" % len(bundle) + bundle).hexdigest() == ESO_CRD_BUNDLE  # noqa: S324
+    assert {path.stem for path in templates} == {
+        re.search(r"^    singular: (\S+)$", document, re.MULTILINE).group(1) for document in documents.values()}
+
+
 def test_committed_schemas_are_the_generated_ones(capsys):
-    for chart in (CA, LBC):
+    for chart in VERBATIM:
         committed = (CHARTS / chart / make_schema.SCHEMA_FILE).read_text()
         assert committed == make_schema.render(make_schema.build_schema(CHARTS / chart)), chart
     assert make_schema.main(["--check"]) == 0
@@ -233,7 +352,7 @@ def test_free_form_paths_must_name_mappings(tmp_path, monkeypatch):
 
 
 def test_the_values_our_roles_pass_are_keys_of_the_real_values_yaml():
-    for chart, values in ((CA, CA_VALUES), (LBC, LBC_VALUES)):
+    for chart, values in VALUES.items():
         schema = make_schema.build_schema(CHARTS / chart)
         jsonschema.Draft202012Validator(schema).validate(values)
 
@@ -366,15 +485,88 @@ def test_aws_load_balancer_controller_other_settings(helm_env):
     assert found["PodDisruptionBudget", "lbc-aws-load-balancer-controller"]["spec"]["maxUnavailable"] == 1
 
 
+def test_external_secrets_renders_our_values(helm_env):
+    objects = render(helm_env, ESO, ESO_VALUES)
+    found = by_kind(objects)
+    name = "external-secrets"  # the release name holds the chart name: the real fullname is the release
+    crds = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "CustomResourceDefinition"}
+    assert sorted(key for key in found if key[0] != "CustomResourceDefinition") == [
+        ("ClusterRole", f"{name}-controller"), ("ClusterRole", f"{name}-edit"),
+        ("ClusterRole", f"{name}-servicebindings"), ("ClusterRole", f"{name}-view"),
+        ("ClusterRoleBinding", f"{name}-controller"), ("Deployment", name), ("Role", f"{name}-leaderelection"),
+        ("RoleBinding", f"{name}-leaderelection"), ("ServiceAccount", name),
+    ]
+    assert not [obj for obj in objects if "Webhook" in obj["kind"] or "cert-controller" in obj["metadata"]["name"]]
+    account = found["ServiceAccount", name]
+    assert account["metadata"]["namespace"] == "kube-system"
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE_ARN.format("external-secrets")}
+    for binding in (found["ClusterRoleBinding", f"{name}-controller"], found["RoleBinding", f"{name}-leaderelection"]):
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": "kube-system"}]
+    deployment = found["Deployment", name]
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == name
+    assert pod["nodeSelector"] == {"role": "system"}
+    assert pod["tolerations"] == ESO_VALUES["tolerations"]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    (container,) = pod["containers"]
+    assert container["image"] == "ghcr.io/external-secrets/external-secrets:v2.9.0"
+    assert container["args"] == ["--enable-leader-election=true", "--concurrent=1", "--metrics-addr=:8080",
+                                 "--loglevel=info", "--zap-time-encoding=epoch"]
+    assert container["resources"] == ESO_VALUES["resources"]
+    # installCRDs: every CRD of the release, v1 served and stored, v1beta1 there but not served
+    assert len(crds) == 25
+    for kind in ("ExternalSecret", "SecretStore", "ClusterSecretStore", "ClusterExternalSecret"):
+        crd = crds[f"{kind.lower()}s.external-secrets.io"]
+        assert (crd["spec"]["group"], crd["spec"]["names"]["kind"]) == ("external-secrets.io", kind)
+        assert served_versions(crd) == [("v1", True, True), ("v1beta1", False, False)]
+    assert crds["secretstores.external-secrets.io"]["spec"]["scope"] == "Namespaced"
+    assert crds["clustersecretstores.external-secrets.io"]["spec"]["scope"] == "Cluster"
+    assert served_versions(crds["pushsecrets.external-secrets.io"]) == [("v1alpha1", True, True)]
+    assert_valid(objects, crd_schemas(ESO, objects))
+
+
+def test_external_secrets_other_settings(helm_env):
+    values = {**ESO_VALUES, "replicaCount": 1, "leaderElect": False, "installCRDs": True,
+              "crds": {"createClusterSecretStore": False, "createClusterGenerator": False,
+                       "unsafeServeV1Beta1": True, "annotations": {"team": "platform"}},
+              "processClusterStore": False, "processClusterGenerator": False,
+              "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+              "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                  {"matchExpressions": [{"key": "role", "operator": "In", "values": ["system"]}]}]}}},
+              "extraArgs": {"enable-flood-gate": True}, "podLabels": {"team": "platform"}}
+    objects = render(helm_env, ESO, values, "eso")
+    found = by_kind(objects)
+    crds = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "CustomResourceDefinition"}
+    assert "clustersecretstores.external-secrets.io" not in crds and "secretstores.external-secrets.io" in crds
+    assert "clustergenerators.generators.external-secrets.io" not in crds
+    assert served_versions(crds["externalsecrets.external-secrets.io"]) == [("v1", True, True),
+                                                                             ("v1beta1", True, False)]
+    assert crds["externalsecrets.external-secrets.io"]["metadata"]["annotations"] == {
+        "team": "platform", "controller-gen.kubebuilder.io/version": "v0.19.0"}
+    deployment = found["Deployment", "eso-external-secrets"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["affinity"] == values["affinity"]
+    assert deployment["spec"]["template"]["metadata"]["labels"]["team"] == "platform"
+    assert pod["containers"][0]["args"][:3] == ["--enable-cluster-store-reconciler=false", "--concurrent=1",
+                                                "--enable-flood-gate=true"]
+    assert found["PodDisruptionBudget", "eso-external-secrets-pdb"]["spec"]["minAvailable"] == 1
+    without = by_kind(render(helm_env, ESO, {**ESO_VALUES, "installCRDs": False}))
+    assert not [key for key in without if key[0] == "CustomResourceDefinition"]
+
+
 @pytest.mark.parametrize(("chart", "values", "at", "key"), [
     (CA, {"extraArg": {"expander": "least-waste"}}, "", "extraArg"),
     (CA, {"autoDiscovery": {"clusterNam": CLUSTER}}, "/autoDiscovery", "clusterNam"),
     (CA, {"rbac": {"serviceAccount": {"anotations": {"a": "b"}}}}, "/rbac/serviceAccount", "anotations"),
     (LBC, {"serviceAccount": {"anotations": {"a": "b"}}}, "/serviceAccount", "anotations"),
     (LBC, {"clustername": CLUSTER}, "", "clustername"),
+    (ESO, {"serviceAccount": {"anotations": {"a": "b"}}}, "/serviceAccount", "anotations"),
+    (ESO, {"installCrds": True}, "", "installCrds"),
+    (ESO, {"crds": {"createClusterSecretStores": False}}, "/crds", "createClusterSecretStores"),
 ])
 def test_a_misspelt_key_fails_with_helms_schema_error(helm_env, chart, values, at, key):
-    base = CA_VALUES if chart == CA else LBC_VALUES
+    base = VALUES[chart]
     for command in (["template", chart, str(CHARTS / chart)],
                     ["install", "--dry-run=client", chart, str(CHARTS / chart)]):
         result = helm(helm_env, *command, values={**base, **values})
@@ -390,8 +582,10 @@ def test_free_form_maps_take_any_key(helm_env):
     render(helm_env, LBC, {**LBC_VALUES, "securityContext": {"runAsUser": 1000}, "podLabels": {"a": "b"},
                            "controllerConfig": {"featureGates": {"ALBSingleSubnet": True}},
                            "livenessProbe": {"periodSeconds": 5}, "env": {"A": "b"}, "vpcTags": {"k": "v"}})
-
-
+    render(helm_env, ESO, {**ESO_VALUES, "securityContext": {"enabled": True, "runAsGroup": 1000},
+                           "podSecurityContext": {"enabled": True, "fsGroup": 1000}, "extraArgs": {"any-flag": 1},
+                           "readinessProbe": {"enabled": True, "spec": {"terminationGracePeriodSeconds": 5}},
+                           "serviceAccount": {"extraLabels": {"a": "b"}}, "crds": {"annotations": {"a": "b"}}})
 # -- the chart repository --------------------------------------------------------
 
 
@@ -408,13 +602,13 @@ def charts_url(emulator_server) -> str:
     return f"{emulator_server.url}/_emulator/charts"
 
 
-def test_index_lists_both_charts_with_digests_of_the_archives(charts_url):
+def test_index_lists_every_chart_with_digests_of_the_archives(charts_url):
     status, body = fetch(f"{charts_url}/index.yaml")
     assert status == 200
     index = yaml.safe_load(body)
     assert index["apiVersion"] == "v1" and index["generated"]
-    assert sorted(index["entries"]) == [LBC, CA]
-    for name, version, app_version in ((CA, "9.59.0", "1.35.0"), (LBC, "3.5.0", "v3.5.0")):
+    assert sorted(index["entries"]) == [LBC, CA, ESO]
+    for name, version, app_version, _ in CHARTS_META:
         (entry,) = index["entries"][name]
         assert (entry["name"], entry["version"], entry["appVersion"], entry["apiVersion"]) == \
             (name, version, app_version, "v2")
@@ -427,7 +621,7 @@ def test_index_lists_both_charts_with_digests_of_the_archives(charts_url):
 
 
 def test_archives_are_laid_out_like_helm_package_and_reproducible(helm_env, tmp_path):
-    for chart in (CA, LBC):
+    for chart in VALUES:
         first, second = repo.package(CHARTS / chart), repo.package(CHARTS / chart)
         assert first.archive == second.archive
         with tarfile.open(fileobj=io.BytesIO(first.archive)) as tar:
@@ -458,8 +652,8 @@ def test_helm_uses_it_as_a_chart_repository(helm_env, charts_url, tmp_path):
 
     ok("repo", "add", "llmhub-emulator", charts_url)
     search = ok("search", "repo", "llmhub-emulator", "--output", "yaml")
-    assert sorted((e["name"], e["version"], e["app_version"]) for e in yaml.safe_load(search)) == [
-        (f"llmhub-emulator/{LBC}", "3.5.0", "v3.5.0"), (f"llmhub-emulator/{CA}", "9.59.0", "1.35.0")]
+    assert sorted((e["name"], e["version"], e["app_version"]) for e in yaml.safe_load(search)) == sorted(
+        (f"llmhub-emulator/{name}", version, app_version) for name, version, app_version, _ in CHARTS_META)
     ok("pull", f"llmhub-emulator/{CA}", "--version", "9.59.0", "--destination", str(tmp_path))
     assert (tmp_path / "cluster-autoscaler-9.59.0.tgz").read_bytes() == repo.package(CHARTS / CA).archive
     shown = ok("show", "values", f"llmhub-emulator/{LBC}", "--version", "3.5.0")
