@@ -58,6 +58,14 @@ FREE_FORM: dict[str, frozenset[str]] = {
         "certController.podSecurityContext",
         "certController.securityContext",
     }),
+    "trivy-operator": frozenset({
+        "securityContext",          # the operator container's SecurityContext
+        "trivyOperator.scanJobPodTemplateContainerSecurityContext",  # a SecurityContext (as JSON)
+        # read by the built-in Trivy server's StatefulSet, which the stand-in leaves out
+        "trivy.server.podSecurityContext",
+        "trivy.server.securityContext",
+        "trivy.server.resources",
+    }),
 }
 
 

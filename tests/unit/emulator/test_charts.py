@@ -36,7 +36,7 @@ KUBERNETES_VERSION = "1.35"
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the CRDs of external-secrets are 2 MB
 
 CA, LBC = "cluster-autoscaler", "aws-load-balancer-controller"
-ESO = "external-secrets"
+ESO, TRIVY = "external-secrets", "trivy-operator"
 ROLE_ARN = "arn:aws:iam::123456789012:role/llm-analytics-hub-prod-{}"
 CLUSTER = "llm-analytics-hub-prod"
 
@@ -93,17 +93,27 @@ ESO_VALUES: dict[str, Any] = {
     "webhook": {"create": False},
     "certController": {"create": False},
 }
-VALUES = {CA: CA_VALUES, LBC: LBC_VALUES, ESO: ESO_VALUES}
+TRIVY_VALUES: dict[str, Any] = {
+    "operator": {"replicas": 1},
+    "nodeSelector": {"role": "system"},
+    "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
+    "priorityClassName": "system-cluster-critical",
+    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    "trivy": {"ignoreUnfixed": True},
+}
+VALUES = {CA: CA_VALUES, LBC: LBC_VALUES, ESO: ESO_VALUES, TRIVY: TRIVY_VALUES}
 # name, version, appVersion, upstream commit
 CHARTS_META = [
     (CA, "9.59.0", "1.35.0", "55c37cd5eb550756c5ccc5a89e9068d77797e575"),
     (LBC, "3.5.0", "v3.5.0", "5239609242f3430be50fb0b714a24d3ef2b47983"),
     (ESO, "2.9.0", "v2.9.0", "cc5bfbc2234ace9cb0caff4ea89c435cf517b27b"),
+    (TRIVY, "0.34.0", "0.32.0", "1006872c1463e81a40d48298145625aefef2a02f"),
 ]
 
 # Files copied unchanged from upstream, with their git blob ids there (`git ls-tree -r <commit> <chart path>`
-# in kubernetes/autoscaler 55c37cd5, aws/eks-charts 52396092, external-secrets/external-secrets cc5bfbc2; its
-# LICENSE is the repository's own, at its root).
+# in kubernetes/autoscaler 55c37cd5, aws/eks-charts 52396092, external-secrets/external-secrets cc5bfbc2 and
+# aquasecurity/trivy-operator 1006872c; LICENSE and NOTICE of the last two are the repository's own, at its
+# root).
 VERBATIM = {
     CA: {
         ".helmignore": "0e8a0eb36f4ca2c939201c0d54b5d82a1ea34778",
@@ -143,6 +153,50 @@ VERBATIM = {
         "templates/poddisruptionbudget.yaml": "ee62ac043ca40679d98378578f2ad859f78cfb9d",
         "templates/rbac.yaml": "ecfdc8ceef6e202695d6fe61fb9cd528c22877dd",
         "templates/serviceaccount.yaml": "4f3843ab37f83fd7394f4cf9aad41a2b8179a2bd",
+    },
+    TRIVY: {
+        ".helmignore": "0e8a0eb36f4ca2c939201c0d54b5d82a1ea34778",
+        "LICENSE": "d645695673349e3947e8e5ae42332d0ac3164cd7",
+        "NOTICE": "4741aae6b4a36a9bb1749d8b8b411e3a85caf265",
+        "values.yaml": "aa660dea2715423ed244bb85c5c324dd64bee475",
+        "crds/aquasecurity.github.io_clustercompliancereports.yaml": "b1cc87674a37e02a6c37d72f379047426e0c0254",
+        "crds/aquasecurity.github.io_clusterconfigauditreports.yaml": "cf18adedbc11e603d05a2237844eff9eea9cec09",
+        "crds/aquasecurity.github.io_clusterinfraassessmentreports.yaml": "68ae9c6be42afda195293ca30a50bc76c83b61c2",
+        "crds/aquasecurity.github.io_clusterrbacassessmentreports.yaml": "f20a675ab0b4044d30d1e0930c499d320d15e06a",
+        "crds/aquasecurity.github.io_clustersbomreports.yaml": "ada23e0f9d9d04c47372155f1e54be6650281d65",
+        "crds/aquasecurity.github.io_clustervulnerabilityreports.yaml": "1451620d69cffefcaa5c88f156acc5addf58ee08",
+        "crds/aquasecurity.github.io_configauditreports.yaml": "a7e6d4d8af5ecf80d7b7c26144178645ad2e601d",
+        "crds/aquasecurity.github.io_exposedsecretreports.yaml": "be5c9bcf9929cf35bab4b20a6b38ef0d9f74544c",
+        "crds/aquasecurity.github.io_infraassessmentreports.yaml": "501ea2b12c61c4915b32237ed5923433ff1e2eba",
+        "crds/aquasecurity.github.io_rbacassessmentreports.yaml": "a01cc45f2ddda073a170563ea8c66d7ab43b7f29",
+        "crds/aquasecurity.github.io_sbomreports.yaml": "34cbb3539174a6e08e1d6dabd6956cd8548b7e4c",
+        "crds/aquasecurity.github.io_vulnerabilityreports.yaml": "6764ca437a3f720e86be4e53c84234fc05484cbe",
+        "generated/role.yaml": "a53c992dd937a10f868970cd360b5b2667ccd940",
+        "templates/NOTES.txt": "be6c34608e157a6d9152be4f0a471699464f12e2",
+        "templates/_helpers.tpl": "3752783b1d6db6125336120d08b8596a41a3ae92",
+        "templates/configmaps/operator.yaml": "4eda2ef64dc3fa39ed637ed92a26fbc4953796ee",
+        "templates/configmaps/trivy-operator-config.yaml": "468a3d0297dd4e3930bfc7f981de72e907a7f230",
+        "templates/configmaps/trivy.yaml": "b20f4ed5ca63369ff8b4fe773f829e24d81d05ba",
+        "templates/deployment.yaml": "bc197124fd1085fc449c2ac00942ebab4e5d2087",
+        "templates/monitor/service.yaml": "4f80803cefaa66a3238274af2c2fa8230e174854",
+        "templates/rbac/clusterrole.yaml": "c0775ee7a6735224ea315b97f2693882a1c13678",
+        "templates/rbac/clusterrolebinding.yaml": "f7d66274335ca457b79484501897c1cad4a22e64",
+        "templates/rbac/leader-election-role.yaml": "a5faced6b97778ac8b543c18015fbc63fce4efbe",
+        "templates/rbac/leader-election-rolebinding.yaml": "d5f39ed717dd62b2276c870cce5337ea7325c725",
+        "templates/rbac/role.yaml": "9b835f9dd48e456544c11580a480614aa165f7c8",
+        "templates/rbac/rolebinding.yaml": "5792d3bf15b923b7182cb3d8f227db6ba02f9270",
+        "templates/rbac/view-configauditreports-clusterrole.yaml": "6212360f7cb75199307d9237fe393692f5b99031",
+        "templates/rbac/view-exposedsecretreports-clusterrole.yaml": "e713796fea28571c7eee0a9445e53c9b7217b5c6",
+        "templates/rbac/view-vulnerabilityreports-clusterrole.yaml": "3731f2573f41c524c902ff4cf4c79168cfed6839",
+        "templates/secrets/operator.yaml": "77733680e3fa392725fd906235d09b05641c20c7",
+        "templates/secrets/trivy.yaml": "cd7e91509f584d362a02e4f268ba946ef675bb1c",
+        "templates/serviceaccount.yaml": "5ffe3034147137aee237d802ef2c8d7b8541bb6d",
+        "templates/specs/eks-cis-1.4.yaml": "8501ea8513308a23d69340760a461c75e0a5aa88",
+        "templates/specs/k8s-cis-1.23.yaml": "e14e93fe2d2398a5836680d81ef0ecf719dfd512",
+        "templates/specs/k8s-nsa-1.0.yaml": "fd2cc2a06c235795cbc453674465456cf32b85d9",
+        "templates/specs/k8s-pss-baseline-0.1.yaml": "22cedac597c6c15a0e961e837d940f2598b8e286",
+        "templates/specs/k8s-pss-restricted-0.1.yaml": "ab56e1dd9909ed8f51b204fff05466c62477161f",
+        "templates/specs/rke2-cis-1.24.yaml": "3c615470184adc99525ae1e38326d6698f4a3118",
     },
 }
 # external-secrets builds its CRD templates when it packages the chart (hack/helm.generate.sh): it splits
@@ -555,6 +609,62 @@ def test_external_secrets_other_settings(helm_env):
     assert not [key for key in without if key[0] == "CustomResourceDefinition"]
 
 
+def test_trivy_operator_renders_our_values(helm_env):
+    objects = render(helm_env, TRIVY, TRIVY_VALUES, None, "--namespace", "trivy-system")
+    found = by_kind(objects)
+    name = "trivy-operator"
+    assert sorted(found) == [
+        ("ClusterComplianceReport", "k8s-cis-1.23"), ("ClusterComplianceReport", "k8s-nsa-1.0"),
+        ("ClusterComplianceReport", "k8s-pss-baseline-0.1"), ("ClusterComplianceReport", "k8s-pss-restricted-0.1"),
+        ("ClusterRole", "aggregate-config-audit-reports-view"), ("ClusterRole", "aggregate-exposed-secret-reports-view"),
+        ("ClusterRole", "aggregate-vulnerability-reports-view"), ("ClusterRole", name),
+        ("ClusterRoleBinding", name), ("ConfigMap", name), ("ConfigMap", f"{name}-config"),
+        ("ConfigMap", f"{name}-trivy-config"), ("Deployment", name), ("Role", name),
+        ("Role", f"{name}-leader-election"), ("RoleBinding", name), ("RoleBinding", f"{name}-leader-election"),
+        ("Secret", name), ("Secret", f"{name}-trivy-config"), ("Service", name), ("ServiceAccount", name),
+    ]
+    assert found["ServiceAccount", name]["metadata"]["namespace"] == "trivy-system"
+    assert found["ClusterRoleBinding", name]["subjects"] == [
+        {"kind": "ServiceAccount", "name": name, "namespace": "trivy-system"}]
+    deployment = found["Deployment", name]
+    assert deployment["spec"]["replicas"] == 1  # operator.replicas
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == name
+    assert pod["nodeSelector"] == {"role": "system"}
+    assert pod["tolerations"] == TRIVY_VALUES["tolerations"]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    (container,) = pod["containers"]
+    assert container["image"] == "mirror.gcr.io/aquasec/trivy-operator:0.32.0"
+    assert container["resources"] == TRIVY_VALUES["resources"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "trivy-operator-config"}}]
+    trivy = found["ConfigMap", f"{name}-trivy-config"]["data"]
+    assert trivy["trivy.ignoreUnfixed"] == "true"
+    assert (trivy["trivy.repository"], trivy["trivy.tag"], trivy["trivy.mode"]) == (
+        "mirror.gcr.io/aquasec/trivy", "0.72.0", "Standalone")
+    # the scan jobs' resources are trivy.resources, not the operator's
+    assert (trivy["trivy.resources.requests.cpu"], trivy["trivy.resources.limits.memory"]) == ("100m", "500M")
+    assert "OPERATOR_LEADER_ELECTION_ENABLED" not in found["ConfigMap", f"{name}-config"]["data"]
+    assert_valid(objects, crd_schemas(TRIVY))
+
+
+def test_trivy_operator_other_settings(helm_env):
+    values = {**TRIVY_VALUES, "operator": {"replicas": 2}, "trivy": {"ignoreUnfixed": False, "severity": "HIGH,CRITICAL"},
+              "compliance": {"specs": ["eks-cis-1.4"]}, "serviceAccount": {"annotations": {"a": "b"}},
+              "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+                  "weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": {
+                      "matchLabels": {"app.kubernetes.io/name": "trivy-operator"}}}}]}}}
+    found = by_kind(render(helm_env, TRIVY, values, None, "--namespace", "trivy-system"))
+    assert found["Deployment", "trivy-operator"]["spec"]["replicas"] == 2
+    assert found["Deployment", "trivy-operator"]["spec"]["template"]["spec"]["affinity"] == values["affinity"]
+    config = found["ConfigMap", "trivy-operator-config"]["data"]
+    assert (config["OPERATOR_LEADER_ELECTION_ENABLED"], config["OPERATOR_LEADER_ELECTION_ID"]) == (
+        "true", "trivyoperator-lock")
+    trivy = found["ConfigMap", "trivy-operator-trivy-config"]["data"]
+    assert "trivy.ignoreUnfixed" not in trivy and trivy["trivy.severity"] == "HIGH,CRITICAL"
+    assert [key for key in found if key[0] == "ClusterComplianceReport"] == [("ClusterComplianceReport", "eks-cis-1.4")]
+    assert found["ServiceAccount", "trivy-operator"]["metadata"]["annotations"] == {"a": "b"}
+
+
 @pytest.mark.parametrize(("chart", "values", "at", "key"), [
     (CA, {"extraArg": {"expander": "least-waste"}}, "", "extraArg"),
     (CA, {"autoDiscovery": {"clusterNam": CLUSTER}}, "/autoDiscovery", "clusterNam"),
@@ -564,6 +674,9 @@ def test_external_secrets_other_settings(helm_env):
     (ESO, {"serviceAccount": {"anotations": {"a": "b"}}}, "/serviceAccount", "anotations"),
     (ESO, {"installCrds": True}, "", "installCrds"),
     (ESO, {"crds": {"createClusterSecretStores": False}}, "/crds", "createClusterSecretStores"),
+    (TRIVY, {"operator": {"replica": 2}}, "/operator", "replica"),
+    (TRIVY, {"trivy": {"ignoreUnfixd": True}}, "/trivy", "ignoreUnfixd"),
+    (TRIVY, {"priorityClass": "x"}, "", "priorityClass"),
 ])
 def test_a_misspelt_key_fails_with_helms_schema_error(helm_env, chart, values, at, key):
     base = VALUES[chart]
@@ -586,6 +699,9 @@ def test_free_form_maps_take_any_key(helm_env):
                            "podSecurityContext": {"enabled": True, "fsGroup": 1000}, "extraArgs": {"any-flag": 1},
                            "readinessProbe": {"enabled": True, "spec": {"terminationGracePeriodSeconds": 5}},
                            "serviceAccount": {"extraLabels": {"a": "b"}}, "crds": {"annotations": {"a": "b"}}})
+    render(helm_env, TRIVY, {**TRIVY_VALUES, "securityContext": {"runAsUser": 10000}, "podAnnotations": {"a": "b"},
+                             "trivyOperator": {"scanJobPodTemplateContainerSecurityContext": {"runAsUser": 0}},
+                             "trivy": {"registry": {"mirror": {"index.docker.io": "mirror.example.com"}}}})
 # -- the chart repository --------------------------------------------------------
 
 
@@ -607,7 +723,7 @@ def test_index_lists_every_chart_with_digests_of_the_archives(charts_url):
     assert status == 200
     index = yaml.safe_load(body)
     assert index["apiVersion"] == "v1" and index["generated"]
-    assert sorted(index["entries"]) == [LBC, CA, ESO]
+    assert sorted(index["entries"]) == [LBC, CA, ESO, TRIVY]
     for name, version, app_version, _ in CHARTS_META:
         (entry,) = index["entries"][name]
         assert (entry["name"], entry["version"], entry["appVersion"], entry["apiVersion"]) == \

@@ -6,7 +6,7 @@ objects reach the API with the values passed, upgrades change them, and
 uninstall removes them. The chart names, versions and values are those of
 ``tests/unit/emulator/test_charts.py``.
 
-The external-secrets chart goes into an ACTIVE EKS
+The external-secrets and trivy-operator charts go into an ACTIVE EKS
 cluster of the emulator with its controllers and node groups, with
 ``--wait``: helm returns once the Deployment is available, its pods
 scheduled on the nodes the values select.
@@ -25,7 +25,7 @@ import yaml
 
 from emulator.k8s.clusters import REGISTRY
 
-from ..test_charts import (CA, CA_VALUES, CLUSTER, ESO, ESO_VALUES, LBC, LBC_VALUES, ROLE_ARN)
+from ..test_charts import (CA, CA_VALUES, CLUSTER, ESO, ESO_VALUES, LBC, LBC_VALUES, ROLE_ARN, TRIVY, TRIVY_VALUES)
 from .conftest import HELM, KUBECTL, Cluster
 from .controller_support import start_cluster
 
@@ -165,4 +165,23 @@ def test_external_secrets_installs_with_wait_and_serves_its_crds(eks_clients):
     old = subprocess.run([str(KUBECTL), "get", "secretstores.v1beta1.external-secrets.io", "-A"], env=clients.env,
                          capture_output=True, text=True, timeout=60, check=False)
     assert old.returncode == 1 and "the server doesn't have a resource type" in old.stderr
+
+
+def test_trivy_operator_installs_with_wait(eks_clients):
+    clients = eks_clients
+    clients.upgrade(TRIVY, TRIVY, "0.34.0", TRIVY_VALUES, "--create-namespace", "--wait", "--timeout=120s",
+                    namespace="trivy-system")
+    deployment = clients.get("deployment", TRIVY, "-n", "trivy-system")
+    assert deployment["spec"]["replicas"] == 1 and available(deployment)
+    assert set(nodes_of(clients, "trivy-system", f"app.kubernetes.io/instance={TRIVY}")) <= set(
+        node_names(clients, "role=system"))
+    config = clients.get("configmap", "trivy-operator-trivy-config", "-n", "trivy-system")
+    assert config["data"]["trivy.ignoreUnfixed"] == "true"
+    crds = {item["metadata"]["name"] for item in clients.get("crd")["items"]}
+    assert {"vulnerabilityreports.aquasecurity.github.io", "configauditreports.aquasecurity.github.io",
+            "clustercompliancereports.aquasecurity.github.io", "sbomreports.aquasecurity.github.io"} <= crds
+    reports = clients.get("clustercompliancereports")["items"]
+    assert sorted(r["metadata"]["name"] for r in reports) == [
+        "k8s-cis-1.23", "k8s-nsa-1.0", "k8s-pss-baseline-0.1", "k8s-pss-restricted-0.1"]
+    assert clients.get("vulnerabilityreports", "-A")["items"] == []  # served, empty
 
