@@ -66,6 +66,12 @@ FREE_FORM: dict[str, frozenset[str]] = {
         "trivy.server.securityContext",
         "trivy.server.resources",
     }),
+    "falco": frozenset({
+        "falco",                    # the whole falco.yaml: every Falco option, not only those values.yaml lists
+        "falcoctl.config",          # the whole falcoctl.yaml
+        "resources",                # the Falco container's ResourceRequirements
+        "controller.daemonset.updateStrategy",  # a DaemonSetUpdateStrategy
+    }),
 }
 
 

@@ -36,7 +36,7 @@ KUBERNETES_VERSION = "1.35"
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the CRDs of external-secrets are 2 MB
 
 CA, LBC = "cluster-autoscaler", "aws-load-balancer-controller"
-ESO, TRIVY = "external-secrets", "trivy-operator"
+ESO, TRIVY, FALCO = "external-secrets", "trivy-operator", "falco"
 ROLE_ARN = "arn:aws:iam::123456789012:role/llm-analytics-hub-prod-{}"
 CLUSTER = "llm-analytics-hub-prod"
 
@@ -101,19 +101,25 @@ TRIVY_VALUES: dict[str, Any] = {
     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
     "trivy": {"ignoreUnfixed": True},
 }
-VALUES = {CA: CA_VALUES, LBC: LBC_VALUES, ESO: ESO_VALUES, TRIVY: TRIVY_VALUES}
+FALCO_VALUES: dict[str, Any] = {
+    "driver": {"kind": "modern_ebpf"},
+    "tolerations": [{"operator": "Exists"}],  # every node, tainted ones included
+    "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+}
+VALUES = {CA: CA_VALUES, LBC: LBC_VALUES, ESO: ESO_VALUES, TRIVY: TRIVY_VALUES, FALCO: FALCO_VALUES}
 # name, version, appVersion, upstream commit
 CHARTS_META = [
     (CA, "9.59.0", "1.35.0", "55c37cd5eb550756c5ccc5a89e9068d77797e575"),
     (LBC, "3.5.0", "v3.5.0", "5239609242f3430be50fb0b714a24d3ef2b47983"),
     (ESO, "2.9.0", "v2.9.0", "cc5bfbc2234ace9cb0caff4ea89c435cf517b27b"),
     (TRIVY, "0.34.0", "0.32.0", "1006872c1463e81a40d48298145625aefef2a02f"),
+    (FALCO, "9.1.0", "0.44.1", "53586de4fb9d8d02006131ade702b161cd7e06e3"),
 ]
 
 # Files copied unchanged from upstream, with their git blob ids there (`git ls-tree -r <commit> <chart path>`
-# in kubernetes/autoscaler 55c37cd5, aws/eks-charts 52396092, external-secrets/external-secrets cc5bfbc2 and
-# aquasecurity/trivy-operator 1006872c; LICENSE and NOTICE of the last two are the repository's own, at its
-# root).
+# in kubernetes/autoscaler 55c37cd5, aws/eks-charts 52396092, external-secrets/external-secrets cc5bfbc2,
+# aquasecurity/trivy-operator 1006872c and falcosecurity/charts 53586de4; LICENSE and NOTICE of the last three
+# are the repository's own, at its root).
 VERBATIM = {
     CA: {
         ".helmignore": "0e8a0eb36f4ca2c939201c0d54b5d82a1ea34778",
@@ -197,6 +203,22 @@ VERBATIM = {
         "templates/specs/k8s-pss-baseline-0.1.yaml": "22cedac597c6c15a0e961e837d940f2598b8e286",
         "templates/specs/k8s-pss-restricted-0.1.yaml": "ab56e1dd9909ed8f51b204fff05466c62477161f",
         "templates/specs/rke2-cis-1.24.yaml": "3c615470184adc99525ae1e38326d6698f4a3118",
+    },
+    FALCO: {
+        ".helmignore": "01f03816684e7d176be2aef292db74a288212c05",
+        "LICENSE": "261eeb9e9f8b2b4b0d119366dda99c6fd7d35c64",
+        "values.yaml": "3970183b0e2d5c97ba051873ce7c04b3930a34c9",
+        "templates/NOTES.txt": "86ca4a656113b0439b9916438bf7557067fb7d81",
+        "templates/_helpers.tpl": "eef045d410e880b3075d1269541904a62b7f8723",
+        "templates/certs-secret.yaml": "176f15733d11b38d3fb777b08b6049f1784d0c4e",
+        "templates/configmap.yaml": "6f7944c174872c8064c9319bdbd9edc3be378b94",
+        "templates/daemonset.yaml": "ec45757486ab9206ec91094ababfac1670bd485c",
+        "templates/falcoctl-configmap.yaml": "9798b0221f11f3304821c6749331a34f7572fdd1",
+        "templates/pod-template.tpl": "d44700dd4bd952360cbdfdb5afbeb36203d0ef34",
+        "templates/role.yaml": "a0759a2219b5b5070d80b5f00519c2812a1af073",
+        "templates/roleBinding.yaml": "9938428ca4c0705f28b9f865d41614bf4a6b981d",
+        "templates/rules-configmap.yaml": "4739bec11db969c52199e485e20564c381f22afd",
+        "templates/serviceaccount.yaml": "dbe825b2cad809434fd55775aadf0ded17a81341",
     },
 }
 # external-secrets builds its CRD templates when it packages the chart (hack/helm.generate.sh): it splits
@@ -665,6 +687,47 @@ def test_trivy_operator_other_settings(helm_env):
     assert found["ServiceAccount", "trivy-operator"]["metadata"]["annotations"] == {"a": "b"}
 
 
+def test_falco_renders_our_values(helm_env):
+    objects = render(helm_env, FALCO, FALCO_VALUES, None, "--namespace", "falco")
+    found = by_kind(objects)
+    assert sorted(found) == [("ConfigMap", "falco"), ("ConfigMap", "falco-falcoctl"), ("DaemonSet", "falco"),
+                             ("ServiceAccount", "falco")]  # no Role: only driver.kind auto needs one
+    daemonset = found["DaemonSet", "falco"]
+    assert daemonset["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
+    pod = daemonset["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "falco"
+    assert pod["tolerations"] == [{"operator": "Exists"}]  # replaces the chart's control-plane tolerations
+    falco, follow = pod["containers"]
+    assert (falco["name"], falco["image"]) == ("falco", "docker.io/falcosecurity/falco:0.44.1")
+    assert falco["resources"] == FALCO_VALUES["resources"]
+    assert falco["securityContext"] == {"privileged": True}  # modern_ebpf, not leastPrivileged
+    assert follow["name"] == "falcoctl-artifact-follow"
+    # modern_ebpf needs no driver loader: only falcoctl's init container
+    assert [c["name"] for c in pod["initContainers"]] == ["falcoctl-artifact-install"]
+    assert {"name": "sys-fs", "hostPath": {"path": "/sys/kernel"}} in pod["volumes"]
+    config = yaml.safe_load(found["ConfigMap", "falco"]["data"]["falco.yaml"])
+    assert config["engine"] == {"kind": "modern_ebpf", "modern_ebpf": {
+        "buf_size_preset": 4, "cpus_for_each_buffer": 2, "disable_iterators": False, "drop_failed_exit": False}}
+    assert config["load_plugins"] == ["container"]
+    assert_valid(objects, {})
+
+
+def test_falco_other_settings(helm_env):
+    values = {**FALCO_VALUES, "driver": {"kind": "auto"}, "nodeSelector": {"kubernetes.io/os": "linux"},
+              "podPriorityClassName": "system-node-critical", "falco": {"json_output": True}}
+    found = by_kind(render(helm_env, FALCO, values, None, "--namespace", "falco"))
+    assert ("Role", "falco") in found and ("RoleBinding", "falco") in found
+    pod = found["DaemonSet", "falco"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["priorityClassName"] == "system-node-critical"
+    assert [c["name"] for c in pod["initContainers"]] == ["falco-driver-loader", "falcoctl-artifact-install"]
+    assert yaml.safe_load(found["ConfigMap", "falco"]["data"]["falco.yaml"])["json_output"] is True
+    defaults = by_kind(render(helm_env, FALCO, {}, None, "--namespace", "falco"))
+    assert defaults["DaemonSet", "falco"]["spec"]["template"]["spec"]["tolerations"] == [
+        {"effect": "NoSchedule", "key": "node-role.kubernetes.io/master"},
+        {"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]
+
+
 @pytest.mark.parametrize(("chart", "values", "at", "key"), [
     (CA, {"extraArg": {"expander": "least-waste"}}, "", "extraArg"),
     (CA, {"autoDiscovery": {"clusterNam": CLUSTER}}, "/autoDiscovery", "clusterNam"),
@@ -677,6 +740,9 @@ def test_trivy_operator_other_settings(helm_env):
     (TRIVY, {"operator": {"replica": 2}}, "/operator", "replica"),
     (TRIVY, {"trivy": {"ignoreUnfixd": True}}, "/trivy", "ignoreUnfixd"),
     (TRIVY, {"priorityClass": "x"}, "", "priorityClass"),
+    (FALCO, {"driver": {"knd": "modern_ebpf"}}, "/driver", "knd"),
+    (FALCO, {"priorityClassName": "system-node-critical"}, "", "priorityClassName"),  # podPriorityClassName
+    (FALCO, {"driver": {"modernEbpf": {"leastPrivilege": True}}}, "/driver/modernEbpf", "leastPrivilege"),
 ])
 def test_a_misspelt_key_fails_with_helms_schema_error(helm_env, chart, values, at, key):
     base = VALUES[chart]
@@ -702,6 +768,10 @@ def test_free_form_maps_take_any_key(helm_env):
     render(helm_env, TRIVY, {**TRIVY_VALUES, "securityContext": {"runAsUser": 10000}, "podAnnotations": {"a": "b"},
                              "trivyOperator": {"scanJobPodTemplateContainerSecurityContext": {"runAsUser": 0}},
                              "trivy": {"registry": {"mirror": {"index.docker.io": "mirror.example.com"}}}})
+    render(helm_env, FALCO, {**FALCO_VALUES, "falco": {"static_fields": {"cluster": CLUSTER}},
+                             "resources": {"requests": {"ephemeral-storage": "1Gi"}},
+                             "controller": {"daemonset": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 2}}}},
+                             "falcoctl": {"config": {"indexes": [], "any": {"key": 1}}}})
 # -- the chart repository --------------------------------------------------------
 
 
@@ -723,7 +793,7 @@ def test_index_lists_every_chart_with_digests_of_the_archives(charts_url):
     assert status == 200
     index = yaml.safe_load(body)
     assert index["apiVersion"] == "v1" and index["generated"]
-    assert sorted(index["entries"]) == [LBC, CA, ESO, TRIVY]
+    assert sorted(index["entries"]) == [LBC, CA, ESO, FALCO, TRIVY]
     for name, version, app_version, _ in CHARTS_META:
         (entry,) = index["entries"][name]
         assert (entry["name"], entry["version"], entry["appVersion"], entry["apiVersion"]) == \

@@ -6,10 +6,10 @@ objects reach the API with the values passed, upgrades change them, and
 uninstall removes them. The chart names, versions and values are those of
 ``tests/unit/emulator/test_charts.py``.
 
-The external-secrets and trivy-operator charts go into an ACTIVE EKS
+The external-secrets, trivy-operator and falco charts go into an ACTIVE EKS
 cluster of the emulator with its controllers and node groups, with
-``--wait``: helm returns once the Deployment is available, its pods
-scheduled on the nodes the values select.
+``--wait``: helm returns once the Deployment or DaemonSet is available, its
+pods scheduled on the nodes the values select or tolerate.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import yaml
 
 from emulator.k8s.clusters import REGISTRY
 
-from ..test_charts import (CA, CA_VALUES, CLUSTER, ESO, ESO_VALUES, LBC, LBC_VALUES, ROLE_ARN, TRIVY, TRIVY_VALUES)
+from ..test_charts import (CA, CA_VALUES, CLUSTER, ESO, ESO_VALUES, FALCO, FALCO_VALUES, LBC, LBC_VALUES, ROLE_ARN,
+                           TRIVY, TRIVY_VALUES)
 from .conftest import HELM, KUBECTL, Cluster
 from .controller_support import start_cluster
 
@@ -185,3 +186,16 @@ def test_trivy_operator_installs_with_wait(eks_clients):
         "k8s-cis-1.23", "k8s-nsa-1.0", "k8s-pss-baseline-0.1", "k8s-pss-restricted-0.1"]
     assert clients.get("vulnerabilityreports", "-A")["items"] == []  # served, empty
 
+
+def test_falco_daemonset_runs_on_every_node_tainted_ones_included(eks_clients):
+    clients = eks_clients
+    clients.upgrade(FALCO, FALCO, "9.1.0", FALCO_VALUES, "--create-namespace", "--wait", "--timeout=120s",
+                    namespace="falco")
+    daemonset = clients.get("daemonset", FALCO, "-n", "falco")
+    status = daemonset["status"]
+    assert (status["desiredNumberScheduled"], status["numberReady"], status["numberAvailable"]) == (3, 3, 3)
+    every = node_names(clients)
+    assert len(every) == 3
+    assert nodes_of(clients, "falco", f"app.kubernetes.io/instance={FALCO}") == every  # the tainted node too
+    config = clients.get("configmap", FALCO, "-n", "falco")
+    assert yaml.safe_load(config["data"]["falco.yaml"])["engine"]["kind"] == "modern_ebpf"
