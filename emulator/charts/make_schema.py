@@ -46,6 +46,32 @@ FREE_FORM: dict[str, frozenset[str]] = {
         "livenessProbe",            # a Probe
         "readinessProbe",           # a Probe
     }),
+    "external-secrets": frozenset({
+        "podSecurityContext",       # a PodSecurityContext (less its "enabled")
+        "securityContext",          # a container SecurityContext (less its "enabled")
+        "livenessProbe.spec",       # a Probe (less "address" and "port")
+        "readinessProbe.spec",      # a Probe
+        # read by the webhook and cert-controller templates, which the stand-in leaves out
+        "webhook.podSecurityContext",
+        "webhook.securityContext",
+        "webhook.certManager.cert.issuerRef",  # a cert-manager issuerRef
+        "certController.podSecurityContext",
+        "certController.securityContext",
+    }),
+    "trivy-operator": frozenset({
+        "securityContext",          # the operator container's SecurityContext
+        "trivyOperator.scanJobPodTemplateContainerSecurityContext",  # a SecurityContext (as JSON)
+        # read by the built-in Trivy server's StatefulSet, which the stand-in leaves out
+        "trivy.server.podSecurityContext",
+        "trivy.server.securityContext",
+        "trivy.server.resources",
+    }),
+    "falco": frozenset({
+        "falco",                    # the whole falco.yaml: every Falco option, not only those values.yaml lists
+        "falcoctl.config",          # the whole falcoctl.yaml
+        "resources",                # the Falco container's ResourceRequirements
+        "controller.daemonset.updateStrategy",  # a DaemonSetUpdateStrategy
+    }),
 }
 
 
