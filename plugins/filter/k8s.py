@@ -663,6 +663,45 @@ def _cache(app, cache):
     ]
 
 
+def apps_external_secret_manifests(secrets, path, store, region, refresh_interval="1h"):
+    """The ClusterSecretStore of the cluster's Secrets Manager path and one ExternalSecret per secret with a namespace.
+
+    The store reads Secrets Manager in ``region`` as the External Secrets Operator's own service account (its IRSA
+    role may read ``path`` only) and serves only the namespaces of the secrets. Each ExternalSecret is named after
+    the last part of the secret's name and makes a Secret of that name (owned by it) with every key of the secret's
+    JSON object, refreshed every ``refresh_interval``.
+    """
+    declared = [item for item in secrets or [] if item.get("namespace")]
+    if not declared:
+        return []
+    namespaces = sorted({item["namespace"] for item in declared})
+    labels = {"app.kubernetes.io/managed-by": "llmhub.eks"}
+    objects = [{
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": store, "labels": labels},
+        "spec": {
+            "provider": {"aws": {"service": "SecretsManager", "region": region}},
+            "conditions": [{"namespaces": namespaces}],
+        },
+    }]
+    for item in declared:
+        name = item["name"].rsplit("/", 1)[-1].lower().replace("_", "-").replace(".", "-")
+        objects.append({
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": name, "namespace": item["namespace"], "labels": labels,
+                         "annotations": {"llmhub.io/secrets-manager-name": path + item["name"]}},
+            "spec": {
+                "refreshInterval": refresh_interval,
+                "secretStoreRef": {"name": store, "kind": "ClusterSecretStore"},
+                "target": {"name": name, "creationPolicy": "Owner"},
+                "dataFrom": [{"extract": {"key": path + item["name"]}}],
+            },
+        })
+    return objects
+
+
 def k8s_plannable(objects, namespaces=None):
     """The objects a server-side dry run can take: all of them when ``namespaces`` is None (not check mode), else
     the cluster-scoped ones, the Namespaces, and those in a namespace of ``namespaces`` (one that exists)."""
@@ -688,5 +727,6 @@ class FilterModule:
             "apps_namespace_manifests": apps_namespace_manifests,
             "apps_priority_class_manifests": apps_priority_class_manifests,
             "apps_example_manifests": apps_example_manifests,
+            "apps_external_secret_manifests": apps_external_secret_manifests,
             "k8s_plannable": k8s_plannable,
         }

@@ -208,3 +208,33 @@ def test_check_mode_plans_only_objects_in_existing_namespaces():
                {"kind": "ConfigMap", "metadata": {"name": "d", "namespace": "b"}}]
     assert k8s.k8s_plannable(objects) == objects
     assert [o["metadata"]["name"] for o in k8s.k8s_plannable(objects, ["b"])] == ["a", "p", "d"]
+
+
+def eso_schema(kind):
+    """The v1 openAPIV3Schema of an external-secrets.io kind, from the stand-in chart's CRD (its Helm lines left out)."""
+    text = (ROOT / "emulator" / "charts" / "external-secrets" / "templates" / "crds" / f"{kind.lower()}.yaml").read_text()
+    crd = yaml.safe_load("\n".join(line for line in text.splitlines()
+                                   if not line.strip().startswith("{{") and "{{" not in line))
+    [version] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    assert crd["spec"]["names"]["kind"] == kind
+    return version["schema"]["openAPIV3Schema"]
+
+
+def test_external_secret_objects_follow_the_operators_crds():
+    import jsonschema
+
+    secrets = [{"name": "llm-analytics/api-keys", "namespace": "llm-analytics", "keys": ["a"]},
+               {"name": "batch/db_Main", "namespace": "batch"}, {"name": "no-namespace"}]
+    objects = k8s.apps_external_secret_manifests(secrets, "llmhub/hub/", "secrets-manager", "eu-west-1", "15m")
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        ("ClusterSecretStore", "secrets-manager"), ("ExternalSecret", "api-keys"), ("ExternalSecret", "db-main")]
+    store, api, db = objects
+    assert store["spec"] == {"provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1"}},
+                             "conditions": [{"namespaces": ["batch", "llm-analytics"]}]}
+    assert api["metadata"]["namespace"] == "llm-analytics" and api["spec"]["refreshInterval"] == "15m"
+    assert api["spec"]["dataFrom"] == [{"extract": {"key": "llmhub/hub/llm-analytics/api-keys"}}]
+    assert api["spec"]["target"] == {"name": "api-keys", "creationPolicy": "Owner"}
+    assert db["spec"]["dataFrom"] == [{"extract": {"key": "llmhub/hub/batch/db_Main"}}]
+    for item in objects:
+        jsonschema.validate(item, eso_schema(item["kind"]))
+    assert k8s.apps_external_secret_manifests([{"name": "x"}], "p/", "s", "us-east-1") == []
