@@ -23,7 +23,8 @@ RESOURCE_TYPES = (
     "eks_clusters", "autoscaling_groups", "instances", "load_balancers", "target_groups", "vpc_endpoints",
     "nat_gateways", "elastic_ips", "network_interfaces", "security_groups", "launch_templates", "volumes",
     "snapshots", "dlm_policies", "internet_gateways", "route_tables", "subnets", "network_acls", "vpcs",
-    "log_groups", "iam_policies", "instance_profiles", "oidc_providers", "iam_roles", "kms_keys",
+    "log_groups", "lambda_functions", "secrets", "iam_policies", "instance_profiles", "oidc_providers", "iam_roles",
+    "kms_keys",
 )
 # Deletion order: a phase starts when the one before it is done (and waited for).
 PHASES = (
@@ -34,7 +35,7 @@ PHASES = (
     ("security_groups", "internet_gateways", "route_tables"),
     ("subnets",),
     ("network_acls", "vpcs"),
-    ("log_groups", "iam_policies", "instance_profiles", "oidc_providers", "kms_keys"),
+    ("log_groups", "lambda_functions", "secrets", "iam_policies", "instance_profiles", "oidc_providers", "kms_keys"),
     ("iam_roles",),
 )
 # Types whose state the earlier phases change: read again before their phase.
@@ -50,7 +51,7 @@ HANDLED_ARN_TYPES = (
     "ec2:launch-template/", "ec2:volume/", "ec2:snapshot/", "ec2:instance/", "ec2:flow-logs/", "ec2:vpc-flow-log/",
     "elasticloadbalancing:loadbalancer/", "elasticloadbalancing:targetgroup/", "logs:log-group:", "kms:key/",
     "eks:", "autoscaling:", "iam:role/", "iam:policy/", "iam:instance-profile/", "iam:oidc-provider/",
-    "dlm:policy/",
+    "dlm:policy/", "lambda:function:", "secretsmanager:secret:",
 )
 
 
@@ -115,6 +116,9 @@ def keep_reason(found, delete_snapshots, kept_roles, delete_claim_volumes=False)
         return "the backup schedule of the cluster's volumes, kept with its snapshots unless destroy_snapshots=true"
     if kind == "iam_roles" and found["raw"].get("Arn") in kept_roles:
         return "the execution role of a Data Lifecycle Manager policy that is kept"
+    if kind == "secrets" and found["raw"].get("DeletedDate"):
+        return ("deletion scheduled: restorable until its recovery window ends (a site.yml run with the secret declared "
+                "restores it)")
     if kind == "kms_keys" and found["raw"].get("KeyState") in ("PendingDeletion", "PendingReplicaDeletion"):
         when = found["raw"].get("DeletionDate")
         if isinstance(when, datetime.datetime):

@@ -35,14 +35,15 @@ description:
     then target groups, Elastic IPs (disassociated first), launch templates, EBS volumes, snapshots and DLM policies
     when asked; then detached network interfaces; then security groups (rules that reference each other revoked
     first), internet gateways (detached first), route tables (disassociated first); then subnets; then network ACLs and
-    VPCs (their flow logs first); then log groups, IAM policies (detached first), instance profiles, OIDC providers and
+    VPCs (their flow logs first); then log groups, Lambda functions, Secrets Manager secrets (scheduled for deletion
+    after O(secrets_recovery_window_days)), IAM policies (detached first), instance profiles, OIDC providers and
     KMS keys (scheduled for deletion after O(kms_deletion_window_days)); last the IAM roles.
   - An error deleting one resource does not stop the others. It is reported against that resource in RV(remaining).
   - Kept on purpose, and listed in RV(kept) with the reason, are EBS snapshots and the DLM policies that make them,
     unless O(delete_snapshots=true) (they are backups), and the volumes the EBS CSI driver made for claims, unless
     O(delete_claim_volumes=true) (those of C(Retain) classes hold data on purpose). Snapshots of a backup set (tag C(llmhub.io/backup-id)) are
     always kept, C(backup.yml -e backup_action=prune) removes them with their set. Also kept are the execution roles
-    of kept DLM policies and KMS keys already pending deletion.
+    of kept DLM policies, and KMS keys and Secrets Manager secrets already scheduled for deletion.
   - In check mode, and with O(state=query), nothing is changed. RV(deleted) lists what would be deleted.
 author:
   - LLM Analytics Hub platform team (@llmhub)
@@ -66,8 +67,8 @@ options:
     elements: str
     choices: [eks_clusters, autoscaling_groups, instances, load_balancers, target_groups, vpc_endpoints, nat_gateways,
               elastic_ips, network_interfaces, security_groups, launch_templates, volumes, snapshots, dlm_policies,
-              internet_gateways, route_tables, subnets, network_acls, vpcs, log_groups, iam_policies,
-              instance_profiles, oidc_providers, iam_roles, kms_keys]
+              internet_gateways, route_tables, subnets, network_acls, vpcs, log_groups, lambda_functions, secrets,
+              iam_policies, instance_profiles, oidc_providers, iam_roles, kms_keys]
   log_group_names:
     description: Names of other log groups of the cluster (such as the VPC flow logs' group).
     type: list
@@ -88,6 +89,12 @@ options:
     default: false
   kms_deletion_window_days:
     description: Days before a KMS key of the cluster is deleted (7 to 30). A key already pending deletion is left as it is.
+    type: int
+    default: 7
+  secrets_recovery_window_days:
+    description:
+      - Days a Secrets Manager secret of the cluster can still be restored (7 to 30), or V(0) to delete it at once.
+        A secret already scheduled for deletion is left as it is.
     type: int
     default: 7
   fail_on_remaining:
@@ -519,6 +526,21 @@ class Sweep:
         keys = [k["KeyId"] for k in paginate(kms, "list_keys", "Keys")]
         return [r for r in run_concurrently(read, keys, "read KMS keys") if r]
 
+    def list_lambda_functions(self):
+        """The functions the Resource Groups Tagging API finds tagged for the cluster."""
+        return [lo.record("lambda_functions", arn, arn.rsplit(":", 1)[-1], marked)
+                for arn, marked in sorted(self.tagging_api().items()) if ":lambda:" in arn and ":function:" in arn]
+
+    def list_secrets(self):
+        """Secrets Manager secrets tagged for the cluster, also those already scheduled for deletion."""
+        secrets = paginate(self.client("secretsmanager"), "list_secrets", "SecretList", IncludePlannedDeletion=True)
+        found = []
+        for entry in secrets:
+            marked = lo.marked_by(lo.tag_dict(entry.get("Tags")), self.cluster)
+            if marked:
+                found.append(lo.record("secrets", entry["ARN"], entry["Name"], marked, entry))
+        return found
+
     def list_dlm_policies(self):
         dlm = self.client("dlm")
         summaries = dlm.get_lifecycle_policies(aws_retry=True).get("Policies") or []
@@ -789,6 +811,20 @@ class Sweep:
         if current is not None:
             delete_role(self.client("iam"), current)
 
+    def delete_lambda_functions(self, found):
+        try:
+            self.client("lambda").delete_function(aws_retry=True, FunctionName=found["id"])
+        except is_boto3_error_code("ResourceNotFoundException"):
+            pass
+
+    def delete_secrets(self, found):
+        window = self.module.params["secrets_recovery_window_days"]
+        arguments = dict(ForceDeleteWithoutRecovery=True) if window == 0 else dict(RecoveryWindowInDays=window)
+        try:
+            self.client("secretsmanager").delete_secret(aws_retry=True, SecretId=found["id"], **arguments)
+        except is_boto3_error_code("ResourceNotFoundException"):
+            pass
+
     def delete_kms_keys(self, found):
         self.client("kms").schedule_key_deletion(aws_retry=True, KeyId=found["id"],
                                                  PendingWindowInDays=self.module.params["kms_deletion_window_days"])
@@ -830,6 +866,9 @@ class Sweep:
         params = self.module.params
         if not 7 <= params["kms_deletion_window_days"] <= 30:
             self.module.fail_json(msg="kms_deletion_window_days: must be from 7 to 30 (KMS's limits)")
+        if params["secrets_recovery_window_days"] != 0 and not 7 <= params["secrets_recovery_window_days"] <= 30:
+            self.module.fail_json(msg="secrets_recovery_window_days: must be 0 (no recovery) or from 7 to 30 "
+                                      "(Secrets Manager's limits)")
         if params["wait_timeout"] <= 0:
             self.module.fail_json(msg="wait_timeout: must be a positive number of seconds")
         found = self.list_all()
@@ -908,6 +947,7 @@ def main():
         delete_snapshots=dict(type="bool", default=False),
         delete_claim_volumes=dict(type="bool", default=False),
         kms_deletion_window_days=dict(type="int", default=7),
+        secrets_recovery_window_days=dict(type="int", default=7),
         fail_on_remaining=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1200),
     )

@@ -94,6 +94,12 @@ def tagged_for_the_cluster(boto) -> list[str]:
         tags = tags_of(kms.list_resource_tags(KeyId=key["KeyId"])["Tags"], "TagKey", "TagValue")
         if is_the_clusters(tags) and metadata["KeyState"] != "PendingDeletion":
             left.append(f"KMS key {key['KeyId']} ({metadata['KeyState']})")
+    # secrets scheduled for deletion are kept (restorable for 7 days), like the KMS keys pending deletion
+    left += [f"secret {entry['Name']}" for entry in boto("secretsmanager").list_secrets()["SecretList"]
+             if is_the_clusters(tags_of(entry.get("Tags")))]
+    lambdas = boto("lambda")
+    left += [f"Lambda function {f['FunctionName']}" for f in lambdas.list_functions()["Functions"]
+             if is_the_clusters(lambdas.list_tags(Resource=f["FunctionArn"])["Tags"])]
     dlm = boto("dlm")
     for summary in dlm.get_lifecycle_policies()["Policies"]:
         policy = dlm.get_lifecycle_policy(PolicyId=summary["PolicyId"])["Policy"]
@@ -217,6 +223,12 @@ def test_destroy_leaves_nothing_tagged_for_the_cluster(leftovers, run_playbook, 
     assert ("snapshots", leftovers["snapshot"]) in kept  # a backup, kept by default
     key = boto("kms").describe_key(KeyId=f"alias/{CLUSTER}")["KeyMetadata"]
     assert key["KeyState"] == "PendingDeletion" and ("kms_keys", key["KeyId"]) in kept
+    # the applications' secrets are scheduled for deletion (restorable), the rotation function is gone
+    secrets = boto("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    assert [entry["Name"] for entry in secrets if entry.get("DeletedDate")] == [
+        f"llmhub/{CLUSTER}/llm-analytics/api-keys"]
+    assert {entry["ARN"] for entry in secrets} <= {ident for kind, ident in kept if kind == "secrets"}
+    assert boto("lambda").list_functions()["Functions"] == []
     # both VPCs named for the cluster went, the duplicate with its subnets, gateway and route table
     ec2 = boto("ec2")
     assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [leftovers["second_vpc"]]}])["Vpcs"] == []

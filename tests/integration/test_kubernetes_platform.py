@@ -69,8 +69,9 @@ def test_the_run_printed_no_token_and_summarised_steps_6_to_8(built_platform):
     assert summary["kubeconfig"]["server_version"].startswith("v1.35")
     assert summary["storage"] == {"classes": ["gp3", "io2", "gp3-retain"], "default_class": "gp3"}
     assert summary["addons"]["health"] == {"metrics-server": "ACTIVE", "amazon-cloudwatch-observability": "ACTIVE"}
-    assert [line.split()[0] for line in summary["addons"]["releases"]] == ["cluster-autoscaler",
-                                                                          "aws-load-balancer-controller"]
+    assert [line.split()[0] for line in summary["addons"]["releases"]] == [
+        "cluster-autoscaler", "aws-load-balancer-controller", "external-secrets"]
+    assert summary["apps"]["secrets"] == ["llm-analytics/api-keys"]
     assert summary["apps"]["namespaces"] == ["llm-analytics", "llm-batch"]
     assert summary["apps"]["ingress_address"].endswith(".elb.amazonaws.com")
 
@@ -104,6 +105,56 @@ def test_load_balancer_controller_runs_two_replicas_on_different_system_nodes(ku
     assert role.endswith(f":role/{CLUSTER}-aws-load-balancer-controller")
     assert trusted_service_account(boto, role) == "kube-system:aws-load-balancer-controller"
     assert kube.get_json("ingressclass", "alb")["spec"]["controller"] == "ingress.k8s.aws/alb"
+
+
+SECRET = f"llmhub/{CLUSTER}/llm-analytics/api-keys"
+
+
+def synced_secret(kube) -> dict[str, str]:
+    import base64
+
+    data = kube.get_json("secret", "api-keys", "-n", "llm-analytics")["data"]
+    return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+
+def test_the_applications_secret_is_synced_from_secrets_manager_by_the_operator_with_its_scoped_role(kube, boto,
+                                                                                                       node_groups):
+    deployment = kube.get_json("deployment", "external-secrets", "-n", "external-secrets")
+    assert deployment["status"]["availableReplicas"] == 2
+    pods = running_pods(kube, "external-secrets", "app.kubernetes.io/name=external-secrets")
+    assert len(pods) == 2 and {group_of(node_groups, p) for p in pods} == {"system"}
+    account = kube.get_json("serviceaccount", "external-secrets", "-n", "external-secrets")
+    role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role.endswith(f":role/{CLUSTER}-external-secrets")
+    assert trusted_service_account(boto, role) == "external-secrets:external-secrets"
+    policy = boto("iam").get_role_policy(RoleName=f"{CLUSTER}-external-secrets", PolicyName="read-cluster-secrets")
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Resource"].endswith(f":secret:llmhub/{CLUSTER}/*")  # the cluster's path only
+    assert "secretsmanager:GetSecretValue" in statement["Action"]
+
+    store = kube.get_json("clustersecretstore", "secrets-manager")
+    assert store["spec"]["conditions"] == [{"namespaces": ["llm-analytics"]}]
+    assert {c["type"]: c["reason"] for c in store["status"]["conditions"]} == {"Ready": "Valid"}
+    external = kube.get_json("externalsecret", "api-keys", "-n", "llm-analytics")
+    assert [(c["type"], c["status"], c["reason"]) for c in external["status"]["conditions"]] == [
+        ("Ready", "True", "SecretSynced")]
+    secrets = boto("secretsmanager")
+    current = json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"])
+    assert synced_secret(kube) == current and sorted(current) == ["signing_key", "webhook_secret"]
+    described = secrets.describe_secret(SecretId=SECRET)
+    assert described["RotationEnabled"] and described["RotationRules"]["AutomaticallyAfterDays"] == 30
+    assert described["RotationLambdaARN"].endswith(f":function:{CLUSTER}-secrets-rotation")
+
+
+def test_a_rotation_reaches_the_kubernetes_secret_at_the_next_refresh(kube, boto):
+    secrets = boto("secretsmanager")
+    before = synced_secret(kube)
+    secrets.rotate_secret(SecretId=SECRET)  # runs the cluster's rotation function
+    rotated = json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"])
+    assert rotated != before and sorted(rotated) == sorted(before)
+    # the next refresh (refreshInterval 1h; ESO refreshes at once when the object's annotations change)
+    kube.ok("annotate", "externalsecret", "api-keys", "-n", "llm-analytics", "force-sync=rotation-test", "--overwrite")
+    wait_for(lambda: synced_secret(kube) == rotated, timeout=60, what="the rotated value in the Secret")
 
 
 def test_metrics_server_and_container_insights_are_active_managed_addons(kube, boto):
