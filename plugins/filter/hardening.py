@@ -200,7 +200,8 @@ def _hardening_items(facts, kubernetes, settings):
               "backup_dlm_enabled"),
         _item(section, "security_scanning", "Security scanning (Trivy, Falco)", scanners,
               f"running: {', '.join(scanners)}" if scanners
-              else "neither the Trivy operator nor Falco runs in the cluster (not yet managed by this collection)", None),
+              else "neither the Trivy operator nor Falco runs in the cluster (optional add-ons, off by default)",
+              "addons_trivy_operator_enabled"),
     ]
 
 

@@ -14,11 +14,11 @@ pytestmark = pytest.mark.integration
 SHARES_PLATFORM = True
 
 # What the default deploy of site.yml does not make: an HTTPS listener needs an ACM certificate the local
-# inventory lacks, backup.yml makes the DLM policy, and Trivy and Falco are not built yet.
+# inventory lacks, backup.yml makes the DLM policy, and the Trivy operator and Falco are optional add-ons, off.
 NOT_BY_SITE = {
     "encryption_in_transit": "these Ingresses listen on HTTP only: llm-analytics/analytics-api",
     "backups": "run backup.yml (make backup)",
-    "security_scanning": "not yet managed by this collection",
+    "security_scanning": "optional add-ons, off by default",
 }
 
 
@@ -57,14 +57,18 @@ def test_the_report_of_the_default_deploy_passes_every_item_site_builds(built_pl
 
 
 @pytest.mark.mutates_platform
-def test_an_item_flips_when_its_variable_is_turned_off(built_platform, run_playbook, tmp_path):
-    off = ["-e", "hardening_guardduty_eks_runtime_monitoring=false", "-e", "hardening_secrets_rotation_days=0"]
-    applied = run_playbook("site.yml", "--tags", "hardening", *off)
+def test_items_flip_with_their_variables(built_platform, run_playbook, tmp_path):
+    off = ["-e", "hardening_guardduty_eks_runtime_monitoring=false", "-e", "hardening_secrets_rotation_days=0",
+           "-e", "addons_trivy_operator_enabled=true", "-e", "addons_falco_enabled=true"]
+    applied = run_playbook("site.yml", "--tags", "hardening,addons", *off)
     assert applied.rc == 0, applied.failure_messages()
     assert [name.split(" : ")[-1] for name in applied.changed_tasks()] == [
         "Ensure the GuardDuty detector (EKS audit logs, EKS runtime monitoring with its managed add-on)",
-        "Ensure the secrets under the cluster's path (generated values, rotation every hardening_secrets_rotation_days)"]
+        "Ensure the secrets under the cluster's path (generated values, rotation every hardening_secrets_rotation_days)",
+        "Ensure the Trivy operator release (image and configuration scanning; optional)",
+        "Ensure the Falco release (runtime threat detection on every node; optional)"]
     _run, report, items = read_report(run_playbook, tmp_path, *off)
+    assert items["security_scanning"]["ok"] and items["security_scanning"]["reason"] == "running: falco, trivy-operator"
     assert not items["guardduty"]["ok"]
     assert items["guardduty"]["reason"].endswith("off: EKS_RUNTIME_MONITORING")
     assert items["guardduty"]["variable"] == "hardening_guardduty_eks_runtime_monitoring"
@@ -72,4 +76,4 @@ def test_an_item_flips_when_its_variable_is_turned_off(built_platform, run_playb
     assert items["secrets_rotation"]["reason"] == (
         "secrets without rotation: llmhub/llm-analytics-hub-prod-eks/llm-analytics/api-keys")
     assert items["secrets_rotation"]["variable"] == "hardening_secrets_rotation_days"
-    assert report["passed"] == 16
+    assert report["passed"] == 17
