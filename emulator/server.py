@@ -114,6 +114,10 @@ def install_secretsmanager_fixes() -> None:
         # A rotation function ends with AWSPENDING on no version or on the AWSCURRENT one; only AWSPENDING on
         # another version means a rotation still in progress (moto refused the finished state instead).
         found = self.secrets[secret_id] if secret_id in self.secrets else None
+        # Without RotationLambdaARN, RotateSecret rotates with the function already configured (moto dropped it
+        # and then made the empty pending version current).
+        if found is not None and not kwargs.get("rotation_lambda_arn") and getattr(found, "rotation_lambda_arn", ""):
+            kwargs["rotation_lambda_arn"] = found.rotation_lambda_arn
         for version in getattr(found, "versions", {}).values():
             if {"AWSPENDING", "AWSCURRENT"} <= set(version["version_stages"]):
                 version["version_stages"].remove("AWSPENDING")

@@ -40,7 +40,7 @@ SUMMARY = "Show what was built"
 LAYER_TASKS = [IAM_ROLES, KMS_KEY, VPC, SUBNETS, SECURITY_GROUPS, CLUSTER_TASK, NAT_GATEWAYS, LAUNCH_TEMPLATES,
                NODEGROUPS, OIDC_PROVIDER, IRSA_ROLES, ADDONS_BEFORE, ACCESS_ENTRIES, ADDONS_AFTER]
 IRSA = [f"{CLUSTER}-{name}" for name in ("ebs-csi-driver", "cluster-autoscaler", "aws-load-balancer-controller",
-                                         "cloudwatch-observability")]
+                                         "cloudwatch-observability", "external-secrets")]
 GROUPS = ["system", "application", "database"]
 
 

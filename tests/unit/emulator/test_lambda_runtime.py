@@ -147,3 +147,18 @@ def test_a_finished_rotation_leaves_awspending_with_awscurrent_and_the_next_one_
         secrets.rotate_secret(SecretId="s", RotationLambdaARN=function, RotationRules={"AutomaticallyAfterDays": 7})
         seen.add(secrets.get_secret_value(SecretId="s")["SecretString"])
     assert len(seen) == 3
+
+
+def test_a_rotation_without_a_function_uses_the_configured_one(lambdas, role, emulator):
+    secrets = strict(client(emulator.url, "secretsmanager"))
+    function = lambdas.create_function(
+        FunctionName="rotation", Runtime="python3.12", Role=role, Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": ROTATION_ZIP.read_bytes()}, Timeout=30)["FunctionArn"]
+    secrets.create_secret(Name="s", SecretString=json.dumps({"password": "p"}))
+    secrets.rotate_secret(SecretId="s", RotationLambdaARN=function, RotationRules={"AutomaticallyAfterDays": 7})
+    first = secrets.get_secret_value(SecretId="s")["SecretString"]
+    secrets.rotate_secret(SecretId="s")  # "rotate now" in the console: the configured function and schedule
+    described = secrets.describe_secret(SecretId="s")
+    assert described["RotationLambdaARN"] == function and described["RotationRules"]["AutomaticallyAfterDays"] == 7
+    second = json.loads(secrets.get_secret_value(SecretId="s")["SecretString"])
+    assert sorted(second) == ["password"] and json.dumps(second) != first
