@@ -947,7 +947,7 @@ def main():
         delete_snapshots=dict(type="bool", default=False),
         delete_claim_volumes=dict(type="bool", default=False),
         kms_deletion_window_days=dict(type="int", default=7),
-        secrets_recovery_window_days=dict(type="int", default=7),
+        secrets_recovery_window_days=dict(type="int", default=7, no_log=False),
         fail_on_remaining=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1200),
     )

@@ -151,7 +151,7 @@ secrets:
     description:
       description: Description.
       type: str
-    keys:
+    key_names:
       description: Keys of the JSON object it holds.
       type: list
       elements: str
@@ -224,6 +224,15 @@ NAME = re.compile(r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$")
 PATH = re.compile(r"^([A-Za-z0-9_+=.@-]+/)+$")
 KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 DIFF_KEYS = ("description", "keys", "kms_key_id", "rotation_days", "rotation_lambda_arn", "tags")
+# What the module returns: "keys" is "key_names" (a dict's keys() method hides a "keys" field from Jinja's dot).
+OUTWARD_DIFF_KEYS = ("description", "key_names", "kms_key_id", "rotation_days", "rotation_lambda_arn", "tags")
+
+
+def outward(item):
+    """A secret's view as returned: ``key_names`` for ``keys``, without the internal ``scheduled_deletion``."""
+    view = {key: value for key, value in item.items() if key not in ("keys", "scheduled_deletion")}
+    view["key_names"] = item.get("keys", [])
+    return view
 
 
 def validate(module):
@@ -427,14 +436,14 @@ def ensure_present(module, client):
         after = {name: view(entry, keys_after.get(name, before.get(name, {}).get("keys", [])))
                  for name, entry in list_set(client, params["path"]).items() if name in names}
     after.update({name: before[name] for name in undeclared if name not in deleted})
-    result_views = [{key: value for key, value in after[name].items() if key != "scheduled_deletion"}
-                    for name in sorted(after)]
+    result_views = [outward(after[name]) for name in sorted(after)]
     module.exit_json(
         changed=bool(created or updated or restored or deleted),
         secrets=result_views, created=sorted(created), updated=sorted(updated), restored=sorted(restored),
         deleted=deleted,
-        diff=dict(before=diff_view([have for have in before.values() if not have["scheduled_deletion"]], DIFF_KEYS),
-                  after=diff_view(result_views, DIFF_KEYS)),
+        diff=dict(before=diff_view([outward(have) for have in before.values() if not have["scheduled_deletion"]],
+                                   OUTWARD_DIFF_KEYS),
+                  after=diff_view(result_views, OUTWARD_DIFF_KEYS)),
     )
 
 
@@ -460,7 +469,7 @@ def ensure_absent(module, client):
 def main():
     argument_spec = dict(
         path=dict(type="str", required=True),
-        secrets=dict(type="list", elements="dict", default=[], options=dict(
+        secrets=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
             name=dict(type="str", required=True),
             description=dict(type="str", default=""),
             keys=dict(type="list", elements="str", default=["password"], no_log=False),

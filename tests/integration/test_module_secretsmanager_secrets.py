@@ -58,7 +58,7 @@ def test_the_set_is_created_generated_rotated_and_left_alone(fresh_account, run_
     assert made["created"] == plan["created"]
     by_name = {item["name"]: item for item in made["secrets"]}
     api, database = by_name[PATH + "llm-analytics/api"], by_name[PATH + "llm-analytics/database"]
-    assert api["keys"] == ["signing_key", "webhook_secret"] and database["keys"] == ["password", "username"]
+    assert api["key_names"] == ["signing_key", "webhook_secret"] and database["key_names"] == ["password", "username"]
     assert api["rotation_days"] == 30 and database["rotation_days"] == 7
     assert api["rotation_enabled"] and api["rotation_lambda_arn"] == rotation_function
     assert api["arn"].startswith("arn:aws:secretsmanager:") and api["tags"] == TAGS
