@@ -21,7 +21,7 @@ CONTEXT = {
     "iam_cluster_name": "llm-analytics-hub-prod-eks", "iam_kms_alias": "alias/llm-analytics-hub-prod-eks",
     "iam_kms_admin_arns": [], "iam_cluster_role_arn": "arn:aws:iam::123456789012:role/hub-cluster-role",
     "eks_partition": "aws", "eks_aws_region": "us-east-1", "eks_account_id": "123456789012",
-    "eks_cluster_name": "llm-analytics-hub-prod-eks",
+    "eks_cluster_name": "llm-analytics-hub-prod-eks", "eks_secrets_path": "llmhub/llm-analytics-hub-prod-eks/",
 }
 IDENTITY_POLICIES = [
     ("iam", "cluster-kms-policy.json.j2"),
@@ -30,6 +30,7 @@ IDENTITY_POLICIES = [
     ("eks", "cluster-autoscaler-policy.json.j2"),
     ("eks", "aws-load-balancer-controller-policy.json.j2"),
     ("eks", "ebs-csi-kms-policy.json.j2"),
+    ("eks", "external-secrets-policy.json.j2"),
 ]
 
 
