@@ -35,7 +35,7 @@ INVENTORY ?= inventories/local
 CLUSTER ?=
 LIMIT_ARG = $(if $(CLUSTER),--limit $(CLUSTER))
 
-.PHONY: help setup plan apply destroy drift hardening-report venv k8s-clients ee-context collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
+.PHONY: help setup plan apply upgrade ami-refresh destroy drift hardening-report venv k8s-clients ee-context collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -98,7 +98,7 @@ LOCAL_CLUSTER := llm-analytics-hub-prod-eks
 define operations_step
 	@if [ "$(INVENTORY)" = inventories/local ]; then \
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m emulator run --profile instant -- bash -c \
-			'for p in $(1); do ansible-playbook -i $(INVENTORY) $(LIMIT_ARG) playbooks/$$p >/dev/null || exit; done; ansible-playbook -i $(INVENTORY) $(LIMIT_ARG) $(2)'; \
+			'for p in $(1); do ansible-playbook -i $(INVENTORY) $(LIMIT_ARG) playbooks/$$p $(3) >/dev/null || exit; done; ansible-playbook -i $(INVENTORY) $(LIMIT_ARG) $(2)'; \
 	else PATH="$(CURDIR)/$(BIN):$$PATH" ansible-playbook -i $(INVENTORY) $(LIMIT_ARG) $(2); fi
 endef
 
@@ -118,6 +118,14 @@ drift: $(BOOTSTRAP) ## What differs between AWS (and the managed Kubernetes obje
 
 hardening-report: $(BOOTSTRAP) ## The overview's security checklist from the live account and cluster, with the reason per item (report in .artifacts/hardening/)
 	$(call operations_step,setup.yml site.yml,playbooks/hardening_report.yml)
+
+# The version `make upgrade` builds the local platform at before upgrading it.
+FROM ?= 1.34
+upgrade: $(BOOTSTRAP) ## Kubernetes upgrade by one minor version: upgrade.yml [VERSION=<1.xx>] (pre-checks, control plane, add-ons, node groups one at a time; local: built at FROM=1.34 first)
+	$(call operations_step,setup.yml site.yml,playbooks/upgrade.yml $(if $(VERSION),-e eks_version=$(VERSION)),-e eks_version=$(FROM))
+
+ami-refresh: $(BOOTSTRAP) ## Monthly maintenance: node groups one at a time to the latest AMI release of their version [NODEGROUPS=<a,b>]
+	$(call operations_step,setup.yml site.yml,playbooks/ami_refresh.yml $(if $(NODEGROUPS),-e nodegroups_only=$(NODEGROUPS)))
 
 destroy: $(BOOTSTRAP) ## Teardown: destroy.yml CLUSTER=<name> (the confirmation), reverse order, then a sweep for leftovers
 	@test -n "$(CLUSTER)$(filter inventories/local,$(INVENTORY))" || { echo "make destroy CLUSTER=<cluster name>: the name is the confirmation" >&2; exit 2; }

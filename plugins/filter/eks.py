@@ -155,6 +155,51 @@ def eks_addon_versions(addons):
     return [f"{addon['name']} {addon.get('version') or '?'}" for addon in addons or []]
 
 
+def _cell(value):
+    return "-" if value in (None, "") else str(value).replace("|", "\\|")
+
+
+def eks_upgrade_report_markdown(before, after=None, check_mode=False):
+    """The ``upgrade`` of llmhub.eks.eks_upgrade_info before the run (the plan) and, when given, after it, as Markdown.
+
+    One row per component (control plane, each add-on, each node group) with its version before, the version planned
+    and, after the run, the version read back; then the problems the pre-checks found.
+    """
+    before = before or {}
+    target = before.get("target_version")
+    title = f"# Upgrade of {before.get('cluster') or 'the cluster'} to Kubernetes {target}"
+    mode = ("check mode: what upgrade.yml would do" if check_mode
+            else "the plan (before any change)" if after is None else "done")
+    lines = [title, "", f"Status: {mode}.", ""]
+    after_addons = {a["name"]: a for a in (after or {}).get("addons") or []}
+    after_groups = {g["name"]: g for g in (after or {}).get("nodegroups") or []}
+    header = "| component | before | planned |" + (" after |" if after is not None else "")
+    lines += [header, "|---|---|---|" + ("---|" if after is not None else "")]
+
+    def row(name, was, planned, now=None):
+        cells = [name, _cell(was), _cell(planned)] + ([_cell(now)] if after is not None else [])
+        lines.append("| " + " | ".join(cells) + " |")
+
+    plane = before.get("control_plane") or {}
+    row("control plane", before.get("current_version"), plane.get("to") or before.get("current_version"),
+        (after or {}).get("current_version"))
+    for addon in before.get("addons") or []:
+        now = after_addons.get(addon["name"], {})
+        row(f"add-on {addon['name']}", addon.get("from"), addon.get("to"), now.get("from"))
+    for group in before.get("nodegroups") or []:
+        now = after_groups.get(group["name"], {})
+        was = f"{group.get('from')} ({group.get('release_version')})" if group.get("release_version") else group.get(
+            "from")
+        current = (f"{now.get('from')} ({now.get('release_version')})" if now.get("release_version")
+                   else now.get("from"))
+        row(f"node group {group['name']}", was, f"{group.get('to')} (latest AMI release)", current)
+    problems = before.get("problems") or []
+    if problems:
+        lines += ["", "Problems found before any change (nothing was changed):", ""]
+        lines += [f"- {problem}" for problem in problems]
+    return "\n".join(lines) + "\n"
+
+
 class FilterModule:
     """EKS role filters."""
 
@@ -165,4 +210,5 @@ class FilterModule:
             "eks_validate_settings": eks_validate_settings,
             "eks_named_items": eks_named_items,
             "eks_addon_versions": eks_addon_versions,
+            "eks_upgrade_report_markdown": eks_upgrade_report_markdown,
         }

@@ -31,6 +31,7 @@ SCALING_KEYS = ("min_size", "desired_size", "max_size")
 DISK_KEYS = ("size_gb", "type", "iops", "throughput")
 TAINT_KEYS = ("key", "value", "effect")
 UPDATE_CONFIG_KEYS = ("max_unavailable", "max_unavailable_percentage")
+KUBERNETES_MINOR = re.compile(r"^[1-9][0-9]*\.[0-9]+$")
 
 
 def _fail(where, message):
@@ -176,7 +177,30 @@ def nodegroups_plan(settings):
             **({"release_version": group["release_version"]} if group.get("release_version") else {}),
         })
     recreate = recreate_names(settings.get("nodegroups_recreate"), names)
-    return {"launch_templates": templates, "nodegroups": groups, "recreate": recreate}
+    only = recreate_names(settings.get("nodegroups_only"), names, variable="nodegroups_only")
+    roll_version = settings.get("nodegroups_roll_version")
+    if roll_version not in (None, "") and not KUBERNETES_MINOR.match(str(roll_version)):
+        _fail("nodegroups_roll_version", f"{roll_version!r} must be a Kubernetes minor version such as '1.35' "
+                                         "(or empty: each group keeps its version)")
+    return {"launch_templates": templates, "nodegroups": groups, "recreate": recreate, "only": only}
+
+
+def nodegroups_rolled(groups, only=None, version=None):
+    """The placed groups an AMI refresh or an upgrade rolls, one module call each, in order.
+
+    ``only`` (names, empty: every group) selects them; each gets ``release_version: latest`` (the newest EKS optimized
+    AMI of its type, read by eks_nodegroups from SSM) unless its definition pins a release, and ``version`` when given
+    (the upgrade's target Kubernetes version; empty: the group keeps its own).
+    """
+    rolled = []
+    for group in groups or []:
+        if only and group["name"] not in only:
+            continue
+        spec = {**group, "release_version": group.get("release_version") or "latest"}
+        if version not in (None, ""):
+            spec["version"] = str(version)
+        rolled.append(spec)
+    return rolled
 
 
 def recreate_names(value, names, variable="nodegroups_recreate"):
@@ -232,4 +256,5 @@ class FilterModule:
         return {
             "nodegroups_plan": nodegroups_plan,
             "nodegroups_placed": nodegroups_placed,
+            "nodegroups_rolled": nodegroups_rolled,
         }

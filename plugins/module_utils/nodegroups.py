@@ -322,6 +322,12 @@ def _group_problems(where, group):
                             "launch template (llmhub.eks.ec2_launch_templates root_volume.size_gb)")
     if group.get("disk_size") is not None and group["disk_size"] < 1:
         problems.append(f"{where}.disk_size: {group['disk_size']} must be at least 1 GiB")
+    version = group.get("version")
+    if version is not None and not KUBERNETES_MINOR.match(str(version)):
+        problems.append(f"{where}.version: {version!r} must be a Kubernetes minor version such as '1.35'")
+    if group.get("release_version") == "latest" and ami_release_parameter(group.get("ami_type") or "", "1.0") is None:
+        problems.append(f"{where}.release_version: latest is known for the AMI types {sorted(AMI_RELEASE_PARAMETERS)}"
+                        f", not {group.get('ami_type')!r}; give the release version")
     return problems
 
 
@@ -470,9 +476,15 @@ def immutable_changes(current, target):
     return changes
 
 
-def version_change(current, launch_template_version=None, release_version=None):
-    """The parameters of UpdateNodegroupVersion (without names) or None when nothing changes."""
+def version_change(current, launch_template_version=None, release_version=None, version=None):
+    """The parameters of UpdateNodegroupVersion (without names) or None when nothing changes.
+
+    ``version`` (Kubernetes) different from the node group's is sent with ``release_version`` when given (EKS takes
+    the latest AMI release of the new version otherwise).
+    """
     params = {}
+    if version is not None and current.get("version") != str(version):
+        params["version"] = str(version)
     template = current.get("launchTemplate") or {}
     if launch_template_version is not None and template and str(template.get("version")) != str(launch_template_version):
         params["launchTemplate"] = {"id": template["id"], "version": str(launch_template_version)} if template.get(
@@ -480,6 +492,38 @@ def version_change(current, launch_template_version=None, release_version=None):
     if release_version and current.get("releaseVersion") != release_version:
         params["releaseVersion"] = release_version
     return params or None
+
+
+# The public SSM parameters naming the latest EKS optimized AMI release of a Kubernetes version, per AMI type
+# (https://docs.aws.amazon.com/eks/latest/userguide/retrieve-ami-id.html and retrieve-ami-id-bottlerocket.html).
+_EKS_AMI = "/aws/service/eks/optimized-ami/{version}/"
+AMI_RELEASE_PARAMETERS = {
+    "AL2023_x86_64_STANDARD": _EKS_AMI + "amazon-linux-2023/x86_64/standard/recommended/release_version",
+    "AL2023_ARM_64_STANDARD": _EKS_AMI + "amazon-linux-2023/arm64/standard/recommended/release_version",
+    "AL2023_x86_64_NVIDIA": _EKS_AMI + "amazon-linux-2023/x86_64/nvidia/recommended/release_version",
+    "AL2023_ARM_64_NVIDIA": _EKS_AMI + "amazon-linux-2023/arm64/nvidia/recommended/release_version",
+    "AL2023_x86_64_NEURON": _EKS_AMI + "amazon-linux-2023/x86_64/neuron/recommended/release_version",
+    "AL2_x86_64": _EKS_AMI + "amazon-linux-2/recommended/release_version",
+    "AL2_x86_64_GPU": _EKS_AMI + "amazon-linux-2-gpu/recommended/release_version",
+    "AL2_ARM_64": _EKS_AMI + "amazon-linux-2-arm64/recommended/release_version",
+    "BOTTLEROCKET_x86_64": "/aws/service/bottlerocket/aws-k8s-{version}/x86_64/latest/image_version",
+    "BOTTLEROCKET_ARM_64": "/aws/service/bottlerocket/aws-k8s-{version}/arm64/latest/image_version",
+    "BOTTLEROCKET_x86_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/x86_64/latest/image_version",
+    "BOTTLEROCKET_ARM_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/arm64/latest/image_version",
+}
+KUBERNETES_MINOR = re.compile(r"^[1-9][0-9]*\.[0-9]+$")
+
+
+def ami_release_parameter(ami_type, version):
+    """The SSM parameter holding the latest AMI release of ``ami_type`` for Kubernetes ``version``, or None."""
+    template = AMI_RELEASE_PARAMETERS.get(ami_type)
+    return template.format(version=version) if template else None
+
+
+def minor_of(version):
+    """``"1.34"`` as ``(1, 34)``; None for anything else."""
+    match = KUBERNETES_MINOR.match(str(version or ""))
+    return tuple(int(part) for part in str(version).split(".")) if match else None
 
 
 def nodegroup_view(nodegroup):

@@ -72,8 +72,23 @@ options:
         description: AMI type of the nodes.
         type: str
         default: AL2023_x86_64_STANDARD
+      version:
+        description:
+          - Kubernetes minor version of the nodes, e.g. C("1.35"). When omitted a new node group gets the cluster's
+            version and an existing one keeps its own (not managed).
+          - A version newer than the group's is an in-place upgrade (C(UpdateNodegroupVersion)) - EKS replaces the
+            nodes, draining each one with the Eviction API, so PodDisruptionBudgets are respected (see
+            O(force_update)). It cannot be newer than the cluster's version nor older than the group's.
+        type: str
       release_version:
-        description: AMI release version; the latest for the cluster's version when omitted (not managed afterwards).
+        description:
+          - AMI release version, e.g. C(1.35.0-20261118); when omitted a new node group gets the latest release
+            for its Kubernetes version and an existing one keeps its own (not managed).
+          - V(latest) is the latest release of the EKS optimized AMI for the group's AMI type and Kubernetes version,
+            read from its public SSM parameter (e.g.
+            C(/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/release_version));
+            a group on an older release is updated to it (the monthly AMI refresh), its nodes replaced as for
+            O(nodegroups[].version).
         type: str
       scaling:
         description: Sizes of the node group. Required with O(state=present).
@@ -164,6 +179,12 @@ options:
     type: list
     elements: str
     default: []
+  force_update:
+    description:
+      - Version and AMI release updates (C(UpdateNodegroupVersion)) with C(force), which deletes pods that a
+        PodDisruptionBudget keeps from being evicted instead of failing the update with C(PodEvictionFailure).
+    type: bool
+    default: false
   wait:
     description:
       - Whether to wait until every created or updated node group is V(ACTIVE) (and deleted ones are gone).
@@ -378,7 +399,9 @@ from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import descr
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import failure_reason
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import find_launch_templates
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import immutable_changes
+from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import ami_release_parameter
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import labels_change
+from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import minor_of
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import nodegroup_view
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import resolve_subnets_in_vpc
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import scaling_change
@@ -404,6 +427,8 @@ class Run:
         self.cluster_name = module.params["cluster_name"]
         self.eks = eks_client(module)
         self.deadline = time.monotonic() + module.params["wait_timeout"]
+        self.cluster_version = None
+        self.force_update = module.params["force_update"]
 
     def remaining(self):
         return max(1.0, self.deadline - time.monotonic())
@@ -555,7 +580,16 @@ def plan_group(run, index, spec, current, target):
     }
     plan["config"] = {key: value for key, value in config.items() if value} or None
     template = target.get("template") or {}
-    plan["version"] = version_change(current, template.get("version"), spec.get("release_version"))
+    version = spec.get("version")
+    if version is not None and version != current.get("version"):
+        cluster_version = run.cluster_version or version
+        if minor_of(version) > minor_of(cluster_version):
+            plan["problems"].append(f"{where}: version {version} is newer than the cluster's {cluster_version}; "
+                                    "upgrade the control plane first")
+        elif current.get("version") and minor_of(version) < minor_of(current["version"]):
+            plan["problems"].append(f"{where}: version {version} is older than the node group's "
+                                    f"{current['version']}; EKS cannot downgrade nodes")
+    plan["version"] = version_change(current, template.get("version"), spec.get("release_version"), version)
     if plan["tags"] is not None:
         plan["tags_set"], plan["tags_unset"] = compare_aws_tags(current.get("tags") or {}, plan["tags"],
                                                                 purge_tags=module.params["purge_tags"])
@@ -614,7 +648,7 @@ def _planned_view(plan):
         "launch_template": dict(template) if template else None,
         "disk_size": None if template else (spec.get("disk_size") or before.get("disk_size")),
         "release_version": spec.get("release_version") or before.get("release_version"),
-        "version": before.get("version"),
+        "version": spec.get("version") or before.get("version"),
         "health_issues": before.get("health_issues", []),
         "tags": tags,
     }
@@ -655,6 +689,8 @@ def create_params(run, plan):
         params["diskSize"] = spec["disk_size"]
     if spec.get("release_version"):
         params["releaseVersion"] = spec["release_version"]
+    if spec.get("version"):
+        params["version"] = spec["version"]
     return params
 
 
@@ -760,8 +796,9 @@ def execute(run, plan):
     if plan["version"]:
         if last:
             settle(run, name, last, description=f"the configuration update of node group {name}")
+        force = {"force": True} if run.force_update else {}
         last = run.eks.update_nodegroup_version(aws_retry=True, clusterName=run.cluster_name, nodegroupName=name,
-                                                **plan["version"])["update"]["id"]
+                                                **plan["version"], **force)["update"]["id"]
     return last
 
 
@@ -774,6 +811,37 @@ def attempt(run, plan, step=execute):
 
 
 # --------------------------------------------------------------------------- states
+
+
+def resolve_latest_releases(run, specs, current):
+    """``specs`` with every ``release_version: latest`` replaced by the release its public SSM parameter names.
+
+    The release is that of the group's AMI type for the Kubernetes version it will run: O(nodegroups[].version),
+    else its current version, else the cluster's. Parameters are read once each, concurrently.
+    """
+    wanted = {}
+    for spec in specs:
+        if spec.get("release_version") == "latest":
+            version = spec.get("version") or (current.get(spec["name"]) or {}).get("version") or run.cluster_version
+            wanted[spec["name"]] = ami_release_parameter(spec["ami_type"], version)
+    if not wanted:
+        return specs
+    ssm = retrying_client(run.module, "ssm")
+    names = sorted(set(wanted.values()))
+
+    def read(name):
+        try:
+            return ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"]
+        except is_boto3_error_code("ParameterNotFound"):
+            return None
+
+    found = dict(zip(names, run_concurrently(read, names, "read the latest AMI releases")))
+    missing = sorted({name for name in names if found[name] is None})
+    if missing:
+        run.module.fail_json(msg=f"nodegroups: there is no AMI release for {', '.join(missing)} (the public SSM "
+                                 "parameter of the AMI type and Kubernetes version); give release_version explicitly")
+    return [{**spec, "release_version": found[wanted[spec["name"]]]} if spec["name"] in wanted else spec
+            for spec in specs]
 
 
 def wait_until_cluster_active(run):
@@ -809,7 +877,9 @@ def ensure_present(run):
         module.fail_json(msg=f"cluster_name: the cluster {run.cluster_name} is {status}; node groups "
                              "can only be changed while it is ACTIVE (wait for the cluster, then run again)")
     lenient = module.check_mode
+    run.cluster_version = (cluster or {}).get("version")
     current = current_nodegroups(run, [spec["name"] for spec in specs]) if cluster else {}
+    specs = resolve_latest_releases(run, specs, current)
     resolvers = [("node roles", partial(resolve_roles, run, specs, lenient)),
                  ("subnets", partial(resolve_subnets, run, specs, cluster, lenient)),
                  ("launch templates", partial(resolve_templates, run, specs, lenient))]
@@ -939,6 +1009,7 @@ def main():
                 capacity_type=dict(type="str", default="ON_DEMAND"),
                 instance_types=dict(type="list", elements="str"),
                 ami_type=dict(type="str", default="AL2023_x86_64_STANDARD"),
+                version=dict(type="str"),
                 release_version=dict(type="str"),
                 scaling=dict(
                     type="dict",
@@ -979,6 +1050,7 @@ def main():
             ),
         ),
         enforce_desired_size=dict(type="bool", default=False),
+        force_update=dict(type="bool", default=False),
         recreate=dict(type="list", elements="str", default=[]),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),

@@ -353,6 +353,8 @@ class FakeEks:
 
 class FakeRun:
     cluster_name = "hub"
+    force_update = False
+    cluster_version = "1.35"
 
     def __init__(self, eks):
         self.eks = eks
