@@ -50,13 +50,14 @@ def _version_key(version):
 
 
 def upgrade_plan(cluster, target, nodegroups, installed_addons, addon_versions, declared_addons,
-                 pinned_releases=None, variable="eks_version", addons_variable="eks_addons"):
+                 pinned_releases=None, variable="eks_version"):
     """The upgrade of ``cluster`` to ``target``: what moves, and the problems that stop it.
 
     ``cluster``: DescribeCluster's ``cluster`` (or None); ``nodegroups``: DescribeNodegroup answers;
     ``installed_addons``: {name: DescribeAddon's ``addon``}; ``addon_versions``: {name: DescribeAddonVersions'
-    ``addonVersions`` for ``target``}; ``declared_addons``: [{name, version}] the eks role manages (``latest`` or a
-    pinned version); ``pinned_releases``: {node group: release_version pinned in its definition}.
+    ``addonVersions`` for ``target``}; ``declared_addons``: [{name, version, where}] the roles manage (``latest``
+    or a pinned version; ``where`` names the variable and index, ``addons[i]`` when absent); ``pinned_releases``:
+    {node group: release_version pinned in its definition}.
     """
     problems = []
     plan = {"cluster": (cluster or {}).get("name"), "current_version": None, "target_version": target, "control_plane": None, "addons": [],
@@ -104,13 +105,13 @@ def upgrade_plan(cluster, target, nodegroups, installed_addons, addon_versions, 
                                    "release_version": group.get("releaseVersion"), "status": status,
                                    "changes": version != target})
 
-    declared = {spec["name"]: (index, spec.get("version") or "latest") for index, spec in
-                enumerate(declared_addons or [])}
+    declared = {spec["name"]: (spec.get("where") or f"addons[{index}]", spec.get("version") or "latest")
+                for index, spec in enumerate(declared_addons or [])}
     for name in sorted(set(declared) | set(installed_addons or {})):
         installed = (installed_addons or {}).get(name) or {}
         have = installed.get("addonVersion")
         compatible = compatible_versions((addon_versions or {}).get(name), target)
-        index, wanted = declared.get(name, (None, None))
+        where, wanted = declared.get(name, (None, None))
         if wanted is None:
             # Installed by someone else: the eks role leaves it alone, but an incompatible one breaks after the
             # control plane moves.
@@ -121,7 +122,7 @@ def upgrade_plan(cluster, target, nodegroups, installed_addons, addon_versions, 
             continue
         if wanted == "latest":
             if not compatible:
-                problems.append(f"{addons_variable}[{index}] ({name}): EKS lists no version compatible with "
+                problems.append(f"{where} ({name}): EKS lists no version compatible with "
                                 f"Kubernetes {target}")
                 continue
             to = compatible[0]
@@ -129,7 +130,7 @@ def upgrade_plan(cluster, target, nodegroups, installed_addons, addon_versions, 
                 to = have
         else:
             if wanted not in compatible:
-                problems.append(f"{addons_variable}[{index}].version: {name} {wanted} is not compatible with "
+                problems.append(f"{where}.version: {name} {wanted} is not compatible with "
                                 f"Kubernetes {target}; set it to latest or to one of {compatible[:3] or 'none'}")
                 continue
             to = wanted

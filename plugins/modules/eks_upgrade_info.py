@@ -35,8 +35,9 @@ options:
     description:
       - The add-ons the playbook manages, as M(llmhub.eks.eks_addon) takes them; only C(name) and C(version)
         (V(latest), the default, is the newest version compatible with the target; anything else is pinned) are read.
-    type: list
-    elements: dict
+      - A list, or a dictionary of such lists keyed by the variable that declares them, so that a problem names the
+        variable and the index (C(eks_addons_before_compute[1].version)).
+    type: raw
     default: []
   nodegroup_releases:
     description: AMI release versions pinned in node group definitions, by node group name.
@@ -58,9 +59,10 @@ EXAMPLES = r"""
     cluster_name: llm-analytics-hub-prod-eks
     target_version: "1.35"
     addons:
-      - name: vpc-cni
-      - name: kube-proxy
-        version: v1.35.0-eksbuild.2
+      eks_addons_before_compute:
+        - name: vpc-cni
+        - name: kube-proxy
+          version: v1.35.0-eksbuild.2
   register: upgrade_plan
 """
 
@@ -129,6 +131,21 @@ def read_compatible(eks, names, target):
     return dict(zip(names, run_concurrently(versions, names, "list the add-on versions for the target")))
 
 
+def declared_addons(module, value):
+    """[{name, version, where}] of the ``addons`` option, ``where`` naming the variable and index of each."""
+    groups = value.items() if isinstance(value, dict) else [("addons", value)]
+    declared = []
+    for variable, specs in groups:
+        if not isinstance(specs, list):
+            module.fail_json(msg=f"addons: {variable} must be a list of add-ons, got {type(specs).__name__}")
+        for index, spec in enumerate(specs):
+            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+                module.fail_json(msg=f"{variable}[{index}].name: required (the add-on name, e.g. vpc-cni)")
+            declared.append({"name": spec["name"], "version": str(spec.get("version") or "latest"),
+                             "where": f"{variable}[{index}]"})
+    return declared
+
+
 def inspect(module):
     params = module.params
     eks = retrying_client(module, "eks")
@@ -142,7 +159,7 @@ def inspect(module):
     names = sorted({spec["name"] for spec in params["addons"]} | set(installed))
     compatible = read_compatible(eks, names, target) if cluster and names else {}
     plan = upgrade_plan(cluster, target, nodegroups, installed, compatible, params["addons"],
-                        params["nodegroup_releases"])
+                        params["nodegroup_releases"], variable="eks_version")
     if plan["problems"] and params["fail_on_problems"]:
         module.fail_json(msg=f"The upgrade of {params['cluster_name']} to Kubernetes {target or '?'} "
                              "cannot start (nothing was changed): " + "; ".join(plan["problems"]), upgrade=plan)
@@ -153,16 +170,12 @@ def main():
     argument_spec = dict(
         cluster_name=dict(type="str", required=True),
         target_version=dict(type="str"),
-        addons=dict(type="list", elements="dict", default=[]),
+        addons=dict(type="raw", default=[]),
         nodegroup_releases=dict(type="dict", default={}),
         fail_on_problems=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    for index, spec in enumerate(module.params["addons"]):
-        if not isinstance(spec.get("name"), str) or not spec["name"]:
-            module.fail_json(msg=f"addons[{index}].name: required (the add-on name, e.g. vpc-cni)")
-    module.params["addons"] = [{"name": spec["name"], "version": str(spec.get("version") or "latest")}
-                               for spec in module.params["addons"]]
+    module.params["addons"] = declared_addons(module, module.params["addons"])
     if module.params["target_version"] is not None and minor(module.params["target_version"]) is None:
         module.fail_json(msg=f"target_version: {module.params['target_version']!r} must be a Kubernetes minor version "
                              "such as '1.35'")

@@ -31,7 +31,7 @@ def test_validate_entry_point_declares_every_option_of_the_others(spec_file):
             assert validate[option] == definition, f"{spec_file}: {name}.{option} differs from validate's"
 
 
-@pytest.mark.parametrize("playbook", ["site.yml", "destroy.yml"])
+@pytest.mark.parametrize("playbook", ["site.yml", "destroy.yml", "upgrade.yml", "ami_refresh.yml"])
 def test_playbooks_validate_once_in_the_preflight(playbook):
     plays = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
     imports = [task for task in plays[0]["tasks"] if "ansible.builtin.import_role" in task]
@@ -41,3 +41,10 @@ def test_playbooks_validate_once_in_the_preflight(playbook):
     assert rest
     for task in rest:
         assert task["ansible.builtin.import_role"].get("rolespec_validate") is False, task["name"]
+
+
+def test_the_hardening_and_apps_roles_default_to_the_same_application_secrets():
+    """Both roles read llmhub_app_secrets; each runs alone, so each has the default: the two must not drift."""
+    hardening = yaml.safe_load((ROOT / "roles" / "hardening" / "vars" / "main.yml").read_text())
+    apps = yaml.safe_load((ROOT / "roles" / "apps" / "defaults" / "main.yml").read_text())
+    assert hardening["hardening_default_app_secrets"] == apps["apps_default_app_secrets"]

@@ -87,9 +87,10 @@ def test_a_node_group_behind_the_control_plane_stops_the_next_upgrade():
 
 
 def test_a_pinned_addon_incompatible_with_the_target_is_caught_before_any_change():
-    declared = [{"name": "vpc-cni", "version": "latest"}, {"name": "kube-proxy", "version": "v1.33.5-eksbuild.2"}]
+    declared = [{"name": "vpc-cni", "version": "latest"},
+                {"name": "kube-proxy", "version": "v1.33.5-eksbuild.2", "where": "eks_addons_before_compute[1]"}]
     [problem] = plan(declared_addons=declared)["problems"]
-    assert problem == ("eks_addons[1].version: kube-proxy v1.33.5-eksbuild.2 is not compatible with Kubernetes "
+    assert problem == ("eks_addons_before_compute[1].version: kube-proxy v1.33.5-eksbuild.2 is not compatible with Kubernetes "
                        "1.34; set it to latest or to one of ['v1.34.2-eksbuild.1', 'v1.34.0-eksbuild.4']")
 
 
