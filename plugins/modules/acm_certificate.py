@@ -14,7 +14,7 @@ description:
   - Ensures a public certificate of AWS Certificate Manager (ACM) for O(domain_name) and
     O(subject_alternative_names), validated by DNS, as Terraform's C(aws_acm_certificate),
     C(aws_route53_record) (the validation records) and C(aws_acm_certificate_validation) do together.
-  - Finds the certificate first (ACM C(ListCertificates) and C(DescribeCertificate)): an C(ISSUED) or
+  - Finds the certificate first (ACM C(ListCertificates) and C(DescribeCertificate)), an C(ISSUED) or
     C(PENDING_VALIDATION) certificate of the same names and key algorithm (and the C(Name) tag O(name) when given)
     is the one managed; otherwise it requests one (C(RequestCertificate) with an idempotency token, so a retried
     request within the hour does not make a second one).
@@ -30,7 +30,7 @@ description:
   - With O(state=absent) the certificates of O(domain_name) (with the C(Name) tag O(name), whatever their names and
     key algorithm; without O(name), those of the same names and key algorithm) are deleted, and their validation
     records in O(hosted_zone) unless another certificate of the account still uses them. ACM refuses to delete a
-    certificate a load balancer uses (C(ResourceInUseException)): delete the listener (the Ingress) first.
+    certificate a load balancer uses (C(ResourceInUseException)); delete the listener (the Ingress) first.
   - No module of amazon.aws manages ACM certificates; C(community.aws.acm_certificate) only imports them.
 author:
   - LLM Analytics Hub platform team (@llmhub)
