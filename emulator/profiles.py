@@ -33,6 +33,7 @@ TRANSITION_KINDS = (
     "eks_addon_delete",
     "eks_addon_update",
     "k8s_pod_start",
+    "acm_certificate_validation",
 )
 _OTHER_KEYS = ("scale", "api_call_ms", "description")
 

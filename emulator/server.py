@@ -17,7 +17,7 @@ from .lifecycle import TRACKER  # noqa: E402
 
 def install_patches() -> None:
     """Patch moto's models once: timed lifecycles, EKS fields, faster IAM."""
-    from . import ec2_offerings, eks_cluster_patches, lambda_runtime, lifecycle
+    from . import acm, ec2_offerings, eks_cluster_patches, lambda_runtime, lifecycle
     from .k8s import clusters, eks_bridge
 
     lifecycle.install_ec2_patches()
@@ -32,6 +32,7 @@ def install_patches() -> None:
     install_secretsmanager_fixes()
     ec2_offerings.install()
     lambda_runtime.install()  # Python functions run without Docker (Secrets Manager rotations)
+    acm.install()  # DNS validation through the account's Route 53 zones
 
 
 def install_ec2_speedups() -> None:

@@ -113,8 +113,9 @@ def _data_items(facts, kubernetes):
               "iam_kms_key_rotation"),
         _item(section, "encryption_in_transit", "Encryption in transit (TLS)", not without_tls,
               "the API server is TLS only; every ALB Ingress has an HTTPS listener" if not without_tls
-              else f"the API server is TLS only, but these Ingresses listen on HTTP only: {', '.join(without_tls)}",
-              "apps_example_app.ingress.certificate_arn"),
+              else f"the API server is TLS only, but these Ingresses listen on HTTP only: {', '.join(without_tls)} (set "
+                   "hardening_tls_domain_name for an ACM certificate, or apps_example_app.ingress.certificate_arn)",
+              "hardening_tls_domain_name"),
         _item(section, "encrypted_volumes", "Encrypted EBS volumes", classes and not plain,
               f"every EBS storage class encrypts ({', '.join(c['name'] for c in classes)})" if classes and not plain
               else (f"storage classes without encryption: {', '.join(plain)}" if plain else "no EBS storage class"),

@@ -13,10 +13,9 @@ pytestmark = pytest.mark.integration
 # Reads the platform the other sharing modules read (tests/support/shared_platform.py).
 SHARES_PLATFORM = True
 
-# What the default deploy of site.yml does not make: an HTTPS listener needs an ACM certificate the local
-# inventory lacks, backup.yml makes the DLM policy, and the Trivy operator and Falco are optional add-ons, off.
+# What the default deploy of site.yml does not make: backup.yml makes the DLM policy, and the Trivy operator and
+# Falco are optional add-ons, off. (The local inventory's ACM certificate gives the ingress its HTTPS listener.)
 NOT_BY_SITE = {
-    "encryption_in_transit": "these Ingresses listen on HTTP only: llm-analytics/analytics-api",
     "backups": "run backup.yml (make backup)",
     "security_scanning": "optional add-ons, off by default",
 }
@@ -40,7 +39,9 @@ def test_the_report_of_the_default_deploy_passes_every_item_site_builds(built_pl
     assert {name: item["reason"] for name, item in items.items() if not item["ok"]}.keys() == NOT_BY_SITE.keys()
     for name, reason in NOT_BY_SITE.items():
         assert reason in items[name]["reason"], items[name]
-    assert report["total"] == 21 and report["passed"] == 18
+    assert report["total"] == 21 and report["passed"] == 19
+    assert items["encryption_in_transit"]["reason"] == (
+        "the API server is TLS only; every ALB Ingress has an HTTPS listener")
     assert items["secrets_management"]["reason"] == "1 Secrets Manager secrets tagged for the cluster"
     assert items["secrets_rotation"]["reason"] == "rotation on for 1 secrets"
     assert items["waf"]["reason"].startswith(f"web ACL {CLUSTER}-waf with AWSManagedRulesCommonRuleSet, "
@@ -51,9 +52,35 @@ def test_the_report_of_the_default_deploy_passes_every_item_site_builds(built_pl
     assert items["pod_security_admission"]["reason"] == "llm-analytics enforce restricted"
     # Markdown beside it and in the output; the report handed to AWX
     markdown = (tmp_path / f"{CLUSTER}.md").read_text(encoding="utf-8")
-    assert markdown.startswith(f"# Hardening report: {CLUSTER}\n\n18 of 21 items pass.\n")
+    assert markdown.startswith(f"# Hardening report: {CLUSTER}\n\n19 of 21 items pass.\n")
     shown = run.task_results()["Show the report"]["msg"]
     assert shown == markdown.splitlines()
+
+
+def test_the_ingress_listens_on_https_with_the_hardening_certificate(built_platform, boto):
+    """The local inventory's domain: an ACM certificate issued through the hosted zone the hardening role made
+    (validation CNAMEs in it), on the example ALB's HTTPS:443 listener, HTTP:80 redirecting to it."""
+    acm, route53, elbv2 = boto("acm"), boto("route53"), boto("elbv2")
+    summaries = [c for c in acm.list_certificates(CertificateStatuses=["ISSUED"])["CertificateSummaryList"]
+                 if c["DomainName"] == "llm-analytics.example.com"]
+    assert len(summaries) == 1
+    certificate = acm.describe_certificate(CertificateArn=summaries[0]["CertificateArn"])["Certificate"]
+    tags = {t["Key"]: t["Value"] for t in acm.list_tags_for_certificate(CertificateArn=certificate["CertificateArn"])
+            ["Tags"]}
+    assert tags["Name"] == f"{CLUSTER}-tls" and tags["llmhub.io/cluster"] == CLUSTER
+    zones = route53.list_hosted_zones_by_name(DNSName="llm-analytics.example.com.")["HostedZones"]
+    zone_id = [z["Id"] for z in zones if z["Name"] == "llm-analytics.example.com."][0]
+    cnames = {s["Name"]: s["ResourceRecords"][0]["Value"]
+              for s in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+              if s["Type"] == "CNAME"}
+    record = certificate["DomainValidationOptions"][0]["ResourceRecord"]
+    assert cnames == {record["Name"]: record["Value"]}
+    balancers = [b["LoadBalancerArn"] for b in elbv2.describe_load_balancers()["LoadBalancers"]
+                 if b["LoadBalancerArn"] in certificate["InUseBy"]]
+    assert len(balancers) == 1
+    listeners = {(l["Protocol"], l["Port"]): l for l in elbv2.describe_listeners(LoadBalancerArn=balancers[0])["Listeners"]}
+    assert set(listeners) == {("HTTP", 80), ("HTTPS", 443)}
+    assert listeners[("HTTPS", 443)]["Certificates"] == [{"CertificateArn": certificate["CertificateArn"]}]
 
 
 @pytest.mark.mutates_platform
@@ -76,4 +103,4 @@ def test_items_flip_with_their_variables(built_platform, run_playbook, tmp_path)
     assert items["secrets_rotation"]["reason"] == (
         "secrets without rotation: llmhub/llm-analytics-hub-prod-eks/llm-analytics/api-keys")
     assert items["secrets_rotation"]["variable"] == "hardening_secrets_rotation_days"
-    assert report["passed"] == 17
+    assert report["passed"] == 18

@@ -128,7 +128,8 @@ def test_an_ingress_without_the_acl_or_tls_fails_waf_and_transit():
                for r in K8S_RESULTS]
     failing = {i["id"]: i["reason"] for i in report(results=results)["items"] if not i["ok"]}
     assert failing == {"encryption_in_transit": "the API server is TLS only, but these Ingresses listen on HTTP only: "
-                                                "apps/api",
+                                                "apps/api (set hardening_tls_domain_name for an ACM certificate, or "
+                                                "apps_example_app.ingress.certificate_arn)",
                        "waf": "ALB Ingresses without the web ACL: apps/api"}
 
 
