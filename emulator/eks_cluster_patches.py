@@ -52,7 +52,7 @@ from typing import Any, Callable
 
 from moto.core.utils import utcnow
 
-from . import eks_access
+from . import eks_access, eks_amis
 from .eks_common import (
     DEFAULT_VERSION, SUPPORTED_VERSIONS, EksUpdate, backend, extras, get_cluster, in_use,
     invalid_parameter, invalid_request, is_gone, not_found, paginate, record_update, require_active,
@@ -63,14 +63,9 @@ from .test_controls import CONTROLS
 
 Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
 
-# Latest patch release per minor version and the AMI release of the emulated EKS.
-K8S_PATCH_VERSIONS = {
-    "1.32": "1.32.9", "1.33": "1.33.5", "1.34": "1.34.2", "1.35": "1.35.0",
-}
 PLATFORM_VERSIONS = {
     "1.32": "eks.24", "1.33": "eks.17", "1.34": "eks.8", "1.35": "eks.3",
 }
-AMI_RELEASE_DATE = "20261118"
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
 TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
@@ -102,8 +97,8 @@ def minor(version: str) -> tuple[int, int]:
 
 
 def release_version(version: str) -> str:
-    """The latest EKS optimized AMI release of a Kubernetes minor version."""
-    return f"{K8S_PATCH_VERSIONS.get(version, version + '.0')}-{AMI_RELEASE_DATE}"
+    """The latest EKS optimized AMI release of a Kubernetes minor version (``eks_amis.py``)."""
+    return eks_amis.latest_release(version)
 
 
 def platform_version(version: str) -> str:
@@ -417,10 +412,7 @@ def _patch_backend(backend_class: type) -> None:
         if version not in SUPPORTED_VERSIONS or minor(version) > minor(cluster.version):
             raise invalid_parameter(f"Requested Nodegroup Kubernetes version {version} is not supported "
                                     f"by cluster {cluster.name} (version {cluster.version}).")
-        release = arguments.get("release_version") or release_version(version)
-        if not release.startswith(version + "."):
-            raise invalid_parameter(f"Requested release version {release} is not valid for kubernetes "
-                                    f"version {version}.")
+        release = eks_amis.check_release(version, arguments.get("release_version") or release_version(version))
         _check_scaling(arguments.get("scaling_config") or {"minSize": 2, "maxSize": 2, "desiredSize": 2})
         _check_role(self.account_id, arguments.get("node_role") or "")
         ec2 = _ec2(self.account_id, self.region_name)
@@ -1045,10 +1037,7 @@ def update_nodegroup_version(call: Call, params: dict[str, Any]) -> dict[str, An
         if minor(version) < minor(nodegroup.version):
             raise invalid_parameter(f"Requested Nodegroup Kubernetes version {version} is older than the "
                                     f"node group's version {nodegroup.version}.")
-        release = release or release_version(version)
-        if not release.startswith(version + "."):
-            raise invalid_parameter(f"Requested release version {release} is not valid for kubernetes "
-                                    f"version {version}.")
+        release = eks_amis.check_release(version, release or release_version(version))
         update_params = [{"type": "Version", "value": version},
                          {"type": "ReleaseVersion", "value": release}] + update_params
     require_active(cluster)

@@ -29,11 +29,11 @@ Deployment's pods are Ready, and ``DeleteAddon --preserve`` keeps its objects.
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import threading
 from typing import Any
 
+from .. import eks_amis
 from .auth import ClusterRef
 from .controllers import (
     Addon, Cloud, CloudError, ClusterInfo, Controllers, InstanceType, LoadBalancerSpec, NodeGroup, SecretValue,
@@ -160,8 +160,7 @@ class MotoCloud(Cloud):
         if not types:
             types = ["t3.medium"]
         if not image_id:
-            seed = f"{nodegroup.ami_type}/{nodegroup.release_version}/{self.ref.region}".encode()
-            image_id = "ami-" + hashlib.sha256(seed).hexdigest()[:17]
+            image_id = eks_amis.image_id(nodegroup.ami_type, nodegroup.release_version, self.ref.region)
         subnets = tuple(s for s in (self._subnet(ec2, i) for i in nodegroup.subnets or []) if s is not None)
         return NodeGroup(
             name=nodegroup.nodegroup_name,
