@@ -47,6 +47,7 @@ import ipaddress
 import json
 import os
 import re
+import time
 import uuid
 from typing import Any, Callable
 
@@ -57,7 +58,7 @@ from .eks_common import (
     DEFAULT_VERSION, SUPPORTED_VERSIONS, EksUpdate, backend, extras, get_cluster, in_use,
     invalid_parameter, invalid_request, is_gone, not_found, paginate, record_update, require_active,
 )
-from .lifecycle import GONE, TRACKER, LifecycleAttribute, LingeringDict, Phase
+from .lifecycle import GONE, TRACKER, LifecycleAttribute, LingeringDict, Phase, timeline_of
 from .protocols import ApiError, Call
 from .test_controls import CONTROLS
 
@@ -1042,15 +1043,76 @@ def update_nodegroup_version(call: Call, params: dict[str, Any]) -> dict[str, An
                          {"type": "ReleaseVersion", "value": release}] + update_params
     require_active(cluster)
     _require_nodegroup_idle(nodegroup)
-    update = EksUpdate("VersionUpdate", update_params, "eks_nodegroup_update", nodegroup=nodegroup.nodegroup_name)
+    replaces = NODE_REPLACEMENT is not None and NODE_REPLACEMENT(cluster)
+    update = EksUpdate("VersionUpdate", update_params, "eks_nodegroup_update", nodegroup=nodegroup.nodegroup_name,
+                       open_ended=replaces)
     if version is not None:
         defer(nodegroup, "version", update, version)
         defer(nodegroup, "release_version", update, release)
     if new_template is not None:
         defer(nodegroup, "launch_template", update, new_template)
     nodegroup.modified_at = utcnow()
-    nodegroup.status = "UPDATING"
+    if replaces:
+        timeline_of(nodegroup, "status").set("UPDATING")
+        nodegroup.__dict__["_emulator_rollout"] = NodeRollout(
+            update, version or nodegroup.version, release or nodegroup.release_version,
+            new_template or nodegroup.launch_template, bool(params.get("force")))
+    else:
+        nodegroup.status = "UPDATING"
     return record_update(cluster, update)
+
+
+# -- node replacement ---------------------------------------------------------------------
+
+# Set by ``k8s/eks_bridge.py``: does a Kubernetes API (with its node controller) run for this cluster? Then a
+# version update replaces the nodes there and ends when they are replaced; else it is timed.
+NODE_REPLACEMENT: Callable[[Any], bool] | None = None
+POD_EVICTION_FAILURE = "Reached max retries while trying to evict pods from nodes in node group {name}"
+
+
+class NodeRollout:
+    """The node replacement of an UpdateNodegroupVersion: its update, what the new nodes run, ``force``."""
+
+    def __init__(self, update: EksUpdate, version: str, release: str, launch_template: dict[str, Any] | None,
+                 force: bool) -> None:
+        self.update = update
+        self.version = version
+        self.release = release
+        self.launch_template = dict(launch_template) if launch_template else None
+        self.force = force
+        self.started = update.created_at
+
+    @property
+    def in_progress(self) -> bool:
+        return self.update.timeline.state() == "InProgress"
+
+
+def node_rollout(nodegroup: Any) -> NodeRollout | None:
+    """The node replacement of ``nodegroup`` still in progress (None: none)."""
+    rollout = nodegroup.__dict__.get("_emulator_rollout")
+    return rollout if rollout is not None and rollout.in_progress else None
+
+
+def finish_rollout(nodegroup: Any, update_id: str, error: tuple[str, str, tuple[str, ...]] | None = None) -> None:
+    """The nodes of ``nodegroup`` are replaced (or could not be): the update and the group follow.
+
+    Success: the update is Successful and the group ACTIVE once the profile's ``eks_nodegroup_update`` has
+    passed since the update began (at once if it has), and the new version/release/launch template show.
+    Failure (``(code, message, resource ids)``): the update is Failed with that error now, the group ACTIVE
+    with the nodes it has and its old version.
+    """
+    rollout = node_rollout(nodegroup)
+    if rollout is None or rollout.update.id != update_id:
+        return
+    status = timeline_of(nodegroup, "status")
+    if error is None:
+        remaining = max(0.0, rollout.started + TRACKER.seconds("eks_nodegroup_update") - time.time())
+        rollout.update.succeed(remaining)
+        status.begin("UPDATING", "ACTIVE", remaining)
+    else:
+        code, message, resource_ids = error
+        rollout.update.fail(code, message, list(resource_ids))
+        status.set("ACTIVE")
 
 
 # -- tagging ---------------------------------------------------------------------
