@@ -1081,6 +1081,7 @@ class NodeRollout:
         self.launch_template = dict(launch_template) if launch_template else None
         self.force = force
         self.started = update.created_at
+        self.reported = False  # the controllers said the replacement is over (the update may still be timed)
 
     @property
     def in_progress(self) -> bool:
@@ -1091,6 +1092,12 @@ def node_rollout(nodegroup: Any) -> NodeRollout | None:
     """The node replacement of ``nodegroup`` still in progress (None: none)."""
     rollout = nodegroup.__dict__.get("_emulator_rollout")
     return rollout if rollout is not None and rollout.in_progress else None
+
+
+def replacing(nodegroup: Any) -> bool:
+    """Are the nodes of ``nodegroup`` being replaced (a replacement started and not reported over)?"""
+    rollout = node_rollout(nodegroup)
+    return rollout is not None and not rollout.reported
 
 
 def finish_rollout(nodegroup: Any, update_id: str, error: tuple[str, str, tuple[str, ...]] | None = None) -> None:
@@ -1104,6 +1111,7 @@ def finish_rollout(nodegroup: Any, update_id: str, error: tuple[str, str, tuple[
     rollout = node_rollout(nodegroup)
     if rollout is None or rollout.update.id != update_id:
         return
+    rollout.reported = True
     status = timeline_of(nodegroup, "status")
     if error is None:
         remaining = max(0.0, rollout.started + TRACKER.seconds("eks_nodegroup_update") - time.time())

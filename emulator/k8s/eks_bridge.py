@@ -614,7 +614,7 @@ def settle_rollouts(timeout: float = 20.0) -> int:
     Drains waiting on a PodDisruptionBudget time out at once (``PodEvictionFailure`` unless ``force``);
     the others finish. Waits (at most ``timeout``) until no replacement is left; how many were in progress.
     """
-    from ..eks_cluster_patches import node_rollout
+    from ..eks_cluster_patches import replacing
 
     with _LOCK:
         running = [(ref, entry[0]) for ref, entry in _RUNNING.items()]
@@ -623,13 +623,13 @@ def settle_rollouts(timeout: float = 20.0) -> int:
         cluster = ref.cluster()
         if cluster is None:
             continue
-        groups = [ng for ng in list(cluster.nodegroups.values()) if node_rollout(ng) is not None]
+        groups = [ng for ng in list(cluster.nodegroups.values()) if replacing(ng)]
         if groups:
             controllers.nodes.hurry(time.time())
             pending.append((controllers, groups))
     deadline = time.monotonic() + timeout
     for controllers, groups in pending:
-        while any(node_rollout(ng) is not None for ng in groups) and time.monotonic() < deadline:
+        while any(replacing(ng) for ng in groups) and time.monotonic() < deadline:
             controllers.sync(min(2.0, max(deadline - time.monotonic(), 0.01)))
             time.sleep(0.02)
     return sum(len(groups) for _controllers, groups in pending)
