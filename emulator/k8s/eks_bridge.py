@@ -608,7 +608,7 @@ def replaces_nodes(cluster: Any) -> bool:
     return controllers is not None and controllers.running
 
 
-def settle_rollouts(timeout: float = 20.0) -> int:
+def settle_rollouts(timeout: float = 8.0) -> int:
     """``POST /_emulator/settle``: every node replacement in progress reaches its end now.
 
     Drains waiting on a PodDisruptionBudget time out at once (``PodEvictionFailure`` unless ``force``);
