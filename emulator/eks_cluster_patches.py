@@ -30,7 +30,12 @@ UpdateNodegroupConfig, UpdateNodegroupVersion and the tagging operations
 The resource is ``UPDATING`` and the returned ``Update`` ``InProgress`` for
 the ``*_update`` duration. Version changes (cluster version, node group
 version, AMI release, launch template version) take effect when the update
-succeeds, as in EKS (:class:`Deferred`); configuration changes at once. While
+succeeds, as in EKS (:class:`Deferred`); configuration changes at once. A node
+group version update whose cluster runs a Kubernetes API (:data:`NODE_REPLACEMENT`)
+replaces the nodes there (``k8s/controllers/nodes.py``): it stays ``InProgress``
+until the controllers report the replacement over (:func:`finish_rollout`), then
+lasts at least ``eks_nodegroup_update``; a drain blocked by a PodDisruptionBudget
+ends it ``Failed`` with ``PodEvictionFailure``. While
 a cluster is ``CREATING`` its ``endpoint`` and ``certificateAuthority`` are
 left out, as EKS does; once it is ACTIVE they are those of the Kubernetes API
 the emulator serves for it (``k8s/clusters.py``), the made-up values here

@@ -8,7 +8,17 @@ type, instance type, zone, Region, OS and architecture plus the group's own
 labels, tainted with the group's taints, with capacity and allocatable computed
 as the AMI computes them (``max-pods`` from the ENI limits, kube-reserved CPU and
 memory, the 100Mi eviction threshold) and Ready at once (kwok-style: no kubelet
-runs). A scaled-down group loses its newest nodes; a deleted group all of them.
+runs). A scaled-down group loses the nodes of an older configuration first, then its
+newest nodes; a deleted group all of them. Labels and taints of UpdateNodegroupConfig
+change the nodes in place; what a node was launched with (kubelet version, AMI, launch
+template version) changes only by replacing it.
+
+A version update (UpdateNodegroupVersion: Kubernetes version, AMI release, launch
+template version) replaces the nodes as EKS's managed node update does
+(:meth:`NodeController._roll`): new nodes first, the old ones cordoned, drained
+through the Eviction API (PodDisruptionBudgets hold) up to ``maxUnavailable`` at a
+time, terminated; the end (or ``PodEvictionFailure`` after the drain timeout) is
+reported to EKS through :meth:`Cloud.finish_rollout`.
 
 Pods bound to a node that is gone are deleted (the pod GC), at once when this
 controller removed the node, after 40 s otherwise.
