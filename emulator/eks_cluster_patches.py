@@ -30,7 +30,12 @@ UpdateNodegroupConfig, UpdateNodegroupVersion and the tagging operations
 The resource is ``UPDATING`` and the returned ``Update`` ``InProgress`` for
 the ``*_update`` duration. Version changes (cluster version, node group
 version, AMI release, launch template version) take effect when the update
-succeeds, as in EKS (:class:`Deferred`); configuration changes at once. While
+succeeds, as in EKS (:class:`Deferred`); configuration changes at once. A node
+group version update whose cluster runs a Kubernetes API (:data:`NODE_REPLACEMENT`)
+replaces the nodes there (``k8s/controllers/nodes.py``): it stays ``InProgress``
+until the controllers report the replacement over (:func:`finish_rollout`), then
+lasts at least ``eks_nodegroup_update``; a drain blocked by a PodDisruptionBudget
+ends it ``Failed`` with ``PodEvictionFailure``. While
 a cluster is ``CREATING`` its ``endpoint`` and ``certificateAuthority`` are
 left out, as EKS does; once it is ACTIVE they are those of the Kubernetes API
 the emulator serves for it (``k8s/clusters.py``), the made-up values here
@@ -47,30 +52,26 @@ import ipaddress
 import json
 import os
 import re
+import time
 import uuid
 from typing import Any, Callable
 
 from moto.core.utils import utcnow
 
-from . import eks_access
+from . import eks_access, eks_amis
 from .eks_common import (
     DEFAULT_VERSION, SUPPORTED_VERSIONS, EksUpdate, backend, extras, get_cluster, in_use,
     invalid_parameter, invalid_request, is_gone, not_found, paginate, record_update, require_active,
 )
-from .lifecycle import GONE, TRACKER, LifecycleAttribute, LingeringDict, Phase
+from .lifecycle import GONE, TRACKER, LifecycleAttribute, LingeringDict, Phase, timeline_of
 from .protocols import ApiError, Call
 from .test_controls import CONTROLS
 
 Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
 
-# Latest patch release per minor version and the AMI release of the emulated EKS.
-K8S_PATCH_VERSIONS = {
-    "1.32": "1.32.9", "1.33": "1.33.5", "1.34": "1.34.2", "1.35": "1.35.0",
-}
 PLATFORM_VERSIONS = {
     "1.32": "eks.24", "1.33": "eks.17", "1.34": "eks.8", "1.35": "eks.3",
 }
-AMI_RELEASE_DATE = "20261118"
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
 TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
@@ -102,8 +103,8 @@ def minor(version: str) -> tuple[int, int]:
 
 
 def release_version(version: str) -> str:
-    """The latest EKS optimized AMI release of a Kubernetes minor version."""
-    return f"{K8S_PATCH_VERSIONS.get(version, version + '.0')}-{AMI_RELEASE_DATE}"
+    """The latest EKS optimized AMI release of a Kubernetes minor version (``eks_amis.py``)."""
+    return eks_amis.latest_release(version)
 
 
 def platform_version(version: str) -> str:
@@ -417,10 +418,7 @@ def _patch_backend(backend_class: type) -> None:
         if version not in SUPPORTED_VERSIONS or minor(version) > minor(cluster.version):
             raise invalid_parameter(f"Requested Nodegroup Kubernetes version {version} is not supported "
                                     f"by cluster {cluster.name} (version {cluster.version}).")
-        release = arguments.get("release_version") or release_version(version)
-        if not release.startswith(version + "."):
-            raise invalid_parameter(f"Requested release version {release} is not valid for kubernetes "
-                                    f"version {version}.")
+        release = eks_amis.check_release(version, arguments.get("release_version") or release_version(version))
         _check_scaling(arguments.get("scaling_config") or {"minSize": 2, "maxSize": 2, "desiredSize": 2})
         _check_role(self.account_id, arguments.get("node_role") or "")
         ec2 = _ec2(self.account_id, self.region_name)
@@ -1045,23 +1043,89 @@ def update_nodegroup_version(call: Call, params: dict[str, Any]) -> dict[str, An
         if minor(version) < minor(nodegroup.version):
             raise invalid_parameter(f"Requested Nodegroup Kubernetes version {version} is older than the "
                                     f"node group's version {nodegroup.version}.")
-        release = release or release_version(version)
-        if not release.startswith(version + "."):
-            raise invalid_parameter(f"Requested release version {release} is not valid for kubernetes "
-                                    f"version {version}.")
+        release = eks_amis.check_release(version, release or release_version(version))
         update_params = [{"type": "Version", "value": version},
                          {"type": "ReleaseVersion", "value": release}] + update_params
     require_active(cluster)
     _require_nodegroup_idle(nodegroup)
-    update = EksUpdate("VersionUpdate", update_params, "eks_nodegroup_update", nodegroup=nodegroup.nodegroup_name)
+    replaces = NODE_REPLACEMENT is not None and NODE_REPLACEMENT(cluster)
+    update = EksUpdate("VersionUpdate", update_params, "eks_nodegroup_update", nodegroup=nodegroup.nodegroup_name,
+                       open_ended=replaces)
     if version is not None:
         defer(nodegroup, "version", update, version)
         defer(nodegroup, "release_version", update, release)
     if new_template is not None:
         defer(nodegroup, "launch_template", update, new_template)
     nodegroup.modified_at = utcnow()
-    nodegroup.status = "UPDATING"
+    if replaces:
+        timeline_of(nodegroup, "status").set("UPDATING")
+        nodegroup.__dict__["_emulator_rollout"] = NodeRollout(
+            update, version or nodegroup.version, release or nodegroup.release_version,
+            new_template or nodegroup.launch_template, bool(params.get("force")))
+    else:
+        nodegroup.status = "UPDATING"
     return record_update(cluster, update)
+
+
+# -- node replacement ---------------------------------------------------------------------
+
+# Set by ``k8s/eks_bridge.py``: does a Kubernetes API (with its node controller) run for this cluster? Then a
+# version update replaces the nodes there and ends when they are replaced; else it is timed.
+NODE_REPLACEMENT: Callable[[Any], bool] | None = None
+POD_EVICTION_FAILURE = "Reached max retries while trying to evict pods from nodes in node group {name}"
+
+
+class NodeRollout:
+    """The node replacement of an UpdateNodegroupVersion: its update, what the new nodes run, ``force``."""
+
+    def __init__(self, update: EksUpdate, version: str, release: str, launch_template: dict[str, Any] | None,
+                 force: bool) -> None:
+        self.update = update
+        self.version = version
+        self.release = release
+        self.launch_template = dict(launch_template) if launch_template else None
+        self.force = force
+        self.started = update.created_at
+        self.reported = False  # the controllers said the replacement is over (the update may still be timed)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.update.timeline.state() == "InProgress"
+
+
+def node_rollout(nodegroup: Any) -> NodeRollout | None:
+    """The node replacement of ``nodegroup`` still in progress (None: none)."""
+    rollout = nodegroup.__dict__.get("_emulator_rollout")
+    return rollout if rollout is not None and rollout.in_progress else None
+
+
+def replacing(nodegroup: Any) -> bool:
+    """Are the nodes of ``nodegroup`` being replaced (a replacement started and not reported over)?"""
+    rollout = node_rollout(nodegroup)
+    return rollout is not None and not rollout.reported
+
+
+def finish_rollout(nodegroup: Any, update_id: str, error: tuple[str, str, tuple[str, ...]] | None = None) -> None:
+    """The nodes of ``nodegroup`` are replaced (or could not be): the update and the group follow.
+
+    Success: the update is Successful and the group ACTIVE once the profile's ``eks_nodegroup_update`` has
+    passed since the update began (at once if it has), and the new version/release/launch template show.
+    Failure (``(code, message, resource ids)``): the update is Failed with that error now, the group ACTIVE
+    with the nodes it has and its old version.
+    """
+    rollout = node_rollout(nodegroup)
+    if rollout is None or rollout.update.id != update_id:
+        return
+    rollout.reported = True
+    status = timeline_of(nodegroup, "status")
+    if error is None:
+        remaining = max(0.0, rollout.started + TRACKER.seconds("eks_nodegroup_update") - time.time())
+        rollout.update.succeed(remaining)
+        status.begin("UPDATING", "ACTIVE", remaining)
+    else:
+        code, message, resource_ids = error
+        rollout.update.fail(code, message, list(resource_ids))
+        status.set("ACTIVE")
 
 
 # -- tagging ---------------------------------------------------------------------

@@ -44,15 +44,28 @@ class EksUpdate:
     """An EKS ``Update`` (DescribeUpdate/ListUpdates), InProgress -> Successful."""
 
     def __init__(self, update_type: str, params: list[dict[str, str]], duration: str,
-                 nodegroup: str | None = None, addon: str | None = None):
+                 nodegroup: str | None = None, addon: str | None = None, open_ended: bool = False):
         self.id = str(uuid.uuid4())
         self.type = update_type
         self.params = params
         self.created_at = time.time()
         self.nodegroup = nodegroup
         self.addon = addon
+        self.errors: list[dict[str, Any]] = []
         self.timeline: Timeline = TRACKER.track("eks_update", lambda: self.id)
-        self.timeline.begin("InProgress", "Successful", TRACKER.seconds(duration))
+        if open_ended:  # InProgress until :meth:`succeed` or :meth:`fail` (a node replacement reports its end)
+            self.timeline.set("InProgress")
+        else:
+            self.timeline.begin("InProgress", "Successful", TRACKER.seconds(duration))
+
+    def succeed(self, after: float = 0.0) -> None:
+        """An open-ended update becomes Successful ``after`` seconds from now."""
+        self.timeline.begin("InProgress", "Successful", after)
+
+    def fail(self, code: str, message: str, resource_ids: list[str] | None = None) -> None:
+        """The update is Failed now, with EKS's ``ErrorDetail``."""
+        self.errors = [{"errorCode": code, "errorMessage": message, "resourceIds": list(resource_ids or [])}]
+        self.timeline.set("Failed")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,7 +74,7 @@ class EksUpdate:
             "type": self.type,
             "params": self.params,
             "createdAt": self.created_at,
-            "errors": [],
+            "errors": [dict(error) for error in self.errors],
         }
 
 

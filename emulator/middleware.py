@@ -116,11 +116,18 @@ def reset_state() -> None:
 
 
 def settle_state() -> int:
-    """Let every scheduled transition happen now, and the Kubernetes APIs follow at once."""
+    """Let every scheduled transition happen now, and the Kubernetes APIs follow at once.
+
+    Node replacements of node group version updates run to their end first (``eks_bridge.settle_rollouts``).
+    """
     from .k8s.clusters import REGISTRY
+    from .k8s.eks_bridge import settle_rollouts
 
     settled = TRACKER.settle()
     REGISTRY.reconcile()  # the timers scheduled for the old settle times fire later and find nothing to do
+    if settle_rollouts():  # node replacements end (drains blocked by a budget time out), then their updates settle
+        settled += TRACKER.settle()
+        REGISTRY.reconcile()
     return settled
 
 

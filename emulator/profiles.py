@@ -29,6 +29,7 @@ TRANSITION_KINDS = (
     "eks_nodegroup_create",
     "eks_nodegroup_delete",
     "eks_nodegroup_update",
+    "eks_nodegroup_drain_timeout",
     "eks_addon_create",
     "eks_addon_delete",
     "eks_addon_update",

@@ -17,11 +17,12 @@ from .lifecycle import TRACKER  # noqa: E402
 
 def install_patches() -> None:
     """Patch moto's models once: timed lifecycles, EKS fields, faster IAM."""
-    from . import acm, ec2_offerings, eks_cluster_patches, lambda_runtime, lifecycle
+    from . import acm, ec2_offerings, eks_amis, eks_cluster_patches, lambda_runtime, lifecycle
     from .k8s import clusters, eks_bridge
 
     lifecycle.install_ec2_patches()
     eks_cluster_patches.install()
+    eks_amis.install()  # the EKS optimized AMI releases in SSM's public parameters
     clusters.install()
     eks_bridge.install()  # each cluster's controllers follow its API (Registry.subscribe)
     install_iam_speedups()

@@ -31,6 +31,18 @@ change; each is answered the way AWS answers it:
     Kubernetes version (``STANDARD_SUPPORT``, ``EXTENDED_SUPPORT``,
     ``UNSUPPORTED``); an ``UNSUPPORTED`` one is also refused by
     ``CreateCluster``.
+``eks_ami_releases``
+    ``{"1.35": "1.35.0-20261215"}``: AWS published a newer EKS optimized AMI
+    release for that Kubernetes version (as it does every few weeks). It
+    becomes the version's latest release: the SSM public parameters
+    ``/aws/service/eks/optimized-ami/<version>/amazon-linux-2023/.../
+    recommended/release_version`` and ``image_id`` answer it (their
+    ``Version`` goes up by one), ``CreateNodegroup`` without
+    ``releaseVersion`` and ``UpdateNodegroupVersion`` without
+    ``releaseVersion`` use it, and node groups already running keep their
+    release until they are updated (``emulator/eks_amis.py``). The release
+    must be ``<version>.<patch>-<YYYYMMDD>`` and newer than the version's
+    built-in latest release.
 
 The controls are account state: ``POST /_emulator/reset`` clears them.
 """
@@ -38,18 +50,20 @@ The controls are account state: ``POST /_emulator/reset`` clears them.
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from typing import Any
 
 SERVICE_QUOTAS_ERRORS = ("AccessDeniedException", "ServiceException")
 VERSION_STATUSES = ("STANDARD_SUPPORT", "EXTENDED_SUPPORT", "UNSUPPORTED")
 KEYS = ("applied_quotas", "service_quotas_error", "unoffered_instance_types", "disabled_regions",
-        "eks_version_status")
+        "eks_version_status", "eks_ami_releases")
+_RELEASE = re.compile(r"^(\d+\.\d+)\.\d+-(\d{8})$")
 
 
 def _empty() -> dict[str, Any]:
     return {"applied_quotas": {}, "service_quotas_error": None, "unoffered_instance_types": {},
-            "disabled_regions": [], "eks_version_status": {}}
+            "disabled_regions": [], "eks_version_status": {}, "eks_ami_releases": {}}
 
 
 def _validate(changes: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +102,31 @@ def _validate(changes: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(statuses, dict) or not all(v in VERSION_STATUSES for v in statuses.values()):
             raise ValueError(f"eks_version_status must map a Kubernetes version to one of {list(VERSION_STATUSES)}")
         new["eks_version_status"] = {str(k): v for k, v in statuses.items()}
+    if "eks_ami_releases" in changes:
+        new["eks_ami_releases"] = _validate_releases(changes["eks_ami_releases"] or {})
     return new
+
+
+def _validate_releases(releases: Any) -> dict[str, str]:
+    from .eks_amis import BUILTIN_RELEASES
+
+    if not isinstance(releases, dict):
+        raise ValueError("eks_ami_releases must map a Kubernetes version to a release such as '1.35.0-20261215'")
+    result = {}
+    for version, release in releases.items():
+        version, release = str(version), str(release)
+        if version not in BUILTIN_RELEASES:
+            raise ValueError(f"eks_ami_releases: {version!r} is not a Kubernetes version the emulated EKS supports "
+                             f"({', '.join(BUILTIN_RELEASES)})")
+        match = _RELEASE.match(release)
+        if match is None or match.group(1) != version:
+            raise ValueError(f"eks_ami_releases: {release!r} is not a release of {version} "
+                             f"('{version}.<patch>-<YYYYMMDD>', such as '{version}.0-20261215')")
+        latest = BUILTIN_RELEASES[version][-1]
+        if match.group(2) <= latest.rpartition("-")[2]:
+            raise ValueError(f"eks_ami_releases: {release!r} is not newer than {version}'s latest release {latest}")
+        result[version] = release
+    return result
 
 
 class TestControls:
@@ -134,6 +172,11 @@ class TestControls:
     def version_status(self, version: str) -> str | None:
         with self._lock:
             return self._values["eks_version_status"].get(version)
+
+    def ami_release(self, version: str) -> str | None:
+        """The release published for ``version`` by ``eks_ami_releases`` (None: the built-in catalogue only)."""
+        with self._lock:
+            return self._values["eks_ami_releases"].get(version)
 
 
 CONTROLS = TestControls()

@@ -59,6 +59,7 @@ import yaml
 
 from . import aggregator, openapi_pb, patch, podsecurity, protobuf, ssa, tables
 from .errors import ApiError, bad_request, invalid, not_found, status_success
+from .eviction import evict
 from .openapi import OpenAPI
 from .patch import json_kind
 from .resources import VIRTUAL_KINDS, ResourceType
@@ -1502,8 +1503,8 @@ class ApiServer:
         dry_run = bool(request.query.get("dryRun"))
         pods = self.store.resources.get("", "v1", "pods")
         if route.subresource == "eviction":
-            self.store.delete(pods, route.namespace, route.name, None, (body.get("deleteOptions") or {}).get(
-                "preconditions"), dry_run, user=request.user)
+            evict(self.store, route.namespace, route.name, (body.get("deleteOptions") or {}).get("preconditions"),
+                  dry_run, user=request.user)
             return self._send_json(request, 201, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                                   "status": "Success", "code": 201})
         if route.subresource == "binding" or rt.kind == "Binding":

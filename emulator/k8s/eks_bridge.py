@@ -29,15 +29,18 @@ Deployment's pods are Ready, and ``DeleteAddon --preserve`` keeps its objects.
 from __future__ import annotations
 
 import base64
-import hashlib
+import dataclasses
 import logging
+import math
 import threading
+import time
 from typing import Any
 
+from .. import eks_amis
 from .auth import ClusterRef
 from .controllers import (
-    Addon, Cloud, CloudError, ClusterInfo, Controllers, InstanceType, LoadBalancerSpec, NodeGroup, SecretValue,
-    Subnet, VolumeRequest,
+    Addon, Cloud, CloudError, ClusterInfo, Controllers, InstanceType, LoadBalancerSpec, NodeGroup, Rollout,
+    SecretValue, Subnet, VolumeRequest,
 )
 from .controllers import iam as iam_policy
 from .controllers.addons import HEALTH_DEPLOYMENTS
@@ -147,8 +150,38 @@ class MotoCloud(Cloud):
                            addons=tuple(addons), preserved_addons=kept)
 
     def _nodegroup(self, ec2: Any, cluster: Any, nodegroup: Any) -> NodeGroup:
+        from ..eks_cluster_patches import node_rollout
+
+        group = self._nodegroup_view(ec2, cluster, nodegroup, nodegroup.version, nodegroup.release_version,
+                                     nodegroup.launch_template)
+        rollout = node_rollout(nodegroup)
+        if rollout is None:
+            return group
+        target = self._nodegroup_view(ec2, cluster, nodegroup, rollout.version, rollout.release,
+                                      rollout.launch_template)
+        config = nodegroup.update_config or {}
+        if config.get("maxUnavailablePercentage"):
+            parallel = math.ceil(group.desired * int(config["maxUnavailablePercentage"]) / 100)
+        else:
+            parallel = int(config.get("maxUnavailable") or 1)
+        return dataclasses.replace(group, rollout=Rollout(
+            update_id=rollout.update.id, target=target, max_unavailable=max(parallel, 1), force=rollout.force,
+            drain_timeout=_durations("eks_nodegroup_drain_timeout"), started=rollout.started))
+
+    def finish_rollout(self, nodegroup: str, update_id: str, error: tuple[str, str, tuple[str, ...]] | None = None
+                       ) -> None:
+        cluster = self.ref.cluster()
+        found = cluster.nodegroups.get(nodegroup) if cluster is not None else None
+        if found is not None:
+            from ..eks_cluster_patches import finish_rollout
+
+            finish_rollout(found, update_id, error)
+
+    def _nodegroup_view(self, ec2: Any, cluster: Any, nodegroup: Any, version: str | None, release: str | None,
+                        launch_template: dict | None) -> NodeGroup:
+        """The node group as its nodes see it, with these version, AMI release and launch template."""
         scaling = nodegroup.scaling_config or {}
-        template = nodegroup.launch_template or {}
+        template = launch_template or {}
         types = list(nodegroup.instance_types or [])
         image_id = ""
         template_id = template.get("id") or ""
@@ -160,8 +193,7 @@ class MotoCloud(Cloud):
         if not types:
             types = ["t3.medium"]
         if not image_id:
-            seed = f"{nodegroup.ami_type}/{nodegroup.release_version}/{self.ref.region}".encode()
-            image_id = "ami-" + hashlib.sha256(seed).hexdigest()[:17]
+            image_id = eks_amis.image_id(nodegroup.ami_type, release or "", self.ref.region)
         subnets = tuple(s for s in (self._subnet(ec2, i) for i in nodegroup.subnets or []) if s is not None)
         return NodeGroup(
             name=nodegroup.nodegroup_name,
@@ -173,12 +205,13 @@ class MotoCloud(Cloud):
             taints=tuple((t.get("key", ""), t.get("value") or "", t.get("effect") or "NO_SCHEDULE")
                          for t in nodegroup.taints or []),
             subnets=subnets,
-            version=nodegroup.version or cluster.version,
-            release_version=nodegroup.release_version or "",
+            version=version or cluster.version,
+            release_version=release or "",
             ami_type=nodegroup.ami_type or "AL2023_x86_64_STANDARD",
             disk_size=int(nodegroup.disk_size or 20),
             launch_template_id=template_id,
             image_id=image_id,
+            launch_template_version=str(template.get("version") or "") if template else "",
         )
 
     @staticmethod
@@ -559,6 +592,49 @@ def addon_deleted(cluster: Any, addon: Any, preserve: bool) -> None:
             names.discard(addon.name)
 
 
+# -- node replacement ------------------------------------------------------------------------------------------
+
+def replaces_nodes(cluster: Any) -> bool:
+    """``eks_cluster_patches.NODE_REPLACEMENT``: do controllers run for ``cluster`` (to replace its nodes)?"""
+    from .clusters import REGISTRY
+
+    try:
+        ref = ClusterRef.of(cluster)
+    except Exception:  # noqa: BLE001 - not a moto cluster
+        return False
+    if REGISTRY.api_for(cluster) is None:  # starts (or restarts, after a version update) the API if it is due
+        return False
+    controllers = controllers_for(ref)
+    return controllers is not None and controllers.running
+
+
+def settle_rollouts(timeout: float = 8.0) -> int:
+    """``POST /_emulator/settle``: every node replacement in progress reaches its end now.
+
+    Drains waiting on a PodDisruptionBudget time out at once (``PodEvictionFailure`` unless ``force``);
+    the others finish. Waits (at most ``timeout``) until no replacement is left; how many were in progress.
+    """
+    from ..eks_cluster_patches import replacing
+
+    with _LOCK:
+        running = [(ref, entry[0]) for ref, entry in _RUNNING.items()]
+    pending = []
+    for ref, controllers in running:
+        cluster = ref.cluster()
+        if cluster is None:
+            continue
+        groups = [ng for ng in list(cluster.nodegroups.values()) if replacing(ng)]
+        if groups:
+            controllers.nodes.hurry(time.time())
+            pending.append((controllers, groups))
+    deadline = time.monotonic() + timeout
+    for controllers, groups in pending:
+        while any(replacing(ng) for ng in groups) and time.monotonic() < deadline:
+            controllers.sync(min(2.0, max(deadline - time.monotonic(), 0.01)))
+            time.sleep(0.02)
+    return sum(len(groups) for _controllers, groups in pending)
+
+
 _INSTALLED: list[Any] = []
 
 
@@ -572,14 +648,15 @@ def _follow(event: str, api: Any) -> None:
 
 def install() -> None:
     """Controllers follow the clusters' APIs; the EKS add-ons follow their workloads (idempotent)."""
-    from .. import eks_addons
+    from .. import eks_addons, eks_cluster_patches
     from .clusters import REGISTRY
 
     eks_addons.WORKLOAD_HEALTH = addon_health
     eks_addons.ON_DELETE = addon_deleted
+    eks_cluster_patches.NODE_REPLACEMENT = replaces_nodes
     if not _INSTALLED:
         _INSTALLED.append(REGISTRY.subscribe(_follow))
 
 
 __all__ = ["MotoCloud", "addon_deleted", "addon_health", "attach", "controllers_for", "detach", "install",
-           "instance_type"]
+           "instance_type", "replaces_nodes", "settle_rollouts"]

@@ -27,12 +27,12 @@ cluster's Kubernetes API.
 
 from .cloud import (
     Addon, Cloud, CloudError, ClusterInfo, InstanceType, ListenerSpec, LoadBalancerSpec, NodeGroup, NullCloud,
-    SecretValue, StaticCloud, Subnet, TargetGroupSpec, VolumeRequest,
+    Rollout, SecretValue, StaticCloud, Subnet, TargetGroupSpec, VolumeRequest,
 )
 from .runtime import Context, Controllers
 
 __all__ = [
     "Addon", "Cloud", "CloudError", "ClusterInfo", "Context", "Controllers", "InstanceType", "ListenerSpec",
-    "LoadBalancerSpec", "NodeGroup", "NullCloud", "SecretValue", "StaticCloud", "Subnet", "TargetGroupSpec",
+    "LoadBalancerSpec", "NodeGroup", "NullCloud", "Rollout", "SecretValue", "StaticCloud", "Subnet", "TargetGroupSpec",
     "VolumeRequest",
 ]

@@ -66,10 +66,29 @@ class NodeGroup:
     disk_size: int = 20
     launch_template_id: str = ""
     image_id: str = ""
+    launch_template_version: str = ""
+    rollout: "Rollout | None" = None  # a version update replacing the nodes (UpdateNodegroupVersion)
 
     @property
     def has_nodes(self) -> bool:
         return self.status in ("ACTIVE", "UPDATING", "DEGRADED")
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """An EKS node group update that replaces the group's nodes with nodes of ``target``'s configuration.
+
+    ``max_unavailable``: how many old nodes are drained at once (``updateConfig``); ``drain_timeout``: how
+    long a node's pods may resist eviction before the update fails with ``PodEvictionFailure`` (unless
+    ``force``); ``started``: when the update began (epoch seconds).
+    """
+
+    update_id: str
+    target: NodeGroup
+    max_unavailable: int = 1
+    force: bool = False
+    drain_timeout: float = 900.0
+    started: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -204,6 +223,12 @@ class Cloud:
         service's message) as Secrets Manager refuses.
         """
         raise CloudError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+
+    def finish_rollout(self, nodegroup: str, update_id: str, error: tuple[str, str, tuple[str, ...]] | None = None
+                       ) -> None:
+        """The node replacement of update ``update_id`` is over: done (``error`` None), or failed with ``(error
+        code, message, resource ids)`` (EKS's ``ErrorDetail``)."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {}

@@ -8,7 +8,17 @@ type, instance type, zone, Region, OS and architecture plus the group's own
 labels, tainted with the group's taints, with capacity and allocatable computed
 as the AMI computes them (``max-pods`` from the ENI limits, kube-reserved CPU and
 memory, the 100Mi eviction threshold) and Ready at once (kwok-style: no kubelet
-runs). A scaled-down group loses its newest nodes; a deleted group all of them.
+runs). A scaled-down group loses the nodes of an older configuration first, then its
+newest nodes; a deleted group all of them. Labels and taints of UpdateNodegroupConfig
+change the nodes in place; what a node was launched with (kubelet version, AMI, launch
+template version) changes only by replacing it.
+
+A version update (UpdateNodegroupVersion: Kubernetes version, AMI release, launch
+template version) replaces the nodes as EKS's managed node update does
+(:meth:`NodeController._roll`): new nodes first, the old ones cordoned, drained
+through the Eviction API (PodDisruptionBudgets hold) up to ``maxUnavailable`` at a
+time, terminated; the end (or ``PodEvictionFailure`` after the drain timeout) is
+reported to EKS through :meth:`Cloud.finish_rollout`.
 
 Pods bound to a node that is gone are deleted (the pod GC), at once when this
 controller removed the node, after 40 s otherwise.
@@ -22,11 +32,19 @@ import random
 import uuid
 from typing import Any
 
-from .cloud import ClusterInfo, InstanceType, NodeGroup, Subnet
+from ..errors import ApiError
+from .cloud import ClusterInfo, InstanceType, NodeGroup, Rollout, Subnet
 from .runtime import Context
 from .util import format_cpu, format_memory_ki
 
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
+IMAGE_LABEL = "eks.amazonaws.com/nodegroup-image"
+LAUNCH_TEMPLATE_VERSION_LABEL = "eks.amazonaws.com/sourceLaunchTemplateVersion"
+EXCLUDE_FROM_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+# what a node was launched with: kept by the label refresh, changed only by replacing the node
+LAUNCH_LABELS = (IMAGE_LABEL, "eks.amazonaws.com/sourceLaunchTemplateId", LAUNCH_TEMPLATE_VERSION_LABEL)
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+DRAIN_RETRY = 5.0  # seconds between eviction attempts of a pod a disruption budget protects (as kubectl drain)
 EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 POD_GC_GRACE = 40.0
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
@@ -125,9 +143,11 @@ def desired_labels(info: ClusterInfo, group: NodeGroup, itype: InstanceType, zon
         "topology.kubernetes.io/zone": zone,
     }
     if group.image_id:
-        labels["eks.amazonaws.com/nodegroup-image"] = group.image_id
+        labels[IMAGE_LABEL] = group.image_id
     if group.launch_template_id:
         labels["eks.amazonaws.com/sourceLaunchTemplateId"] = group.launch_template_id
+        if group.launch_template_version:
+            labels[LAUNCH_TEMPLATE_VERSION_LABEL] = group.launch_template_version
     if zone_id:
         labels["topology.k8s.aws/zone-id"] = zone_id
     labels.update(dict(group.labels))
@@ -246,8 +266,29 @@ def all_subnets(info: ClusterInfo | None) -> list[Subnet]:
     return list(seen.values())
 
 
+def fingerprint(node: dict) -> tuple[str, str, str]:
+    """What a node was launched with: kubelet version, AMI (``nodegroup-image``), launch template version."""
+    labels = node["metadata"].get("labels") or {}
+    kubelet = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")
+    return kubelet, labels.get(IMAGE_LABEL, ""), labels.get(LAUNCH_TEMPLATE_VERSION_LABEL, "")
+
+
+def group_fingerprint(group: NodeGroup, info: ClusterInfo) -> tuple[str, str, str]:
+    """The :func:`fingerprint` of a node launched now for ``group``."""
+    return (kubelet_version(group, info.version), group.image_id or "",
+            group.launch_template_version if group.launch_template_id else "")
+
+
+def _created(node: dict) -> tuple[str, str]:
+    return node["metadata"].get("creationTimestamp", ""), node["metadata"]["name"]
+
+
+def _instance_id(node: dict) -> str:
+    return str((node.get("spec") or {}).get("providerID", "")).rpartition("/")[2] or node["metadata"]["name"]
+
+
 class NodeController:
-    """Node objects following the node groups; the pod garbage collector."""
+    """Node objects following the node groups; node replacement of version updates; the pod garbage collector."""
 
     def __init__(self) -> None:
         self.rng = random.Random()
@@ -256,6 +297,16 @@ class NodeController:
         # the group's labels and taints as last applied, so that those the group drops leave its nodes
         self._group_labels: dict[str, set[str]] = {}
         self._group_taints: dict[str, set[tuple[str, str]]] = {}
+        self._finished: set[str] = set()  # updates whose replacement is over (reported to EKS)
+        self._drains: dict[str, dict[str, float]] = {}  # update id -> node name -> when its drain began
+        self._hurried: set[str] = set()  # updates whose drains time out now (POST /_emulator/settle)
+        self._hurry_at = 0.0
+        # group -> (desiredSize, nodes) after a failed replacement: the nodes it left are kept
+        self._left: dict[str, tuple[int, int]] = {}
+
+    def hurry(self, moment: float) -> None:
+        """Every replacement in progress at ``moment``: drains a budget blocks time out at once (settle)."""
+        self._hurry_at = moment
 
     # -- nodes ----------------------------------------------------------------------------------
 
@@ -270,18 +321,33 @@ class NodeController:
                 ours.setdefault(group, []).append(node)
         used: set[str] | None = None
         for group in info.nodegroups:
+            have = sorted(ours.pop(group.name, []), key=_created)
+            rollout = group.rollout
+            if rollout is not None and rollout.update_id in self._finished:
+                rollout = None
             want = group.desired if group.has_nodes else 0
-            have = sorted(ours.pop(group.name, []), key=lambda n: (n["metadata"].get("creationTimestamp", ""),
-                                                                   n["metadata"]["name"]))
-            refreshed = all([self._refresh(ctx, info, group, node) for node in have[:want]])
+            left = self._left.get(group.name)
+            if left is not None and (left[0] != group.desired or rollout is not None):
+                del self._left[group.name]
+                left = None
+            keep = max(want, left[1]) if left is not None and group.has_nodes else want
+            refreshed = all([self._refresh(ctx, info, group, node) for node in have])
             if refreshed:
                 self._group_labels[group.name] = set(dict(group.labels))
                 self._group_taints[group.name] = {(t["key"], t["effect"]) for t in desired_taints(group)}
-            for node in reversed(have[want:]):
-                self._remove(ctx, node)
-            if len(have) < want and group.subnets and group.instance_types:
-                if used is None:
-                    used = used_ips(ctx)
+            if used is None:
+                used = used_ips(ctx)
+            if rollout is not None and group.has_nodes:
+                self._roll(ctx, info, group, rollout, have, used)
+                continue
+            if len(have) > keep:
+                # the Auto Scaling group's default termination policy: the oldest launch configuration first
+                current = group_fingerprint(group, info)
+                outdated = [n for n in have if fingerprint(n) != current]
+                newest = [n for n in reversed(have) if fingerprint(n) == current]
+                for node in (outdated + newest)[:len(have) - keep]:
+                    self._remove(ctx, node)
+            elif len(have) < want and group.subnets and group.instance_types:
                 for _ in range(want - len(have)):
                     created = self._add(ctx, info, group, have, used)
                     if created is None:
@@ -290,6 +356,124 @@ class NodeController:
         for leftovers in ours.values():  # node groups that are gone
             for node in leftovers:
                 self._remove(ctx, node)
+
+    # -- node replacement (UpdateNodegroupVersion) ------------------------------------------------
+
+    def _roll(self, ctx: Context, info: ClusterInfo, group: NodeGroup, rollout: Rollout, have: list[dict],
+              used: set[str]) -> None:
+        """One step of EKS's managed node update: scale up, cordon, drain and terminate, scale down.
+
+        New nodes (``rollout.target``'s version, AMI, launch template) are launched first: as many as the
+        larger of twice the group's Availability Zones and ``max_unavailable`` (no more than the group's
+        size), then one for every old node terminated. Every old node is cordoned (``spec.unschedulable``,
+        the ``node.kubernetes.io/unschedulable`` taint, the ``exclude-from-external-load-balancers`` label);
+        up to ``max_unavailable`` of them at a time are drained through the Eviction API, so that
+        PodDisruptionBudgets hold (DaemonSet and mirror pods stay), and terminated once empty. A pod whose
+        eviction is refused is tried again; after ``drain_timeout`` the update fails with
+        ``PodEvictionFailure`` unless it is forced, and then such a pod is deleted instead.
+        """
+        target = rollout.target
+        want = group.desired
+        current = group_fingerprint(target, info)
+        old = [n for n in have if fingerprint(n) != current]
+        new = [n for n in have if fingerprint(n) == current]
+        if not old:
+            for node in list(reversed(new))[:max(len(new) - want, 0)]:  # scale down phase
+                self._remove(ctx, node)
+            self._finish(ctx, group, rollout)
+            return
+        zones = {subnet.az for subnet in target.subnets}
+        surge = max(min(2 * len(zones), want), rollout.max_unavailable)
+        wanted_new = min(want, surge + max(want - len(old), 0))
+        if target.subnets and target.instance_types:
+            while len(new) < wanted_new:
+                created = self._add(ctx, info, target, new, used)
+                if created is None:
+                    break
+                new.append(created)
+        if not new and want:
+            return  # nowhere to move the pods yet
+        for node in old:
+            self._cordon(ctx, node)
+        drains = self._drains.setdefault(rollout.update_id, {})
+        names = {n["metadata"]["name"] for n in old}
+        for name in [name for name in drains if name not in names]:
+            del drains[name]
+        for node in old:
+            if len(drains) >= rollout.max_unavailable:
+                break
+            drains.setdefault(node["metadata"]["name"], ctx.now)
+        if rollout.started <= self._hurry_at:
+            self._hurried.add(rollout.update_id)
+        stuck = []
+        for node in old:
+            name = node["metadata"]["name"]
+            if name not in drains:
+                continue
+            if not self._drain(ctx, node, rollout.force):
+                self._remove(ctx, node)  # terminated: the next old node is drained in the next pass
+                del drains[name]
+                ctx.runtime.mark_dirty()
+                continue
+            deadline = drains[name] + rollout.drain_timeout
+            if ctx.now >= deadline or rollout.update_id in self._hurried:
+                stuck.append(node)
+            else:
+                ctx.wake_at(min(deadline, ctx.now + DRAIN_RETRY))
+        if stuck:
+            self._left[group.name] = (group.desired, len(have))
+            self._finish(ctx, group, rollout, ("PodEvictionFailure",
+                                               f"Reached max retries while trying to evict pods from nodes in "
+                                               f"node group {group.name}",
+                                               tuple(_instance_id(node) for node in stuck)))
+
+    def _finish(self, ctx: Context, group: NodeGroup, rollout: Rollout,
+                error: tuple[str, str, tuple[str, ...]] | None = None) -> None:
+        self._finished.add(rollout.update_id)
+        self._drains.pop(rollout.update_id, None)
+        self._hurried.discard(rollout.update_id)
+        ctx.cloud.finish_rollout(group.name, rollout.update_id, error)
+
+    def _cordon(self, ctx: Context, node: dict) -> None:
+        """``kubectl cordon`` as EKS does it before draining, with the node lifecycle controller's taint."""
+        node = ctx.get("nodes", None, node["metadata"]["name"]) or node
+        meta, spec = node["metadata"], dict(node.get("spec") or {})
+        labels = dict(meta.get("labels") or {})
+        taints = list(spec.get("taints") or [])
+        if spec.get("unschedulable") and labels.get(EXCLUDE_FROM_LB_LABEL) == "true" \
+                and any(t.get("key") == UNSCHEDULABLE_TAINT for t in taints):
+            return
+        labels[EXCLUDE_FROM_LB_LABEL] = "true"
+        spec["unschedulable"] = True
+        if not any(t.get("key") == UNSCHEDULABLE_TAINT for t in taints):
+            taints.append({"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule", "timeAdded": ctx.timestamp})
+        spec["taints"] = taints
+        if ctx.update("nodes", dict(node, metadata=dict(meta, labels=labels), spec=spec)) is not None:
+            ctx.event(node, "Normal", "NodeNotSchedulable", f"Node {meta['name']} status is now: NodeNotSchedulable",
+                      "kubelet", meta["name"])
+
+    def _drain(self, ctx: Context, node: dict, force: bool) -> list[dict]:
+        """Evict the node's pods (``kubectl drain --ignore-daemonsets``); those still there."""
+        name = node["metadata"]["name"]
+        left = []
+        for pod in [p for p in ctx.list("pods") if (p.get("spec") or {}).get("nodeName") == name]:
+            meta = pod["metadata"]
+            owners = meta.get("ownerReferences") or []
+            if any(o.get("kind") == "DaemonSet" and o.get("controller") for o in owners) \
+                    or MIRROR_ANNOTATION in (meta.get("annotations") or {}):
+                continue
+            if meta.get("deletionTimestamp"):
+                left.append(pod)
+                continue
+            try:
+                ctx.evict(meta.get("namespace"), meta["name"], meta.get("uid"))
+            except ApiError as error:
+                if error.status == 404:
+                    continue
+                if force and ctx.delete("pods", meta.get("namespace"), meta["name"], uid=meta.get("uid")):
+                    continue
+                left.append(pod)
+        return left
 
     def _pick(self, group: NodeGroup, have: list[dict]) -> tuple[Subnet, InstanceType]:
         """The subnet (AZ) and instance type with the fewest nodes of the group, as the ASG balances them."""
@@ -355,6 +539,11 @@ class NodeController:
             return True
         wanted = desired_labels(info, group, itype, labels.get("topology.kubernetes.io/zone", ""),
                                 labels.get("topology.k8s.aws/zone-id", ""), meta["name"])
+        for key in LAUNCH_LABELS:  # what the node was launched with changes only with a new node
+            if key in labels:
+                wanted[key] = labels[key]
+            else:
+                wanted.pop(key, None)
         previous_labels = self._group_labels.get(group.name, set(dict(group.labels)))
         merged = {k: v for k, v in labels.items() if k not in previous_labels or k in wanted}
         merged.update(wanted)
@@ -378,8 +567,7 @@ class NodeController:
             ok = result is not None
             node = result or node
         status = node.get("status") or {}
-        if (status.get("nodeInfo") or {}).get("kubeletVersion") != kubelet_version(group, info.version) \
-                or not status.get("conditions"):
+        if not status.get("conditions"):
             ip = node_ip(node) or (meta.get("annotations") or {}).get("alpha.kubernetes.io/provided-node-ip", "")
             node["status"] = node_status(info, group, itype, meta["name"], ip, ctx.timestamp, status)
             ok = ctx.update_status("nodes", node) is not None and ok

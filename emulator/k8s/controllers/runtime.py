@@ -255,6 +255,16 @@ class Context:
         except ApiError:
             return False
 
+    def evict(self, namespace: str | None, name: str, uid: str | None = None) -> None:
+        """Evict a pod as the Eviction API does (its PodDisruptionBudget holds); raises the ApiError (429...)."""
+        from ..eviction import evict
+
+        try:
+            self._write("pods", lambda: evict(self.store, namespace or "", name, {"uid": uid} if uid else None),
+                        "evict")
+        finally:
+            self.invalidate("poddisruptionbudgets")
+
     def event(self, obj: dict, event_type: str, reason: str, message: str, component: str, host: str = "") -> None:
         self.runtime.recorder.record(self, obj, event_type, reason, message, component, host)
 

@@ -1025,8 +1025,11 @@ class WorkloadControllers:
             pods = [p for p in ctx.list("pods", meta.get("namespace"))
                     if label_match(selector, p["metadata"].get("labels")) and not is_terminal(p)
                     and not p["metadata"].get("deletionTimestamp")] if selector else []
+            # pods an eviction has just spent a disruption on: not healthy while they last, forgotten once gone
+            disrupted = {name: stamp for name, stamp in ((budget.get("status") or {}).get("disruptedPods") or {}
+                                                          ).items() if any(p["metadata"]["name"] == name for p in pods)}
             expected = len(pods)
-            healthy = sum(1 for p in pods if pod_is_ready(p))
+            healthy = sum(1 for p in pods if pod_is_ready(p) and p["metadata"]["name"] not in disrupted)
             if spec.get("minAvailable") is not None:
                 desired = scaled(spec["minAvailable"], expected, True)
             elif spec.get("maxUnavailable") is not None:
@@ -1045,8 +1048,8 @@ class WorkloadControllers:
                     entry.setdefault("message", "")
             status = {"conditions": conditions, "currentHealthy": healthy, "desiredHealthy": desired,
                       "disruptionsAllowed": allowed, "expectedPods": expected, "observedGeneration": generation}
-            if old_status.get("disruptedPods"):
-                status["disruptedPods"] = old_status["disruptedPods"]
+            if disrupted:
+                status["disruptedPods"] = disrupted
             if not _same_status(old_status, status):
                 ctx.update_status("poddisruptionbudgets", dict(budget, status=status))
 
