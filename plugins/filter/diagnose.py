@@ -483,11 +483,11 @@ def _subnet_tag_checks(facts):
     for (tier, tag), subnets in sorted(lacking.items()):
         key, value = tag.split("=", 1)
         findings.append(_finding(
-            case, "subnet_tags", _names(name for name, _ in subnets),
+            case, "subnet_tags", _names(name for name, _sid in subnets),
             f"{tier} subnets without the tag {tag}: {_names(f'{name} ({sid})' for name, sid in subnets)}; the AWS Load "
             f"Balancer Controller finds no {'internet-facing' if tier == 'public' else 'internal'} subnet to place a "
             "load balancer in",
-            f"`aws ec2 create-tags --resources {' '.join(sid for _, sid in subnets)} --tags Key={key},Value={value}`, "
+            f"`aws ec2 create-tags --resources {' '.join(sid for _name, sid in subnets)} --tags Key={key},Value={value}`, "
             f"or {APPLY.format(tags='vpc')} restores the subnets' tags"))
     return [_check(case, "subnet_tags", "Public subnets tagged kubernetes.io/role/elb, private ones internal-elb",
                    findings, f"public and private subnets carry the role tags and {cluster_tag}")]
@@ -497,8 +497,8 @@ def diagnose_findings(facts, kubernetes=None, settings=None):
     """The overview's three troubleshooting cases for one cluster: every check with its mark, each finding with what
     is wrong (names) and the fix (a command, or the variable and the --tags run that restores it)."""
     kubernetes, settings = kubernetes or {}, settings or {}
-    controller = settings.get("load_balancer_controller") or {"namespace": "kube-system",
-                                                               "service_account": "aws-load-balancer-controller"}
+    controller = (settings.get("load_balancer_controller")
+                  or {"namespace": "kube-system", "service_account": "aws-load-balancer-controller"})
     autoscaler = settings.get("cluster_autoscaler") or {"namespace": "kube-system", "service_account": "cluster-autoscaler"}
     checks = (_nodegroup_checks(facts, kubernetes) + _node_role_checks(facts, kubernetes, settings)
               + _security_group_checks(facts) + _route_checks(facts)
