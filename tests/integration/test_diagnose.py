@@ -76,7 +76,7 @@ def test_public_subnets_without_the_elb_tag(built_platform, run_playbook, boto, 
     public = ec2.describe_subnets(Filters=[{"Name": "tag:llmhub.io/tier", "Values": ["public"]},
                                            {"Name": "tag:kubernetes.io/cluster/" + CLUSTER, "Values": ["shared"]}])["Subnets"]
     by_name = sorted((next(t["Value"] for t in s["Tags"] if t["Key"] == "Name"), s["SubnetId"]) for s in public)
-    names, ids = [name for name, _ in by_name], [subnet_id for _, subnet_id in by_name]
+    names, ids = [name for name, _id in by_name], [subnet_id for _name, subnet_id in by_name]
     assert len(ids) == 3
     ec2.delete_tags(Resources=ids, Tags=[{"Key": "kubernetes.io/role/elb"}])
     try:
