@@ -24,7 +24,7 @@ NODE_ENTRY_TYPES = ("EC2_LINUX", "EC2_WINDOWS", "EC2")
 # images, their layers on S3) and STS (IRSA, the kubelet's credentials).
 PRIVATE_NODE_ENDPOINTS = ("ec2", "ecr.api", "ecr.dkr", "sts")
 ECR_READ_POLICIES = ("AmazonEC2ContainerRegistryReadOnly", "AmazonEC2ContainerRegistryPullOnly")
-APPLY = "ansible-playbook playbooks/site.yml --tags {tags} (make apply TAGS={tags})"
+APPLY = "`ansible-playbook playbooks/site.yml --tags {tags}` (`make apply TAGS={tags}`)"
 # What to do about the health issue codes of a managed node group (EKS API Issue.code).
 HEALTH_FIXES = {
     "AccessDenied": "the node role or the EKS service-linked role lacks permissions: restore the node role's policies "
@@ -179,7 +179,7 @@ def _node_role_checks(facts, kubernetes, settings):
         name = role["name"]
         if not role.get("exists"):
             role_findings.append(_finding(case, "node_role", name, f"the node role {name} does not exist",
-                                          APPLY.format(tags="iam,nodegroups") + " (iam_node_role_name)"))
+                                          "iam_node_role_name and " + APPLY.format(tags="iam,nodegroups")))
             continue
         if not role.get("trusted_by_ec2"):
             role_findings.append(_finding(
@@ -192,7 +192,7 @@ def _node_role_checks(facts, kubernetes, settings):
             role_findings.append(_finding(
                 case, "node_role", name, f"the node role {name} lacks {_names(lacking)}",
                 " ; ".join(f"`aws iam attach-role-policy --role-name {name} --policy-arn arn:aws:iam::aws:policy/{p}`"
-                           for p in lacking) + f", or {APPLY.format(tags='iam')} (iam_node_role_managed_policies)"))
+                           for p in lacking) + f", or iam_node_role_managed_policies and {APPLY.format(tags='iam')}"))
         by_entry = mode != "CONFIG_MAP" and role.get("access_entry_type") in NODE_ENTRY_TYPES
         by_map = mode != "API" and role["arn"] in mapped
         if not (by_entry or by_map):

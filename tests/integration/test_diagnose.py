@@ -172,7 +172,7 @@ def test_a_node_group_at_its_maximum(built_platform, run_playbook, boto, tmp_pat
     [finding] = report["findings"]
     assert finding["problem"].startswith("node group system is at its maximum: desired 3 of max 3")
     assert finding["fix"].startswith("raise nodegroups_definitions[name=system].scaling.max_size and "
-                                     "ansible-playbook playbooks/site.yml --tags nodegroups")
+                                     "`ansible-playbook playbooks/site.yml --tags nodegroups` (`make apply TAGS=nodegroups`)")
 
 
 @pytest.mark.mutates_platform

@@ -184,7 +184,8 @@ def test_a_node_role_without_a_worker_policy(missing):
     assert finding["problem"] == f"the node role hub-node-role lacks {missing}"
     assert finding["fix"].startswith("`aws iam attach-role-policy --role-name hub-node-role --policy-arn "
                                      f"arn:aws:iam::aws:policy/{missing}`")
-    assert finding["fix"].endswith("--tags iam (make apply TAGS=iam) (iam_node_role_managed_policies)")
+    assert finding["fix"].endswith(", or iam_node_role_managed_policies and `ansible-playbook playbooks/site.yml "
+                                   "--tags iam` (`make apply TAGS=iam`)")
 
 
 def test_the_cni_policy_is_not_needed_when_the_vpc_cni_has_its_own_role():
@@ -294,8 +295,8 @@ def test_a_node_group_at_its_maximum():
     facts = facts_with(lambda f: f["nodegroups"][0].update(desired_size=4))
     [finding] = [f for f in diagnose(facts)["findings"] if f["check"] == "nodegroup_max"]
     assert finding["problem"].startswith("node group system is at its maximum: desired 4 of max 4")
-    assert finding["fix"].startswith("raise nodegroups_definitions[name=system].scaling.max_size and ansible-playbook "
-                                     "playbooks/site.yml --tags nodegroups")
+    assert finding["fix"].startswith("raise nodegroups_definitions[name=system].scaling.max_size and `ansible-playbook "
+                                     "playbooks/site.yml --tags nodegroups`")
 
 
 def test_an_autoscaler_missing_unavailable_or_without_its_role():
