@@ -277,7 +277,8 @@ def _route_checks(facts):
     case = "nodes_not_joining"
     subnets = {s["subnet_id"]: s for s in facts.get("subnets") or []}
     endpoints = [e for e in facts.get("vpc_endpoints") or [] if e.get("state") == "available"]
-    interface = {e["service"] for e in endpoints if e.get("type") == "Interface"}
+    # an interface endpoint serves the nodes' default AWS host names only with its private DNS name on
+    interface = {e["service"] for e in endpoints if e.get("type") == "Interface" and e.get("private_dns")}
     node_subnets = sorted({s for g in facts.get("nodegroups") or [] for s in g.get("subnets") or []})
     findings = []
     for subnet_id in node_subnets:

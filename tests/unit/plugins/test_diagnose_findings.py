@@ -255,9 +255,14 @@ def test_a_node_subnet_without_a_way_out():
     assert "has no 0.0.0.0/0 route" in only(diagnose(no_route), "subnet_routes")[0]["problem"]
     # a private subnet reaching AWS through the endpoints alone is fine
     endpoints = facts_with(lambda f: (f["subnets"][0].__setitem__("default_route", None), f["vpc_endpoints"].extend(
-        {"service": s, "type": "Interface", "state": "available", "route_table_ids": []}
+        {"service": s, "type": "Interface", "state": "available", "route_table_ids": [], "private_dns": True}
         for s in ("ec2", "ecr.api", "ecr.dkr", "sts"))))
     assert diagnose(endpoints)["healthy"]
+    # without their private DNS names the nodes still resolve the public endpoints, which they cannot reach
+    no_dns = copy.deepcopy(endpoints)
+    no_dns["vpc_endpoints"][1]["private_dns"] = False
+    [finding] = only(diagnose(no_dns), "subnet_routes")
+    assert finding["problem"].endswith("has no 0.0.0.0/0 route, and the VPC lacks the endpoints ec2")
 
 
 # --- pods pending ------------------------------------------------------------------------------------------------------
