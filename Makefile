@@ -35,7 +35,7 @@ INVENTORY ?= inventories/local
 CLUSTER ?=
 LIMIT_ARG = $(if $(CLUSTER),--limit $(CLUSTER))
 
-.PHONY: help setup plan apply upgrade ami-refresh destroy drift hardening-report venv k8s-clients ee-context collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
+.PHONY: help setup plan apply upgrade ami-refresh destroy drift hardening-report diagnose venv k8s-clients ee-context collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -118,6 +118,9 @@ drift: $(BOOTSTRAP) ## What differs between AWS (and the managed Kubernetes obje
 
 hardening-report: $(BOOTSTRAP) ## The overview's security checklist from the live account and cluster, with the reason per item (report in .artifacts/hardening/)
 	$(call operations_step,setup.yml site.yml,playbooks/hardening_report.yml)
+
+diagnose: $(BOOTSTRAP) ## The overview's troubleshooting cases (nodes not joining, pods pending, load balancer not creating) with the fix per finding (report in .artifacts/diagnose/); exit status 2 when something is found
+	$(call operations_step,setup.yml site.yml,playbooks/diagnose.yml)
 
 # The version `make upgrade` builds the local platform at before upgrading it.
 FROM ?= 1.34
