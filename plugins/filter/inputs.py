@@ -10,7 +10,7 @@ from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
 
 # The prefixes of the variables the collection's roles and playbooks read.
 PREFIXES = ("llmhub_", "iam_", "vpc_", "eks_", "nodegroups_", "kubeconfig_", "storage_", "addons_", "apps_", "plan_",
-            "backup_", "setup_", "deploy_lock_", "preflight_")
+            "backup_", "setup_", "deploy_lock_", "preflight_", "hardening_", "diagnose_")
 
 
 def llmhub_unknown_variables(variables, known, prefixes=PREFIXES):
