@@ -583,7 +583,8 @@ def plan_group(run, index, spec, current, target):
     version = spec.get("version")
     if version is not None and version != current.get("version"):
         cluster_version = run.cluster_version or version
-        if minor_of(version) > minor_of(cluster_version):
+        if minor_of(version) > minor_of(cluster_version) and not module.check_mode:
+            # (in check mode an earlier task of the run would have upgraded the control plane)
             plan["problems"].append(f"{where}: version {version} is newer than the cluster's {cluster_version}; "
                                     "upgrade the control plane first")
         elif current.get("version") and minor_of(version) < minor_of(current["version"]):
