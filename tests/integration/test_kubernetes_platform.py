@@ -216,6 +216,11 @@ def test_example_app_is_available_spread_over_zones_behind_an_alb(kube, boto, no
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 10)
     assert {m["resource"]["name"] for m in hpa["spec"]["metrics"]} == {"cpu", "memory"}
     assert kube.get_json("pdb", "analytics-api", "-n", namespace)["spec"]["minAvailable"] == 2
+    # the overview's performance tuning in the pod template: spread over zones (hard) and nodes, a priority class
+    template = kube.get_json("deployment", "analytics-api", "-n", namespace)["spec"]["template"]["spec"]
+    assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in template["topologySpreadConstraints"]] == [
+        ("topology.kubernetes.io/zone", "DoNotSchedule"), ("kubernetes.io/hostname", "ScheduleAnyway")]
+    assert template["priorityClassName"] == "llmhub-critical"
     ingress = kube.get_json("ingress", "analytics-api", "-n", namespace)
     hostname = ingress["status"]["loadBalancer"]["ingress"][0]["hostname"]
     balancers = boto("elbv2").describe_load_balancers()["LoadBalancers"]
