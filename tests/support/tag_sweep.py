@@ -271,9 +271,11 @@ def missing_tags(found: dict[str, Any], required: dict[str, str]) -> dict[str, s
 
 def _models(value: Any, model_type: type, depth: int = 2) -> int:
     """How many moto model objects ``value`` holds (itself, or in containers nested up to ``depth`` deep)."""
+    from moto.core.base_backend import BaseBackend
+
     if isinstance(value, model_type):
         return 1
-    if depth <= 0 or isinstance(value, (str, bytes)):
+    if depth <= 0 or isinstance(value, (str, bytes, BaseBackend)):  # another service's backend is read as itself
         return 0
     if isinstance(value, dict):
         return sum(_models(item, model_type, depth - 1) for item in list(value.values()))
