@@ -269,27 +269,32 @@ def missing_tags(found: dict[str, Any], required: dict[str, str]) -> dict[str, s
 
 # --- what the emulator holds -------------------------------------------------------------
 
-def _models(value: Any, model_type: type, depth: int = 2) -> int:
-    """How many moto model objects ``value`` holds (itself, or in containers nested up to ``depth`` deep)."""
+def _leaves(value: Any, top: bool = True, depth: int = 4) -> int:
+    """How many objects a backend attribute holds: the leaves of its containers (a moto model, an object of one of
+    moto's or the emulator's classes, a value), a store object of the backend (Lambda's LambdaStorage, a
+    TaggingService) read through. A scalar attribute of the backend itself holds nothing."""
     from moto.core.base_backend import BaseBackend
+    from moto.core.common_models import BaseModel
 
-    if isinstance(value, model_type):
-        return 1
-    if depth <= 0 or isinstance(value, (str, bytes, BaseBackend)):  # another service's backend is read as itself
+    if isinstance(value, BaseBackend):  # another service's backend, read as itself
         return 0
+    if isinstance(value, BaseModel):
+        return 1
+    if depth <= 0:
+        return 1
     if isinstance(value, dict):
-        return sum(_models(item, model_type, depth - 1) for item in list(value.values()))
+        return sum(_leaves(item, False, depth - 1) for item in list(value.values()))
     if isinstance(value, (list, tuple, set, frozenset)):
-        return sum(_models(item, model_type, depth - 1) for item in list(value))
-    if hasattr(value, "__dict__") and type(value).__module__.startswith("moto."):
-        # a store object of a backend (Lambda's LambdaStorage, SSM's ParameterDict...)
-        return sum(_models(item, model_type, depth - 1) for item in list(vars(value).values()))
-    return 0
+        return sum(_leaves(item, False, depth - 1) for item in list(value))
+    if type(value).__module__.startswith(("moto.", "emulator.")) and hasattr(value, "__dict__"):
+        if top:  # a store object of the backend
+            return sum(_leaves(item, False, depth - 1) for item in list(vars(value).values()))
+        return 1  # a model of its own kind (EKS's Cluster is no BaseModel)
+    return 0 if top else 1
 
 
-def _holdings_of(backend: Any, model_type: type) -> dict[str, int]:
-    return {attribute: count for attribute, value in list(vars(backend).items())
-            if (count := _models(value, model_type, 3))}
+def _holdings_of(backend: Any) -> dict[str, int]:
+    return {attribute: count for attribute, value in list(vars(backend).items()) if (count := _leaves(value))}
 
 
 def moto_holdings(account_id: str, region: str) -> dict[tuple[str, str], int]:
@@ -300,7 +305,6 @@ def moto_holdings(account_id: str, region: str) -> dict[tuple[str, str], int]:
     thread of the test process).
     """
     from moto.core.base_backend import BackendDict
-    from moto.core.common_models import BaseModel
 
     held: dict[tuple[str, str], int] = {}
     # every backend the emulator has instantiated: a service never called holds nothing
@@ -311,8 +315,8 @@ def moto_holdings(account_id: str, region: str) -> dict[tuple[str, str], int]:
         for name, backend in list(dict.items(per_account)):
             if name not in (region, "aws", "global"):
                 continue
-            baseline = _holdings_of(type(backend)(name, account_id="000000000000"), BaseModel)
-            for attribute, count in _holdings_of(backend, BaseModel).items():
+            baseline = _holdings_of(type(backend)(name, account_id="000000000000"))
+            for attribute, count in _holdings_of(backend).items():
                 if count > baseline.get(attribute, 0):
                     held[(backends.service_name, attribute)] = count - baseline.get(attribute, 0)
     return held
