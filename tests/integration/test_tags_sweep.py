@@ -58,6 +58,9 @@ NOT_RESOURCES = {
     ("s3", "objects"): "objects of the artifacts bucket",
     ("iam", "access_keys"): "access keys of IAM users (listed with their user)",
     ("logs", "resource_policies"): "resource policies of CloudWatch Logs (no tags in the API)",
+    ("ec2", "tags"): "the tags of the EC2 resources",
+    ("ec2", "launch_template_name_to_ids"): "an index of the launch templates (by name)",
+    ("ec2", "launch_template_insert_order"): "an index of the launch templates (creation order)",
 }
 
 
@@ -172,3 +175,18 @@ def test_the_sweep_knows_every_kind_of_resource_held(resources, boto):
     for key in held.keys() & KNOWN_HOLDINGS.keys():
         assert KNOWN_HOLDINGS[key].split(" ")[0] in listed, (key, KNOWN_HOLDINGS[key])
     assert {("ec2", "vpcs"), ("iam", "roles"), ("eks", "clusters"), ("lambda", "_lambdas")} <= held.keys()
+
+
+def test_a_resource_of_a_kind_the_sweep_does_not_list_is_found(resources, boto):
+    """The check above is not vacuous: an ECR repository (a service the collection does not use) shows up in what
+    the emulator holds, and is gone from it once deleted (the shared platform is left as it was)."""
+    account = boto("sts").get_caller_identity()["Account"]
+    ecr = boto("ecr")
+    ecr.create_repository(repositoryName="llmhub-tags-sweep-probe")
+    try:
+        held = tag_sweep.moto_holdings(account, REGION)
+    finally:
+        ecr.delete_repository(repositoryName="llmhub-tags-sweep-probe", force=True)
+    assert held.get(("ecr", "repositories")) == 1
+    assert ("ecr", "repositories") not in KNOWN_HOLDINGS
+    assert ("ecr", "repositories") not in tag_sweep.moto_holdings(account, REGION)

@@ -294,7 +294,11 @@ def _leaves(value: Any, top: bool = True, depth: int = 4) -> int:
 
 
 def _holdings_of(backend: Any) -> dict[str, int]:
-    return {attribute: count for attribute, value in list(vars(backend).items()) if (count := _leaves(value))}
+    from moto.utilities.tagging_service import TaggingService
+
+    # a service's tag store holds the tags of its resources, not resources
+    return {attribute: count for attribute, value in list(vars(backend).items())
+            if not isinstance(value, TaggingService) and (count := _leaves(value))}
 
 
 def moto_holdings(account_id: str, region: str) -> dict[tuple[str, str], int]:
