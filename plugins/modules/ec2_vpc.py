@@ -277,11 +277,14 @@ def ensure_present(module, client):
     tags_after = wanted_tags if purge else {**tags_of(current), **wanted_tags}
     after = view(current, wanted, tags_after)
     result = dict(changed=changed, vpc=after, vpc_id=vpc_id)
-    if module.params["tag_default_resources"]:
-        tagged, result["default_resources"] = tag_default_resources(module, client, vpc_id,
-                                                                    desired_tags(module, f"{name}-default"))
-        result["changed"] |= tagged
     result["diff"] = dict(before=diff_side(before), after=diff_side(after))
+    if module.params["tag_default_resources"]:
+        tagged, result["default_resources"], tags_before, tags_after = tag_default_resources(
+            module, client, vpc_id, desired_tags(module, f"{name}-default"))
+        result["changed"] |= tagged
+        # the default objects' tags, by the key of default_resources
+        result["diff"]["before"]["default_resources"] = tags_before
+        result["diff"]["after"]["default_resources"] = tags_after
     module.exit_json(**result)
 
 
@@ -295,7 +298,7 @@ DEFAULT_RESOURCES = (
 
 def tag_default_resources(module, client, vpc_id, tags):
     """Adds ``tags`` (never removes any) to the VPC's default security group, main route table and default
-    network ACL. Returns (changed, {result key: id})."""
+    network ACL. Returns (changed, {result key: id}, {result key: tags before}, {result key: tags after})."""
     def read(kind):
         key, operation, list_key, id_key, name, value = kind
         found = paginate(client, operation, list_key,
@@ -311,7 +314,9 @@ def tag_default_resources(module, client, vpc_id, tags):
         return reconcile_tags(client, module, resource_id, current, tags, purge=False)
 
     changed = run_concurrently(tag, list(found.values()), "tag the VPC's default objects", label=lambda i: i[0])
-    return any(changed), {key: resource_id for key, (resource_id, _tags) in found.items()}
+    return (any(changed), {key: resource_id for key, (resource_id, _tags) in found.items()},
+            {key: current for key, (_id, current) in found.items()},
+            {key: {**current, **tags} for key, (_id, current) in found.items()})
 
 
 def set_attributes(client, vpc_id, current, wanted, check_mode=False):
