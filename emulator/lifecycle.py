@@ -341,3 +341,14 @@ def install_ec2_patches() -> None:
         return endpoint
 
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint
+    original_delete_vpc = VPCBackend.delete_vpc
+
+    def delete_vpc(self: Any, vpc_id: str) -> Any:
+        vpc = original_delete_vpc(self, vpc_id)
+        # AWS deletes the VPC's default network ACL with it (moto kept it, listed with the VPC gone)
+        for acl_id, acl in list(self.network_acls.items()):
+            if acl.vpc_id == vpc_id and str(acl.default).lower() == "true":
+                self.network_acls.pop(acl_id, None)
+        return vpc
+
+    VPCBackend.delete_vpc = delete_vpc
