@@ -300,3 +300,55 @@ def install_ec2_patches() -> None:
         )
 
     VPCBackend.__init__ = vpc_backend_init
+
+    # The network interfaces a NAT gateway or an interface endpoint puts in its subnets are the service's, as on
+    # AWS: requester-managed, of type nat_gateway / vpc_endpoint, described by their owner (moto makes them
+    # plain interfaces, as if the account had created them).
+    original_nat_init = NatGateway.__init__
+
+    def nat_gateway_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_nat_init(self, *args, **kwargs)
+        eni = getattr(self, "_eni", None)
+        if eni is not None:
+            eni.interface_type, eni.requester_managed = "nat_gateway", True
+            eni.description = f"Interface for NAT Gateway {self.id}"
+
+    NatGateway.__init__ = nat_gateway_init
+    from moto.ec2.models.nat_gateways import NatGatewayBackend
+
+    original_delete_nat = NatGatewayBackend.delete_nat_gateway
+
+    def delete_nat_gateway(self: Any, nat_gateway_id: str) -> Any:
+        gateway = original_delete_nat(self, nat_gateway_id)
+        eni = getattr(gateway, "_eni", None)
+        if eni is not None:  # AWS removes the gateway's interface with it (the account cannot delete it)
+            for address in list(self.addresses):
+                if address.eni is eni:
+                    self.disassociate_address(address=address.public_ip)
+            self.enis.pop(eni.id, None)
+        return gateway
+
+    NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
+    original_create_endpoint = VPCBackend.create_vpc_endpoint
+
+    def create_vpc_endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
+        endpoint = original_create_endpoint(self, *args, **kwargs)
+        for eni_id in endpoint.network_interface_ids or []:
+            eni = self.enis.get(eni_id)
+            if eni is not None:
+                eni.interface_type, eni.requester_managed = "vpc_endpoint", True
+                eni.description = f"VPC Endpoint Interface {endpoint.id}"
+        return endpoint
+
+    VPCBackend.create_vpc_endpoint = create_vpc_endpoint
+    original_delete_vpc = VPCBackend.delete_vpc
+
+    def delete_vpc(self: Any, vpc_id: str) -> Any:
+        vpc = original_delete_vpc(self, vpc_id)
+        # AWS deletes the VPC's default network ACL with it (moto kept it, listed with the VPC gone)
+        for acl_id, acl in list(self.network_acls.items()):
+            if acl.vpc_id == vpc_id and str(acl.default).lower() == "true":
+                self.network_acls.pop(acl_id, None)
+        return vpc
+
+    VPCBackend.delete_vpc = delete_vpc

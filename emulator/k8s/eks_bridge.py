@@ -341,8 +341,11 @@ class MotoCloud(Cloud):
                     name=spec.name, security_groups=security_groups, subnet_ids=list(spec.subnets),
                     scheme=spec.scheme, loadbalancer_type=spec.type, ip_address_type=spec.ip_address_type,
                     tags=tags)
-            elif sorted(s.id for s in balancer.subnets) != sorted(spec.subnets):
-                balancer.subnets = [ec2.get_subnet(s) for s in spec.subnets]
+            else:
+                if sorted(s.id for s in balancer.subnets) != sorted(spec.subnets):
+                    balancer.subnets = [ec2.get_subnet(s) for s in spec.subnets]
+                if tags:  # the controller reconciles the tags it manages (new default tags, annotations)
+                    elbv2.add_tags([balancer.arn], tags)
             for listener_arn in list(balancer.listeners):
                 elbv2.delete_listener(listener_arn)
             for group in groups:

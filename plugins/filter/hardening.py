@@ -197,7 +197,8 @@ def _hardening_items(facts, kubernetes, settings):
                     else "no Secrets Manager secret tagged for the cluster"), "hardening_secrets_rotation_days"),
         _item(section, "backups", "Backup solution (EBS snapshots by Data Lifecycle Manager)", policies,
               f"DLM policy {policies[0]['policy_id']} enabled for the cluster's volumes" if policies
-              else "no enabled DLM policy snapshots the cluster's volumes: run backup.yml (make backup)",
+              else ("no enabled DLM policy snapshots the cluster's volumes: set backup_dlm_enabled: true and run "
+                    "site.yml --tags backup (or backup.yml)"),
               "backup_dlm_enabled"),
         _item(section, "security_scanning", "Security scanning (Trivy, Falco)", scanners,
               f"running: {', '.join(scanners)}" if scanners

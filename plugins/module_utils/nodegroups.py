@@ -41,7 +41,7 @@ IOPS_VOLUME_TYPES = ("gp3", "io1", "io2")
 HTTP_TOKENS = ("required", "optional")
 HTTP_ENDPOINT = ("enabled", "disabled")
 # Resource types whose tags a template propagates (the ones this collection manages).
-PROPAGATED_TAG_TYPES = ("instance", "volume")
+PROPAGATED_TAG_TYPES = ("instance", "volume", "network-interface")
 # Top-level members of LaunchTemplateData this collection writes.
 MANAGED_DATA_KEYS = ("EbsOptimized", "Monitoring", "MetadataOptions", "BlockDeviceMappings", "SecurityGroupIds",
                      "TagSpecifications")

@@ -41,6 +41,8 @@ options:
       - ARN of the IAM role DLM assumes to create and delete the snapshots; it trusts C(dlm.amazonaws.com) and has
         the permissions of the AWS managed policy C(AWSDataLifecycleManagerServiceRole).
       - Required with O(state=present).
+      - In check mode V((known after apply\)) is accepted too, the ARN of a role the same check-mode run plans to
+        create (M(llmhub.eks.iam_roles) returns it), so that the plan shows the policy.
     type: str
   target_tags:
     description:
@@ -408,7 +410,9 @@ def validate_description(description):
     return description
 
 
-def validate_role_arn(arn):
+def validate_role_arn(arn, check_mode=False):
+    if check_mode and arn == KNOWN_AFTER_APPLY:
+        return arn  # a role the same check-mode run plans to create
     if not ROLE_ARN_PATTERN.fullmatch(arn or "") or len(arn) > 2048:
         raise InputError(f"execution_role_arn: {arn!r} is not an IAM role ARN; give "
                          "arn:aws:iam::<12-digit account id>:role/<name>, such as "
@@ -416,7 +420,7 @@ def validate_role_arn(arn):
     return arn
 
 
-def validate_params(params):
+def validate_params(params, check_mode=False):
     """What the module wants, from its parameters, checked without any AWS call.
 
     Returns a dict with ``description``, and with ``state=present``: ``execution_role_arn``, ``policy_state``,
@@ -429,7 +433,7 @@ def validate_params(params):
     if params.get("execution_role_arn") is None:
         raise InputError("execution_role_arn: required with state=present; the role DLM assumes, such as "
                          "arn:aws:iam::123456789012:role/llm-analytics-hub-prod-eks-dlm")
-    wanted["execution_role_arn"] = validate_role_arn(params["execution_role_arn"])
+    wanted["execution_role_arn"] = validate_role_arn(params["execution_role_arn"], check_mode)
     target_tags = validate_tags("target_tags", params.get("target_tags"), MAX_TARGET_TAGS)
     if not target_tags:
         raise InputError("target_tags: give at least one tag; DLM snapshots the volumes carrying any of them, "
@@ -663,7 +667,7 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
-        wanted = validate_params(module.params)
+        wanted = validate_params(module.params, module.check_mode)
     except InputError as e:
         module.fail_json(msg=str(e))
     dlm = retrying_client(module, "dlm")

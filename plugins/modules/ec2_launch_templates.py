@@ -13,8 +13,8 @@ version_added: 0.1.0
 description:
   - Creates, versions, tags and deletes all listed launch templates in a single module invocation.
   - The templates carry what EKS managed node groups leave to a launch template (EBS optimisation, detailed
-    monitoring, instance metadata options, the root volume, security groups, tags propagated to instances and
-    volumes). They carry no instance type, AMI or user data, which the node group sets.
+    monitoring, instance metadata options, the root volume, security groups, tags propagated to instances,
+    volumes and network interfaces). They carry no instance type, AMI or user data, which the node group sets.
   - Describes all listed templates in one call. For an existing template the wanted content is compared with the
     content of its default version, normalised (ordering of security groups and tags, numbers given as strings); a
     new version is created, and made the default version, B(only) when the content differs. A run without changes
@@ -104,7 +104,7 @@ options:
         type: list
         elements: str
       instance_tags:
-        description: Tags the template propagates to the instances and their volumes.
+        description: Tags the template propagates to the instances, their volumes and their network interfaces.
         type: dict
       tags:
         description: Tags of the launch template itself, merged over O(tags).

@@ -41,6 +41,14 @@ options:
     description: Whether instances get public DNS hostnames (C(enableDnsHostnames)). EKS private endpoints need it.
     type: bool
     default: true
+  tag_default_resources:
+    description:
+      - Also put O(tags), and a C(Name) of O(name) followed by C(-default), on the objects AWS creates with the VPC
+        (its C(default) security group, main route table and default network ACL), as the C(manage_default_*)
+        inputs of terraform-aws-modules/vpc do, so that cost allocation tags cover them too.
+      - Tags are only added or updated there, never removed (other tags of these objects stay).
+    type: bool
+    default: true
   wait_timeout:
     description: Seconds to wait for a new VPC to become C(available).
     type: int
@@ -128,6 +136,23 @@ vpc_id:
   description: The VPC id (null when absent, V((known after apply\)) when it would be created in check mode).
   returned: always
   type: str
+default_resources:
+  description: The ids of the objects AWS created with the VPC, tagged as O(tag_default_resources) asks.
+  returned: when state is present, the VPC exists and O(tag_default_resources=true)
+  type: dict
+  contains:
+    security_group_id:
+      description: The VPC's C(default) security group.
+      type: str
+      sample: sg-0123456789abcdef0
+    route_table_id:
+      description: The VPC's main route table.
+      type: str
+      sample: rtb-0123456789abcdef0
+    network_acl_id:
+      description: The VPC's default network ACL.
+      type: str
+      sample: acl-0123456789abcdef0
 """
 
 import ipaddress
@@ -238,6 +263,9 @@ def ensure_present(module, client):
         attributes = read_attributes(client, vpc_id)
         set_attributes(client, vpc_id, attributes, wanted)
         result.update(vpc=view(created, wanted, tags_of(created) or wanted_tags), vpc_id=vpc_id)
+        if module.params["tag_default_resources"]:
+            result["default_resources"] = tag_default_resources(module, client, vpc_id,
+                                                                desired_tags(module, f"{name}-default"))[1]
         module.exit_json(**result)
 
     vpc_id = current["VpcId"]
@@ -250,7 +278,45 @@ def ensure_present(module, client):
     after = view(current, wanted, tags_after)
     result = dict(changed=changed, vpc=after, vpc_id=vpc_id)
     result["diff"] = dict(before=diff_side(before), after=diff_side(after))
+    if module.params["tag_default_resources"]:
+        tagged, result["default_resources"], tags_before, tags_after = tag_default_resources(
+            module, client, vpc_id, desired_tags(module, f"{name}-default"))
+        result["changed"] |= tagged
+        # the default objects' tags, by the key of default_resources
+        result["diff"]["before"]["default_resources"] = tags_before
+        result["diff"]["after"]["default_resources"] = tags_after
     module.exit_json(**result)
+
+
+# (result key, Describe* operation, its list key, id key, filter selecting the one AWS made with the VPC)
+DEFAULT_RESOURCES = (
+    ("security_group_id", "describe_security_groups", "SecurityGroups", "GroupId", "group-name", "default"),
+    ("route_table_id", "describe_route_tables", "RouteTables", "RouteTableId", "association.main", "true"),
+    ("network_acl_id", "describe_network_acls", "NetworkAcls", "NetworkAclId", "default", "true"),
+)
+
+
+def tag_default_resources(module, client, vpc_id, tags):
+    """Adds ``tags`` (never removes any) to the VPC's default security group, main route table and default
+    network ACL. Returns (changed, {result key: id}, {result key: tags before}, {result key: tags after})."""
+    def read(kind):
+        key, operation, list_key, id_key, name, value = kind
+        found = paginate(client, operation, list_key,
+                         Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": name, "Values": [value]}])
+        return key, (found[0][id_key], tags_of(found[0])) if found else None
+
+    found = dict(run_concurrently(read, list(DEFAULT_RESOURCES), "read the VPC's default objects",
+                                  label=lambda kind: kind[0]))
+    found = {key: value for key, value in found.items() if value is not None}
+
+    def tag(item):
+        resource_id, current = item
+        return reconcile_tags(client, module, resource_id, current, tags, purge=False)
+
+    changed = run_concurrently(tag, list(found.values()), "tag the VPC's default objects", label=lambda i: i[0])
+    return (any(changed), {key: resource_id for key, (resource_id, _tags) in found.items()},
+            {key: current for key, (_id, current) in found.items()},
+            {key: {**current, **tags} for key, (_id, current) in found.items()})
 
 
 def set_attributes(client, vpc_id, current, wanted, check_mode=False):
@@ -296,6 +362,7 @@ def main():
         cidr_block=dict(type="str", required=True),
         dns_support=dict(type="bool", default=True),
         dns_hostnames=dict(type="bool", default=True),
+        tag_default_resources=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),

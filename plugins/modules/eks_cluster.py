@@ -108,6 +108,14 @@ options:
       - CIDR of Kubernetes service IP addresses, a /12 to /24 block in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16
         that does not overlap the VPC. EKS picks one when omitted. Cannot be changed after creation.
     type: str
+  tag_cluster_security_group:
+    description:
+      - Also put O(tags) on the cluster security group EKS creates for the cluster (C(eks-cluster-sg-*)), which EKS
+        tags with its own tags only, as terraform-aws-modules/eks's C(create_cluster_primary_security_group_tags)
+        does; so that cost allocation tags cover it too.
+      - Tags are only added or updated there, never removed (EKS's own tags stay).
+    type: bool
+    default: true
   wait:
     description:
       - Wait until the cluster is C(ACTIVE) after a create or the last update, or gone after a delete.
@@ -295,6 +303,8 @@ from ansible_collections.llmhub.eks.plugins.module_utils.common import retrying_
 from ansible_collections.llmhub.eks.plugins.module_utils.common import run_module
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import ec2_client
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import paginate
+from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import reconcile_tags
+from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import tags_of
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import CLUSTER_NAME_PATTERN
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import LOG_TYPES
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import UnresolvedReferences
@@ -681,7 +691,18 @@ class Runner:
             return self.eks.associate_encryption_config(aws_retry=True, clusterName=self.name, **request)["update"]
         return self.eks.update_cluster_config(aws_retry=True, name=self.name, **request)["update"]
 
+    def tag_cluster_security_group(self, cluster):
+        """Adds the cluster's tags (never removes any) to the security group EKS made for it. Returns changed."""
+        group_id = ((cluster or {}).get("resourcesVpcConfig") or {}).get("clusterSecurityGroupId")
+        tags = self.params["tags"]
+        if not (self.params["tag_cluster_security_group"] and tags and group_id) or group_id == KNOWN_AFTER_APPLY:
+            return False
+        ec2 = ec2_client(self.module)
+        groups = ec2.describe_security_groups(aws_retry=True, GroupIds=[group_id])["SecurityGroups"]
+        return bool(groups) and reconcile_tags(ec2, self.module, group_id, tags_of(groups[0]), tags, purge=False)
+
     def finish(self, changed, before, after, cluster):
+        changed = self.tag_cluster_security_group(cluster) or changed
         result = dict(changed=changed, cluster=describe(cluster), updates=self.updates)
         vpc = (cluster or {}).get("resourcesVpcConfig") or {}
         result.update(
@@ -768,6 +789,7 @@ def main():
                                  default="API_AND_CONFIG_MAP"),
         bootstrap_cluster_creator_admin_permissions=dict(type="bool", default=True),
         service_ipv4_cidr=dict(type="str"),
+        tag_cluster_security_group=dict(type="bool", default=True),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
         tags=dict(type="dict", aliases=["resource_tags"]),

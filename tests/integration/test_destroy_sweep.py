@@ -38,6 +38,15 @@ def tag_list(**tags):
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
+def backup_schedule(boto):
+    """What a destroy keeps unless destroy_snapshots=true: the DLM policy site.yml made (tag backup), its role."""
+    dlm = boto("dlm")
+    policies = [s["PolicyId"] for s in dlm.get_lifecycle_policies()["Policies"]
+                if dlm.get_lifecycle_policy(PolicyId=s["PolicyId"])["Policy"].get("Tags", {}).get(
+                    "llmhub.io/cluster") == CLUSTER]
+    return [f"DLM policy {p}" for p in policies] + [f"IAM role {CLUSTER}-dlm"]
+
+
 def tagged_for_the_cluster(boto) -> list[str]:
     """Everything of every service the collection touches that is tagged for the cluster (or named for it)."""
     ec2, elbv2, elb, logs, iam = boto("ec2"), boto("elbv2"), boto("elb"), boto("logs"), boto("iam")
@@ -205,16 +214,20 @@ def test_check_mode_lists_the_leftovers_and_deletes_nothing(leftovers, run_playb
     assert "Data Lifecycle Manager" in kept[leftovers["snapshot"]]["reason"]
     assert "destroy_snapshots=true" in kept[leftovers["snapshot"]]["reason"]
     # in check mode the example application's claim still holds its volume (step 2 would delete the claim first):
-    # the driver's volumes are data, kept by the sweep unless destroy_volumes=true
-    assert {k["type"] for k in kept.values()} == {"snapshots", "volumes"}
+    # the driver's volumes are data, kept by the sweep unless destroy_volumes=true; the backup schedule site.yml
+    # made (DLM policy and its role) is kept with the snapshots
+    assert {k["type"] for k in kept.values()} == {"snapshots", "volumes", "dlm_policies", "iam_roles"}
+    assert [k["id"] for k in kept.values() if k["type"] == "iam_roles"] == [f"{CLUSTER}-dlm"]
     assert all("EBS CSI driver" in k["reason"] for k in kept.values() if k["type"] == "volumes")
     assert sweep["remaining"] == [] and not sweep.get("failed")
 
 
 def test_destroy_leaves_nothing_tagged_for_the_cluster(leftovers, run_playbook, boto):
+    schedule = backup_schedule(boto)
     destroyed = run_playbook("destroy.yml", *CONFIRM)
     assert destroyed.rc == 0, destroyed.failure_messages() or destroyed.stdout[-3000:]
-    assert tagged_for_the_cluster(boto) == []
+    # nothing but the backup schedule, kept on purpose with its snapshots
+    assert sorted(tagged_for_the_cluster(boto)) == sorted(schedule)
     results = destroyed.task_results()
     assert results[SWEEP]["remaining"] == []
     report = results["Report what remains of the cluster (nothing, when the destroy is complete) and what is kept on purpose"]
@@ -244,14 +257,18 @@ def test_a_second_destroy_changes_nothing_and_passes(leftovers, run_playbook, bo
     again = run_playbook("destroy.yml", *CONFIRM)
     assert again.rc == 0, again.failure_messages() or again.stdout[-3000:]
     assert again.changed == 0, again.changed_tasks()
-    assert tagged_for_the_cluster(boto) == []
+    assert sorted(tagged_for_the_cluster(boto)) == sorted(backup_schedule(boto))
 
 
 def test_snapshots_go_only_when_asked(leftovers, run_playbook, boto):
     asked = run_playbook("destroy.yml", *CONFIRM, "-e", "destroy_snapshots=true", "--tags", "sweep")
     assert asked.rc == 0, asked.failure_messages() or asked.stdout[-3000:]
     deleted = asked.task_results()[SWEEP]["deleted"]
-    assert [(d["type"], d["id"]) for d in deleted] == [("snapshots", leftovers["snapshot"])]
+    # the snapshot, and the backup schedule that made such snapshots (the DLM policy, then its role)
+    assert [(d["type"], d["id"]) for d in deleted if d["type"] != "dlm_policies"] == [
+        ("snapshots", leftovers["snapshot"]), ("iam_roles", f"{CLUSTER}-dlm")]
+    assert [d["type"] for d in deleted].count("dlm_policies") == 1
+    assert tagged_for_the_cluster(boto) == []
     assert boto("ec2").describe_snapshots(Filters=[{"Name": "snapshot-id", "Values": [leftovers["snapshot"]]}])[
         "Snapshots"] == []
 

@@ -13,12 +13,8 @@ pytestmark = pytest.mark.integration
 # Reads the platform the other sharing modules read (tests/support/shared_platform.py).
 SHARES_PLATFORM = True
 
-# What the default deploy of site.yml does not make: backup.yml makes the DLM policy, and the Trivy operator and
-# Falco are optional add-ons, off. (The local inventory's ACM certificate gives the ingress its HTTPS listener.)
-NOT_BY_SITE = {
-    "backups": "run backup.yml (make backup)",
-    "security_scanning": "optional add-ons, off by default",
-}
+# The default deploy (inventories/local) passes every item: its ACM certificate gives the ingress an HTTPS
+# listener, site.yml makes the DLM policy (tag backup) and the local inventory runs the Trivy operator.
 
 
 def read_report(run_playbook, directory, *args):
@@ -28,7 +24,7 @@ def read_report(run_playbook, directory, *args):
     return run, report, {item["id"]: item for item in report["items"]}
 
 
-def test_the_report_of_the_default_deploy_passes_every_item_site_builds(built_platform, run_playbook, control,
+def test_the_report_of_the_default_deploy_passes_every_item(built_platform, run_playbook, control,
                                                                         tmp_path):
     control.clear_requests()
     run, report, items = read_report(run_playbook, tmp_path)
@@ -36,12 +32,13 @@ def test_the_report_of_the_default_deploy_passes_every_item_site_builds(built_pl
     assert [name.split(" : ")[-1] for name in run.changed_tasks()] == ["Make the report directory",
                                                                       "Write the report as Markdown and JSON"]
     assert mutating_calls(control) == []
-    assert {name: item["reason"] for name, item in items.items() if not item["ok"]}.keys() == NOT_BY_SITE.keys()
-    for name, reason in NOT_BY_SITE.items():
-        assert reason in items[name]["reason"], items[name]
-    assert report["total"] == 21 and report["passed"] == 19
+    assert {name: item["reason"] for name, item in items.items() if not item["ok"]} == {}
+    assert report["total"] == 21 and report["passed"] == 21
     assert items["encryption_in_transit"]["reason"] == (
         "the API server is TLS only; every ALB Ingress has an HTTPS listener")
+    assert items["backups"]["ok"] and items["backups"]["reason"].endswith("enabled for the cluster's volumes")
+    assert items["backups"]["variable"] == "backup_dlm_enabled"
+    assert items["security_scanning"]["reason"] == "running: trivy-operator"
     assert items["secrets_management"]["reason"] == "1 Secrets Manager secrets tagged for the cluster"
     assert items["secrets_rotation"]["reason"] == "rotation on for 1 secrets"
     assert items["waf"]["reason"].startswith(f"web ACL {CLUSTER}-waf with AWSManagedRulesCommonRuleSet, "
@@ -52,7 +49,7 @@ def test_the_report_of_the_default_deploy_passes_every_item_site_builds(built_pl
     assert items["pod_security_admission"]["reason"] == "llm-analytics enforce restricted"
     # Markdown beside it and in the output; the report handed to AWX
     markdown = (tmp_path / f"{CLUSTER}.md").read_text(encoding="utf-8")
-    assert markdown.startswith(f"# Hardening report: {CLUSTER}\n\n19 of 21 items pass.\n")
+    assert markdown.startswith(f"# Hardening report: {CLUSTER}\n\n21 of 21 items pass.\n")
     shown = run.task_results()["Show the report"]["msg"]
     assert shown == markdown.splitlines()
 
@@ -86,16 +83,17 @@ def test_the_ingress_listens_on_https_with_the_hardening_certificate(built_platf
 @pytest.mark.mutates_platform
 def test_items_flip_with_their_variables(built_platform, run_playbook, tmp_path):
     off = ["-e", "hardening_guardduty_eks_runtime_monitoring=false", "-e", "hardening_secrets_rotation_days=0",
-           "-e", "addons_trivy_operator_enabled=true", "-e", "addons_falco_enabled=true"]
+           "-e", "addons_trivy_operator_enabled=false"]
     applied = run_playbook("site.yml", "--tags", "hardening,addons", *off)
     assert applied.rc == 0, applied.failure_messages()
     assert [name.split(" : ")[-1] for name in applied.changed_tasks()] == [
         "Ensure the GuardDuty detector (EKS audit logs, EKS runtime monitoring with its managed add-on)",
         "Ensure the secrets under the cluster's path (generated values, rotation every hardening_secrets_rotation_days)",
-        "Ensure the Trivy operator release (image and configuration scanning; optional)",
-        "Ensure the Falco release (runtime threat detection on every node; optional)"]
+        "Ensure the Trivy operator release (image and configuration scanning; optional)"]
     _run, report, items = read_report(run_playbook, tmp_path, *off)
-    assert items["security_scanning"]["ok"] and items["security_scanning"]["reason"] == "running: falco, trivy-operator"
+    # turned off, the operator's release was uninstalled
+    assert not items["security_scanning"]["ok"]
+    assert items["security_scanning"]["variable"] == "addons_trivy_operator_enabled"
     assert not items["guardduty"]["ok"]
     assert items["guardduty"]["reason"].endswith("off: EKS_RUNTIME_MONITORING")
     assert items["guardduty"]["variable"] == "hardening_guardduty_eks_runtime_monitoring"

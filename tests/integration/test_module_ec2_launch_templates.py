@@ -95,7 +95,8 @@ def test_create_then_no_new_version_until_content_changes(network, run_tasks, fr
     assert system_data["BlockDeviceMappings"] == [{"DeviceName": "/dev/xvda", "Ebs": {
         "VolumeSize": 100, "VolumeType": "gp3", "Iops": 3000, "Encrypted": True, "DeleteOnTermination": True}}]
     assert system_data["SecurityGroupIds"] == [network["groups"]["hub-node"]]
-    assert sorted(spec["ResourceType"] for spec in system_data["TagSpecifications"]) == ["instance", "volume"]
+    assert sorted(spec["ResourceType"] for spec in system_data["TagSpecifications"]) == [
+        "instance", "network-interface", "volume"]
     for spec in system_data["TagSpecifications"]:
         assert {t["Key"]: t["Value"] for t in spec["Tags"]} == {"Name": "hub-system", "Project": "hub"}
     assert not {"ImageId", "InstanceType", "UserData"} & set(system_data)

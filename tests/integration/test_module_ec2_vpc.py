@@ -45,6 +45,18 @@ def test_vpc_lifecycle(fresh_account, run_tasks, boto):
     assert {t["Key"]: t["Value"] for t in vpcs[0]["Tags"]} == {"Name": "hub-vpc", "Project": "llm-analytics-hub"}
     assert dns(ec2, created["vpc_id"]) == (True, True)
     assert created["vpc"]["enable_dns_hostnames"] is True and created["vpc"]["cidr_block"] == CIDR
+    # tag_default_resources (default true): what AWS made with the VPC carries its tags, named <name>-default
+    made = created["default_resources"]
+    in_vpc = [{"Name": "vpc-id", "Values": [created["vpc_id"]]}]
+    assert [g["GroupId"] for g in ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]
+            if g["GroupName"] == "default"] == [made["security_group_id"]]
+    assert [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=in_vpc)["RouteTables"]
+            if any(a.get("Main") for a in t["Associations"])] == [made["route_table_id"]]
+    assert [a["NetworkAclId"] for a in ec2.describe_network_acls(Filters=in_vpc)["NetworkAcls"]
+            if a["IsDefault"]] == [made["network_acl_id"]]
+    for resource_id in made.values():
+        tagged = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [resource_id]}])["Tags"]
+        assert {t["Key"]: t["Value"] for t in tagged} == {"Name": "hub-vpc-default", "Project": "llm-analytics-hub"}
 
     # Second run: nothing to do, no mutating call.
     fresh_account.clear_requests()

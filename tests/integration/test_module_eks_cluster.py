@@ -98,8 +98,9 @@ def test_cluster_lifecycle(fresh_account, run_tasks, boto):
     created = results["create"]
     assert created["changed"] is True and created["status"] == "ACTIVE"
     assert results["again"]["changed"] is False and results["again"]["updates"] == []
-    # Only the two creates mutated anything: the plan and the second run made no call that changes AWS.
-    assert mutating_calls(fresh_account) == ["eks:CreateCluster", "eks:CreateCluster"]
+    # Only the two creates mutated anything (the first then put its tags on the cluster security group EKS made;
+    # the plain one has no tags): the plan and the second run made no call that changes AWS.
+    assert mutating_calls(fresh_account) == ["eks:CreateCluster", "ec2:CreateTags", "eks:CreateCluster"]
 
     cluster = eks.describe_cluster(name=CLUSTER)["cluster"]
     vpc = cluster["resourcesVpcConfig"]
@@ -119,6 +120,11 @@ def test_cluster_lifecycle(fresh_account, run_tasks, boto):
     assert created["oidc_issuer"] == cluster["identity"]["oidc"]["issuer"]
     assert created["certificate_authority_data"] == cluster["certificateAuthority"]["data"]
     assert created["cluster_security_group_id"] == vpc["clusterSecurityGroupId"]
+    # tag_cluster_security_group (default true): the cluster's tags added to the group EKS made, EKS's kept
+    [group] = boto("ec2").describe_security_groups(GroupIds=[vpc["clusterSecurityGroupId"]])["SecurityGroups"]
+    group_tags = {t["Key"]: t["Value"] for t in group["Tags"]}
+    assert {k: group_tags.get(k) for k in ("Project", "Environment", "aws:eks:cluster-name")} == {
+        "Project": "llm-analytics-hub", "Environment": "test", "aws:eks:cluster-name": CLUSTER}
     assert created["cluster"]["resources_vpc_config"]["public_access_cidrs"] == vpc["publicAccessCidrs"]
     plain = eks.describe_cluster(name=PLAIN)["cluster"]
     assert "encryptionConfig" not in plain and plain["accessConfig"]["authenticationMode"] == "CONFIG_MAP"

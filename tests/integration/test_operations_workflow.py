@@ -155,6 +155,9 @@ def test_plan_on_an_empty_account_counts_every_layer_and_prices_it(planned_then_
     assert added["nodegroups"] == 6  # 3 launch templates, 3 node groups
     assert "ec2_vpc_subnets.llm-analytics-hub-prod-eks-private-us-east-1a" in layers["vpc"]["add"]
     assert "eks_nodegroups.database" in layers["nodegroups"]["add"]
+    # the backup schedule site.yml makes (tag backup): its role, and the DLM policy with the role's ARN to come
+    assert layers["backup"]["add"] == [f"iam_roles.{CLUSTER}-dlm", "dlm_lifecycle_policy.Ensure the DLM policy "
+                                       "(daily snapshots of the cluster's volumes, 7 kept, tags copied)"]
     assert any(name.startswith("eks_cluster.") for name in layers["eks"]["add"])
     assert report["totals"]["add"] == sum(added.values()) >= 45
     assert report["totals"]["destroy"] == 0

@@ -197,7 +197,7 @@ def test_node_group_fields_and_launch_template(built_platform, boto, group):
     node_group_sg = ec2.describe_security_groups(GroupIds=data["SecurityGroupIds"])["SecurityGroups"]
     assert [g["GroupName"] for g in node_group_sg] == [f"{CLUSTER}-node"]
     propagated = {spec["ResourceType"]: tag_map(spec["Tags"]) for spec in data["TagSpecifications"]}
-    assert set(propagated) == {"instance", "volume"}
+    assert set(propagated) == {"instance", "volume", "network-interface"}
     for tags in propagated.values():
         assert tags["llmhub.io/cluster"] == CLUSTER and tags["llmhub.io/nodegroup"] == group
 

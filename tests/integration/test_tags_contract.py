@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 # Reads the platform the other sharing modules read (tests/support/shared_platform.py).
 SHARES_PLATFORM = True
 
-LAYERS = ["iam", "vpc", "eks", "hardening", "nodegroups", "kubeconfig", "storage", "addons", "apps"]
+LAYERS = ["iam", "vpc", "eks", "hardening", "backup", "nodegroups", "kubeconfig", "storage", "addons", "apps"]
 
 
 @pytest.mark.parametrize("tag", LAYERS)

@@ -38,7 +38,8 @@ EKS applies them, with the add-on's version in the images:
 
 ``configurationValues`` are honoured for the usual keys (``replicaCount``,
 ``resources``, ``tolerations``, ``nodeSelector``, ``affinity``; for the EBS
-driver under ``controller``/``node``; for metrics-server ``replicas``,
+driver under ``controller``/``node``, and ``controller.extraVolumeTags`` (the
+driver's ``--extra-tags``: tags of every volume it makes); for metrics-server ``replicas``,
 ``args`` (added to the defaults), ``podDisruptionBudget``; for Container
 Insights top-level ``tolerations``, ``manager``/``agent`` (and ``agent.config``,
 the agent's JSON), ``containerLogs.enabled: false`` (no Fluent Bit) and
@@ -328,6 +329,11 @@ def ebs_csi(info: ClusterInfo, addon: Addon) -> list[dict]:
 
     controller_config = config.get("controller") if isinstance(config.get("controller"), dict) else {}
     node_config = config.get("node") if isinstance(config.get("node"), dict) else {}
+    plugin_args = ["controller", "--endpoint=$(CSI_ENDPOINT)", f"--k8s-tag-cluster-id={info.name}"]
+    extra_tags = controller_config.get("extraVolumeTags")
+    if isinstance(extra_tags, dict) and extra_tags:
+        # the chart's aws-ebs-csi-driver.extra-volume-tags: key=value pairs in key order, comma-separated
+        plugin_args.append("--extra-tags=" + ",".join(f"{k}={v}" for k, v in sorted(extra_tags.items())))
     controller_selector = {"app": "ebs-csi-controller", "app.kubernetes.io/name": "aws-ebs-csi-driver"}
     controller_spec: dict[str, Any] = {
         "affinity": {
@@ -341,8 +347,7 @@ def ebs_csi(info: ClusterInfo, addon: Addon) -> list[dict]:
         },
         "containers": [
             {"name": "ebs-plugin", "image": f"{registry}/eks/aws-ebs-csi-driver:v{version}",
-             "args": ["controller", "--endpoint=$(CSI_ENDPOINT)", f"--k8s-tag-cluster-id={info.name}",
-                      "--batching=true", "--logging-format=text", "--v=2"],
+             "args": plugin_args + ["--batching=true", "--logging-format=text", "--v=2"],
              "env": [{"name": "CSI_ENDPOINT", "value": "unix:///var/lib/csi/sockets/pluginproxy/csi.sock"},
                      {"name": "AWS_REGION", "value": info.region}],
              "ports": [{"containerPort": 9808, "name": "healthz", "protocol": "TCP"}],

@@ -24,7 +24,8 @@ EKS cluster without the controller. Then:
 
 The load balancers and target groups are tagged ``elbv2.k8s.aws/cluster``,
 ``service.k8s.aws/stack`` or ``ingress.k8s.aws/stack`` and
-``*.k8s.aws/resource``, the object gets the controller's finalizer and
+``*.k8s.aws/resource``, plus the controller's ``--default-tags`` (the chart's
+``defaultTags``, winning over the annotations' tags); the object gets the controller's finalizer and
 ``status.loadBalancer.ingress[].hostname``; deleting the object deletes them.
 Failures (no subnet to discover, a ClusterIP backend with instance targets...)
 are events, as the controller reports them, and are retried.
@@ -32,6 +33,7 @@ are events, as the controller reports them, and are retried.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -78,6 +80,32 @@ def controller_ready(ctx: Context) -> bool:
                for d in ctx.list("deployments"))
 
 
+def controller_default_tags(ctx: Context) -> list[tuple[str, str]]:
+    """The controller's ``--default-tags`` (the chart's ``defaultTags``): tags of every resource it manages."""
+    for deployment in ctx.list("deployments"):
+        if deployment["metadata"]["name"] != CONTROLLER:
+            continue
+        spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in spec.get("containers") or []:
+            for arg in container.get("args") or []:
+                if str(arg).startswith("--default-tags="):
+                    return _tags(str(arg).split("=", 1)[1])
+    return []
+
+
+def with_default_tags(spec: LoadBalancerSpec, defaults: list[tuple[str, str]]) -> LoadBalancerSpec:
+    """``spec`` with the controller's default tags, which win over the annotations' (as in the controller)."""
+    if not defaults:
+        return spec
+
+    def merged(tags: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        keys = {key for key, _ in defaults}
+        return tuple([(k, v) for k, v in tags if k not in keys] + defaults)
+
+    return dataclasses.replace(spec, tags=merged(spec.tags), target_groups=tuple(
+        dataclasses.replace(group, tags=merged(group.tags)) for group in spec.target_groups))
+
+
 class LoadBalancerController:
     """See the module docstring."""
 
@@ -120,6 +148,7 @@ class LoadBalancerController:
         return True
 
     def _ensure(self, ctx: Context, obj: dict, spec: LoadBalancerSpec) -> str | None:
+        spec = with_default_tags(spec, controller_default_tags(ctx))
         digest = hashlib.sha256(repr(spec).encode()).hexdigest()
         applied = self._applied.get(spec.stack)
         if applied is not None and applied[0] == digest:

@@ -13,7 +13,8 @@
   ``tagSpecification_N`` parameters and the driver's tags (``CSIVolumeName``,
   ``kubernetes.io/created-for/pvc/name``/``namespace``,
   ``kubernetes.io/created-for/pv/name``, ``ebs.csi.aws.com/cluster=true``,
-  ``KubernetesCluster``, ``kubernetes.io/cluster/<cluster>=owned``), then a
+  ``KubernetesCluster``, ``kubernetes.io/cluster/<cluster>=owned``) and the
+  controller's ``--extra-tags`` (the add-on's ``controller.extraVolumeTags``), then a
   PV with the volume's zone as node affinity, and both become Bound.
   ``Immediate`` classes provision at once, ``WaitForFirstConsumer`` ones in
   the zone of the node the scheduler picked for the first pod using the claim
@@ -110,6 +111,24 @@ def claims_of(pod: dict) -> list[tuple[str, str]]:
 
 
 # -- what the scheduler asks -------------------------------------------------------------------------
+
+
+def extra_volume_tags(csi_controller: dict) -> dict[str, str]:
+    """The ``--extra-tags=k1=v1,k2=v2`` of the driver's ``ebs-plugin`` container (a pod, or its Deployment)."""
+    spec = csi_controller.get("spec") or {}
+    if "template" in spec:
+        spec = (spec["template"] or {}).get("spec") or {}
+    tags: dict[str, str] = {}
+    for container in spec.get("containers") or []:
+        if container.get("name") != "ebs-plugin":
+            continue
+        for arg in container.get("args") or []:
+            if str(arg).startswith("--extra-tags="):
+                for item in str(arg).split("=", 1)[1].split(","):
+                    key, _, value = item.partition("=")
+                    if key.strip():
+                        tags[key.strip()] = value.strip()
+    return tags
 
 @dataclass
 class PodVolumes:
@@ -437,6 +456,7 @@ class StorageController:
         if cluster:
             tags["KubernetesCluster"] = cluster
             tags[f"kubernetes.io/cluster/{cluster}"] = "owned"
+        tags.update(extra_volume_tags(csi_controller))
         for key, value in sorted(params.items()):
             if key.lower().startswith("tagspecification") and "=" in value:
                 tag_key, _, tag_value = value.partition("=")

@@ -267,6 +267,31 @@ def test_vpc_endpoint_lifecycle(network, emulator_client):
                       ("available", "deleting"), ("deleting", "gone")]
 
 
+def test_service_interfaces_are_the_services_and_go_with_them(network):
+    """As on AWS: a NAT gateway's and an interface endpoint's network interfaces are requester-managed, typed and
+    described by their owner; a deleted NAT gateway's goes (its Elastic IP disassociated), a deleted VPC's default
+    network ACL with it."""
+    ec2, vpc, subnet = network
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat_id = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    endpoint_id = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.sts",
+                                          VpcEndpointType="Interface", SubnetIds=[subnet])["VpcEndpoint"]["VpcEndpointId"]
+    interfaces = {(i["InterfaceType"], i["RequesterManaged"], i["Description"])
+                  for i in ec2.describe_network_interfaces()["NetworkInterfaces"]}
+    assert interfaces == {("nat_gateway", True, f"Interface for NAT Gateway {nat_id}"),
+                          ("vpc_endpoint", True, f"VPC Endpoint Interface {endpoint_id}")}
+    ec2.delete_nat_gateway(NatGatewayId=nat_id)
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])
+    assert ec2.describe_network_interfaces()["NetworkInterfaces"] == []
+    [address] = ec2.describe_addresses(AllocationIds=[allocation])["Addresses"]
+    assert not address.get("AssociationId") and not address.get("NetworkInterfaceId")
+    ec2.delete_subnet(SubnetId=subnet)
+    wait_for(lambda: ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"] == [])
+    assert len(ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"]) == 1
+    ec2.delete_vpc(VpcId=vpc)
+    assert ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"] == []
+
+
 def test_events_are_ordered_across_resources(network, emulator_client):
     ec2, _, subnet = network
     allocations = [ec2.allocate_address(Domain="vpc")["AllocationId"] for _ in range(2)]

@@ -89,7 +89,7 @@ def changed(path, value):
     (("web_acl", "rule_groups"), GROUPS[:1], "waf", "the web ACL lacks AWSManagedRulesKnownBadInputsRuleSet"),
     (("guardduty", "features", "EKS_RUNTIME_MONITORING"), "DISABLED", "guardduty", "off: EKS_RUNTIME_MONITORING"),
     (("guardduty",), None, "guardduty", "no GuardDuty detector"),
-    (("dlm_policies",), [{"policy_id": "p", "state": "DISABLED"}], "backups", "run backup.yml"),
+    (("dlm_policies",), [{"policy_id": "p", "state": "DISABLED"}], "backups", "run site.yml --tags backup"),
     (("secrets",), [], ["secrets_management", "secrets_rotation"], "no Secrets Manager secret tagged"),
     (("secrets",), [{"name": "/llmhub/hub/db", "rotation": False}], "secrets_rotation",
      "secrets without rotation: /llmhub/hub/db"),

@@ -208,7 +208,7 @@ def test_template_data_has_what_node_groups_leave_to_a_template():
         "VolumeSize": 500, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True, "Iops": 3000,
         "Throughput": 125, "KmsKeyId": KEY_ARN}}]
     assert data["SecurityGroupIds"] == ["sg-1", "sg-2"]
-    assert [spec["ResourceType"] for spec in data["TagSpecifications"]] == ["instance", "volume"]
+    assert [spec["ResourceType"] for spec in data["TagSpecifications"]] == ["instance", "volume", "network-interface"]
     assert not {"ImageId", "InstanceType", "UserData"} & set(data)
 
 
@@ -220,6 +220,7 @@ def as_described(data):
             {"ResourceType": "volume", "Tags": list(reversed(data["TagSpecifications"][1]["Tags"]))},
             {"ResourceType": "launch-template", "Tags": [{"Key": "Project", "Value": "hub"}]},
             {"ResourceType": "instance", "Tags": data["TagSpecifications"][0]["Tags"]},
+            {"ResourceType": "network-interface", "Tags": data["TagSpecifications"][2]["Tags"]},
         ],
         "SecurityGroupIds": list(reversed(data["SecurityGroupIds"])),
         "MetadataOptions": {k: str(v) for k, v in data["MetadataOptions"].items()},

@@ -264,8 +264,13 @@ def test_gp3_claim_gets_an_encrypted_ebs_volume_in_the_pod_zone(cluster):
     node_name = cluster.get("persistentvolumeclaims", "data")["metadata"]["annotations"][
         "volume.kubernetes.io/selected-node"]
 
-    eks.create_addon(clusterName="demo", addonName="aws-ebs-csi-driver")
+    # the add-on's controller.extraVolumeTags: the driver's --extra-tags, on every volume it makes
+    eks.create_addon(clusterName="demo", addonName="aws-ebs-csi-driver", configurationValues=json.dumps(
+        {"controller": {"extraVolumeTags": {"Project": "hub", "team": "platform"}}}))
     cluster.wait(lambda: cluster.addon("aws-ebs-csi-driver")["status"] == "ACTIVE", "the EBS CSI driver")
+    plugin = cluster.get("deployments", "ebs-csi-controller", "kube-system")["spec"]["template"]["spec"][
+        "containers"][0]
+    assert "--extra-tags=Project=hub,team=platform" in plugin["args"]
     bound = cluster.wait(lambda: (cluster.get("persistentvolumeclaims", "data")["status"].get("phase") == "Bound"
                                   and cluster.get("persistentvolumeclaims", "data")), "the claim Bound")
     pod = cluster.wait(lambda: cluster.get("pods", "db")["status"].get("phase") == "Running"
@@ -292,7 +297,8 @@ def test_gp3_claim_gets_an_encrypted_ebs_volume_in_the_pod_zone(cluster):
     assert tags == {"CSIVolumeName": pv_name, "kubernetes.io/created-for/pvc/name": "data",
                     "kubernetes.io/created-for/pvc/namespace": "default",
                     "kubernetes.io/created-for/pv/name": pv_name, "ebs.csi.aws.com/cluster": "true",
-                    "KubernetesCluster": "demo", "kubernetes.io/cluster/demo": "owned", "team": "data"}
+                    "KubernetesCluster": "demo", "kubernetes.io/cluster/demo": "owned", "Project": "hub",
+                    "team": "data"}  # the class's tagSpecification over the driver's extra tags, as the driver does
 
     # the claim is protected while the pod uses it; then Delete reclaims the volume and the PV
     cluster.delete("persistentvolumeclaims", "data")
@@ -462,13 +468,18 @@ def test_helm_wait_and_kubectl_rollout_status_see_ready_workloads(cluster, tmp_p
 def test_alb_ingress_with_https_listener(cluster):
     cluster.nodegroup("general", desired=2)
     certificate = cluster.aws("acm").request_certificate(DomainName="a.example.com")["CertificateArn"]
-    cluster.apply(deployment("web", 2), deployment("aws-load-balancer-controller", 1, namespace="kube-system"),
+    # the chart's defaultTags: the controller's --default-tags, on everything it makes, over the annotations' tags
+    controller = deployment("aws-load-balancer-controller", 1, namespace="kube-system")
+    controller["spec"]["template"]["spec"]["containers"][0]["args"] = [
+        "--cluster-name=demo", "--default-tags=Project=hub,team=platform"]
+    cluster.apply(deployment("web", 2), controller,
                   {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
                    "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}},
                   {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {
                       "name": "web", "namespace": "default", "annotations": {
                           "alb.ingress.kubernetes.io/scheme": "internet-facing",
                           "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
+                          "alb.ingress.kubernetes.io/tags": "team=web,owner=shop",
                           "alb.ingress.kubernetes.io/certificate-arn": certificate}},
                    "spec": {"ingressClassName": "alb", "rules": [{"host": "a.example.com", "http": {"paths": [
                        {"path": "/", "pathType": "Prefix",
@@ -496,6 +507,10 @@ def test_alb_ingress_with_https_listener(cluster):
     tags = {t["Key"]: t["Value"] for t in elbv2.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])[
         "TagDescriptions"][0]["Tags"]}
     assert tags["ingress.k8s.aws/stack"] == "default/web" and tags["elbv2.k8s.aws/cluster"] == "demo"
+    assert tags["owner"] == "shop"  # the annotation's
+    for arn in (balancer["LoadBalancerArn"], group["TargetGroupArn"], https["ListenerArn"]):
+        tags = {t["Key"]: t["Value"] for t in elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]}
+        assert (tags["Project"], tags["team"]) == ("hub", "platform"), arn  # the default tag over team=web
 
     cluster.delete("ingresses", "web")
     cluster.wait(lambda: cluster.get("ingresses", "web") is None, "the Ingress gone")
