@@ -349,6 +349,9 @@ def resolve_zone(module, route53):
     answer = route53.list_hosted_zones_by_name(aws_retry=True, DNSName=wanted + ".", MaxItems="100")
     public = [z for z in answer.get("HostedZones", [])
               if normal_name(z["Name"]) == wanted and not z.get("Config", {}).get("PrivateZone")]
+    if not public and module.check_mode:
+        # check mode: an earlier task of the run (the hardening role's route53_zone) would create it
+        return KNOWN_AFTER_APPLY, wanted + "."
     if not public:
         module.fail_json(msg=f"hosted_zone: no public Route 53 hosted zone named {wanted} in this account; create it "
                              "(and delegate the domain to its name servers) or give its id")
@@ -480,8 +483,10 @@ def ensure_present(module, acm, route53):
                 acm.remove_tags_from_certificate(aws_retry=True, CertificateArn=arn,
                                                  Tags=[{"Key": key} for key in to_remove])
         current["Tags"] = {**{k: v for k, v in current["Tags"].items() if k not in to_remove}, **to_set}
-    if zone:
+    if zone and zone[0] != KNOWN_AFTER_APPLY:
         ensure_records(module, route53, zone, current, actions)
+    elif zone:
+        actions.append(f"write the validation records into {normal_name(zone[1])}")
     if params["wait"] and current.get("Status") == "PENDING_VALIDATION":
         actions.append("wait until ACM issues the certificate")
         if not module.check_mode:
@@ -528,7 +533,10 @@ def ensure_absent(module, acm, route53):
         doomed = [c for c in every if matches(c, names[0], names, algorithm, None, c["Tags"])]
     actions = [f"delete certificate {c['CertificateArn']}" for c in doomed]
     in_use = [f"{c['CertificateArn']} (used by {', '.join(c['InUseBy'])})" for c in doomed if c.get("InUseBy")]
-    if in_use:
+    if in_use and module.check_mode:
+        # check mode: the run's earlier steps (eks_cloud_resources, the Ingress's deletion) would free it first
+        actions += [f"(in use now: {use}; its load balancer goes first)" for use in in_use]
+    elif in_use:
         module.fail_json(msg=f"ACM cannot delete a certificate in use: {'; '.join(in_use)}. Delete the load balancers' "
                              "HTTPS listeners first (the Ingress, or the apps role's objects), then run again.")
     if not module.check_mode:
@@ -537,7 +545,7 @@ def ensure_absent(module, acm, route53):
                 acm.delete_certificate(aws_retry=True, CertificateArn=certificate["CertificateArn"])
             except is_boto3_error_code("ResourceNotFoundException"):
                 pass
-    if zone:
+    if zone and zone[0] != KNOWN_AFTER_APPLY:
         doomed_arns = {c["CertificateArn"] for c in doomed}
         remaining = [c for c in every if c["CertificateArn"] not in doomed_arns and c.get("Status") in LIVE_STATUSES]
         delete_records(module, route53, zone, doomed, remaining, actions)

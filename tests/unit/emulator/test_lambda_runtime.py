@@ -75,7 +75,11 @@ def test_a_python_function_runs_with_lambdas_environment_and_calls_back(lambdas,
 
 
 def test_an_exception_and_a_timeout_are_lambdas_errors(lambdas, invoker, role):
+    # a timeout long enough for the failure to be raised on a loaded machine; a second function times out
     lambdas.create_function(FunctionName="hello", Runtime="python3.12", Role=role, Handler="app.handler",
+                            Code={"ZipFile": package(**{"app.py": HANDLER})}, Timeout=60,
+                            Environment={"Variables": {"GREETING": "hi"}})
+    lambdas.create_function(FunctionName="sleepy", Runtime="python3.12", Role=role, Handler="app.handler",
                             Code={"ZipFile": package(**{"app.py": HANDLER})}, Timeout=1,
                             Environment={"Variables": {"GREETING": "hi"}})
     failed = invoker.invoke(FunctionName="hello", Payload=json.dumps({"fail": True}))
@@ -83,7 +87,7 @@ def test_an_exception_and_a_timeout_are_lambdas_errors(lambdas, invoker, role):
     error = json.loads(failed["Payload"].read())
     assert (error["errorType"], error["errorMessage"]) == ("RuntimeError", "asked to fail")
     assert error["stackTrace"]
-    slow = invoker.invoke(FunctionName="hello", Payload=json.dumps({"sleep": 30}))
+    slow = invoker.invoke(FunctionName="sleepy", Payload=json.dumps({"sleep": 30}))
     assert slow["FunctionError"]
     assert json.loads(slow["Payload"].read())["errorMessage"].endswith("Task timed out after 1.00 seconds")
 
