@@ -1,4 +1,8 @@
-"""Check mode on an empty account, interrupted runs, throttling, destroy."""
+"""Check mode on an empty account, interrupted runs.
+
+The deploy with 10% of the calls throttled and the destroy (confirmation, nothing left) are made on
+test_destroy_sweep.py's platform.
+"""
 
 from __future__ import annotations
 
@@ -57,77 +61,3 @@ def test_interrupted_after_nat_requests_rerun_leaves_three_nat_gateways(fresh_ac
     assert len(nats) == 3 and {n["State"] for n in nats} == {"available"}
     assert len(ec2.describe_addresses()["Addresses"]) == 3
     assert len(nat_requests()) == 3
-
-
-def test_deploy_succeeds_with_ten_percent_of_calls_throttled(fresh_account, run_playbook, boto):
-    fresh_account.configure(fault_rate=0.1, faults=["throttle"], seed=20261125)
-    run = run_playbook("site.yml")
-    assert run.rc == 0, run.failure_messages()
-    throttled = [e for e in fresh_account.requests() if e["fault"] == "throttle"]
-    assert throttled, "the emulator throttled no call"
-    fresh_account.configure(fault_rate=0.0)
-    ec2 = boto("ec2")
-    assert len(_live_nat_gateways(ec2)) == 3
-    assert len(ec2.describe_vpc_endpoints()["VpcEndpoints"]) == 8
-    assert len(ec2.describe_addresses()["Addresses"]) == 3
-
-
-def _made_for_the_cluster(boto):
-    """Load balancers and target groups tagged elbv2.k8s.aws/cluster, volumes and ENIs tagged for the cluster."""
-    elbv2, ec2 = boto("elbv2"), boto("ec2")
-
-    def tagged(arns):
-        found = []
-        for start in range(0, len(arns), 20):
-            for description in elbv2.describe_tags(ResourceArns=arns[start:start + 20])["TagDescriptions"]:
-                if {"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER} in description["Tags"]:
-                    found.append(description["ResourceArn"])
-        return found
-
-    cluster_tag = [{"Name": "tag-key", "Values": [f"kubernetes.io/cluster/{CLUSTER}"]}]
-    return {
-        "load balancers": tagged([b["LoadBalancerArn"] for b in elbv2.describe_load_balancers()["LoadBalancers"]]),
-        "target groups": tagged([g["TargetGroupArn"] for g in elbv2.describe_target_groups()["TargetGroups"]]),
-        "volumes": [v["VolumeId"] for v in ec2.describe_volumes(Filters=cluster_tag)["Volumes"]
-                    if v["State"] != "deleted"],
-        "network interfaces": [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces(
-            Filters=cluster_tag)["NetworkInterfaces"]] + [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces(
-                Filters=[{"Name": "tag:elbv2.k8s.aws/cluster", "Values": [CLUSTER]}])["NetworkInterfaces"]],
-    }
-
-
-def test_destroy_requires_confirmation_and_removes_everything(fresh_account, run_playbook, boto):
-    built = run_playbook("site.yml")
-    assert built.rc == 0, built.failure_messages()
-    refused = run_playbook("destroy.yml", "-e", "confirm_destroy=some-other-cluster")
-    assert refused.rc != 0
-    assert "confirm_destroy=llm-analytics-hub-prod-eks" in refused.failure_messages()
-    ec2 = boto("ec2")
-    assert len(ec2.describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"]) == 1
-
-    # what the cluster made from inside (the example app's ALB and its cache's gp3 volume) exists before the destroy
-    assert _made_for_the_cluster(boto)["load balancers"] and _made_for_the_cluster(boto)["volumes"]
-
-    destroyed = run_playbook("destroy.yml", "-e", f"confirm_destroy={CLUSTER}")
-    assert destroyed.rc == 0, destroyed.failure_messages()
-    assert _made_for_the_cluster(boto) == {"load balancers": [], "target groups": [], "volumes": [],
-                                           "network interfaces": []}
-    assert ec2.describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"] == []
-    assert _live_nat_gateways(ec2) == []
-    assert ec2.describe_addresses()["Addresses"] == []
-    assert boto("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] == []  # the hardening layer's web ACL
-    # the account's GuardDuty detector stays (shared by the clusters of the region)
-    assert len(boto("guardduty").list_detectors()["DetectorIds"]) == 1
-    assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
-    assert boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/vpc/{CLUSTER}")["logGroups"] == []
-    roles = [r["RoleName"] for r in boto("iam").list_roles()["Roles"]]
-    assert [r for r in roles if r.startswith(CLUSTER)] == []
-    assert boto("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
-    assert boto("eks").list_clusters()["clusters"] == []
-    assert boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/eks/{CLUSTER}")["logGroups"] == []
-    assert boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/containerinsights/{CLUSTER}")["logGroups"] == []
-    assert boto("ec2").describe_launch_templates()["LaunchTemplates"] == []
-    key = boto("kms").describe_key(KeyId=f"alias/{CLUSTER}")["KeyMetadata"]
-    assert key["KeyState"] == "PendingDeletion"
-    again = run_playbook("destroy.yml", "-e", f"confirm_destroy={CLUSTER}")
-    assert again.rc == 0 and again.changed == 0
