@@ -1,39 +1,21 @@
-"""Check mode on an empty account, interrupted runs.
+"""An interrupted run: the deploy lock it leaves, and a re-run that makes no second NAT gateway.
 
-The deploy with 10% of the calls throttled and the destroy (confirmation, nothing left) are made on
-test_destroy_sweep.py's platform.
+This module's other scenarios are made where a deploy they need happens anyway: check mode on an empty account on
+the plan of test_operations_workflow.py (plan.yml runs site.yml --check --diff), the deploy with 10% of the calls
+throttled and the destroy (confirmation, nothing left) on test_destroy_sweep.py's platform.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from .conftest import CLUSTER, kill_process_group, mutating_calls, wait_for
+from .conftest import CLUSTER, kill_process_group, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 def _live_nat_gateways(ec2):
     return [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] not in ("deleted", "deleting")]
-
-
-def test_check_diff_on_empty_account_creates_nothing(fresh_account, run_playbook, boto):
-    check = run_playbook("site.yml", "--check", "--diff")
-    assert check.rc == 0, check.failure_messages()
-    changed = check.changed_tasks()
-    for task in ("Ensure the VPC with DNS support and hostnames",
-                 "Ensure the private, public and intra subnets of every AZ",
-                 "Ensure the NAT gateways and their Elastic IPs (requested together, waited on once)",
-                 "Ensure the security groups and their rules",
-                 "Ensure the route tables, their routes and subnet associations",
-                 "Ensure the S3 gateway endpoint and the interface endpoints",
-                 "Ensure the VPC flow logs, their log group retention and delivery role"):
-        assert task in changed
-    subnets_diff = check.task_results()["Ensure the private, public and intra subnets of every AZ"]["diff"]
-    planned = subnets_diff[0]["after"] if isinstance(subnets_diff, list) else subnets_diff["after"]
-    assert planned[f"{CLUSTER}-private-us-east-1a"]["cidr"] == "10.0.0.0/20"
-    assert mutating_calls(fresh_account) == []
-    assert boto("ec2").describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"] == []
 
 
 def test_interrupted_after_nat_requests_rerun_leaves_three_nat_gateways(fresh_account, start_playbook,
