@@ -15,22 +15,24 @@ from __future__ import annotations
 
 DEFAULT_COST = 120
 
-# Measured on a loaded 2-core machine (2026-12-03, about twice idle), one module per pytest process.
+# Worker-seconds on a loaded 2-core machine (2026-12-03, about twice idle): the sum of each module's entries in
+# `make integration`'s slowest-25 list, and test_destroy_sweep.py / test_vpc_resilience.py measured alone after
+# their consolidation; test_upgrade.py is estimated (one deploy and two upgrades), not measured.
 COSTS = {
     "test_operations_workflow.py": 730,
-    "test_backup_restore.py": 600,
+    "test_backup_restore.py": 540,
     "test_nodegroup_recreate.py": 470,
+    "test_destroy_sweep.py": 460,
     "test_tags_contract.py": 440,
-    "test_destroy_sweep.py": 430,
     "test_upgrade.py": 400,
     "test_input_validation.py": 320,
     "test_module_eks_cloud_resources.py": 320,
     "test_module_eks_kubeconfig.py": 250,
     "test_kubernetes_cluster_behaviour.py": 220,
     "test_hardening_report.py": 170,
-    "test_vpc_resilience.py": 160,
     "test_awx_runner.py": 140,
     "test_platform_input_and_timing.py": 130,
+    "test_vpc_resilience.py": 100,
 }
 
 
