@@ -178,8 +178,10 @@ sanity: $(STAMP) ## ansible-test sanity on a copy of the collection (outside the
 unit: $(BOOTSTRAP) ## Unit tests (no network)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit
 
+# Each module whole on one worker (--dist loadfile), handed out costliest first (the order of
+# tests/support/module_costs.py; xdist's own reorder goes by number of tests).
 integration: $(BOOTSTRAP) ## Playbooks against the emulator, asserted through boto3
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=25 tests/integration
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 tests/integration
 
 # One emulator per scenario (its state lives from prepare to verify), two
 # scenarios at a time, longest first, each one's output printed as a block when

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pytest
 
 from emulator.client import EmulatorClient
-from tests.support import shared_platform
+from tests.support import module_costs, shared_platform
 from tests.support.account import create_lock_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,15 +191,26 @@ def built_platform(request, emulator_server, run_playbook):
 
 
 def pytest_collection_modifyitems(config, items):
-    """In a module that shares the platform, the tests marked ``mutates_platform`` run after the others.
+    """The integration modules costliest first, and in a module that shares the platform, the tests marked
+    ``mutates_platform`` after the others.
 
-    (With ``--dist loadfile`` every module runs whole on one worker, in this order. xdist's ``loadgroup`` cannot
+    (With ``--dist loadfile --no-loadscope-reorder`` every module runs whole on one worker, in this order, and the
+    modules are handed to the workers in this order: tests/support/module_costs.py. xdist's ``loadgroup`` cannot
     keep the sharing modules together under pytest 9: its group suffix on node ids no longer takes.)
     """
-    order = {}
+    order: dict[str, int] = {}
+    tests: dict[str, int] = {}
     for item in items:
-        order.setdefault(item.nodeid.split("::", 1)[0], len(order))
-    items.sort(key=lambda item: (order[item.nodeid.split("::", 1)[0]],
+        path = item.nodeid.split("::", 1)[0]
+        order.setdefault(path, len(order))
+        tests[path] = tests.get(path, 0) + 1
+
+    def module_key(path: str) -> tuple:
+        if "tests/integration/" not in path:
+            return (0, 0, 0, order[path])
+        return (1, -module_costs.cost(path), -tests[path], order[path])
+
+    items.sort(key=lambda item: (module_key(item.nodeid.split("::", 1)[0]),
                                  getattr(getattr(item, "module", None), "SHARES_PLATFORM", False)
                                  and item.get_closest_marker("mutates_platform") is not None))
 

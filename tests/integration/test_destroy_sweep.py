@@ -4,15 +4,18 @@ group, a launch template, a volume, a snapshot, an IAM policy, and a second VPC 
 subnets and internet gateway, as two site.yml runs at once leave) is destroyed, and an enumeration of every service
 the collection touches finds nothing tagged for the cluster.
 
-One platform is shared by the module's tests, in file order: check mode first (lists, deletes nothing), then the
-destroy, then a second destroy that changes nothing.
+One platform is shared by the module's tests, in file order. It is deployed with 10% of the AWS calls throttled
+(seeded): that deploy succeeding and building the whole platform is the first test; then check mode (lists, deletes
+nothing), then the destroy (refused without the cluster's name as confirmation; afterwards nothing the platform or
+the cluster made from inside, its load balancers and volumes, is left), then a second destroy that changes nothing.
+(The throttled deploy and the destroy's checks were test_vpc_resilience.py's, on two deploys of their own.)
 """
 
 from __future__ import annotations
 
 import pytest
 
-from .conftest import CLUSTER, mutating_calls
+from .conftest import CLUSTER, empty_account, mutating_calls
 
 pytestmark = pytest.mark.integration
 
@@ -121,8 +124,54 @@ def tagged_for_the_cluster(boto) -> list[str]:
     return left
 
 
+def live_nat_gateways(ec2):
+    return [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] not in ("deleted", "deleting")]
+
+
+def made_for_the_cluster(boto):
+    """Load balancers and target groups tagged elbv2.k8s.aws/cluster, volumes and ENIs tagged for the cluster."""
+    elbv2, ec2 = boto("elbv2"), boto("ec2")
+
+    def tagged(arns):
+        found = []
+        for start in range(0, len(arns), 20):
+            for description in elbv2.describe_tags(ResourceArns=arns[start:start + 20])["TagDescriptions"]:
+                if {"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER} in description["Tags"]:
+                    found.append(description["ResourceArn"])
+        return found
+
+    cluster_tag = [{"Name": "tag-key", "Values": [f"kubernetes.io/cluster/{CLUSTER}"]}]
+    return {
+        "load balancers": tagged([b["LoadBalancerArn"] for b in elbv2.describe_load_balancers()["LoadBalancers"]]),
+        "target groups": tagged([g["TargetGroupArn"] for g in elbv2.describe_target_groups()["TargetGroups"]]),
+        "volumes": [v["VolumeId"] for v in ec2.describe_volumes(Filters=cluster_tag)["Volumes"]
+                    if v["State"] != "deleted"],
+        "network interfaces": [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces(
+            Filters=cluster_tag)["NetworkInterfaces"]] + [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces(
+                Filters=[{"Name": "tag:elbv2.k8s.aws/cluster", "Values": [CLUSTER]}])["NetworkInterfaces"]],
+    }
+
+
 @pytest.fixture(scope="module")
-def leftovers(built_platform, boto):
+def throttled_platform(emulator_server, run_playbook, control, boto):
+    """site.yml on a fresh account with 10% of the calls throttled (seeded), and what it left, read before anything
+    else is made around it."""
+    empty_account(control, emulator_server.url)
+    control.configure(profile="instant", scale=1.0, fault_rate=0.1, faults=["throttle"], seed=20261125)
+    try:
+        run = run_playbook("site.yml")
+        throttled = [e for e in control.requests() if e["fault"] == "throttle"]
+    finally:
+        control.configure(profile="instant", scale=1.0, fault_rate=0.0, faults=["throttle", "5xx"], seed=None)
+    assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
+    ec2 = boto("ec2")
+    return {"run": run, "throttled": throttled, "nat_gateways": live_nat_gateways(ec2),
+            "endpoints": ec2.describe_vpc_endpoints()["VpcEndpoints"], "addresses": ec2.describe_addresses()["Addresses"],
+            "made_inside": made_for_the_cluster(boto)}
+
+
+@pytest.fixture(scope="module")
+def leftovers(throttled_platform, boto):
     """What the platform's own removal does not know by name, made around the built platform."""
     ec2, elbv2, logs, iam = boto("ec2"), boto("elbv2"), boto("logs"), boto("iam")
     [vpc] = ec2.describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"]
@@ -189,6 +238,13 @@ def leftovers(built_platform, boto):
     return made
 
 
+def test_the_deploy_succeeds_with_ten_percent_of_calls_throttled(throttled_platform):
+    assert throttled_platform["throttled"], "the emulator throttled no call"
+    assert len(throttled_platform["nat_gateways"]) == 3
+    assert len(throttled_platform["endpoints"]) == 8
+    assert len(throttled_platform["addresses"]) == 3
+
+
 def test_check_mode_lists_the_leftovers_and_deletes_nothing(leftovers, run_playbook, control, boto):
     before = sorted(tagged_for_the_cluster(boto))
     control.clear_requests()
@@ -222,12 +278,39 @@ def test_check_mode_lists_the_leftovers_and_deletes_nothing(leftovers, run_playb
     assert sweep["remaining"] == [] and not sweep.get("failed")
 
 
-def test_destroy_leaves_nothing_tagged_for_the_cluster(leftovers, run_playbook, boto):
+def test_destroy_leaves_nothing_tagged_for_the_cluster(throttled_platform, leftovers, run_playbook, boto):
+    refused = run_playbook("destroy.yml", "-e", "confirm_destroy=some-other-cluster")
+    assert refused.rc != 0
+    assert "confirm_destroy=llm-analytics-hub-prod-eks" in refused.failure_messages()
+    ec2 = boto("ec2")
+    assert len(ec2.describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"]) == 2
+    # what the cluster made from inside (the example app's ALB and its cache's gp3 volume) existed before the
+    # leftovers were made around it
+    made_inside = throttled_platform["made_inside"]
+    assert made_inside["load balancers"] and made_inside["volumes"]
+    assert leftovers["alb"] not in made_inside["load balancers"] and leftovers["volume"] not in made_inside["volumes"]
+
     schedule = backup_schedule(boto)
     destroyed = run_playbook("destroy.yml", *CONFIRM)
     assert destroyed.rc == 0, destroyed.failure_messages() or destroyed.stdout[-3000:]
     # nothing but the backup schedule, kept on purpose with its snapshots
     assert sorted(tagged_for_the_cluster(boto)) == sorted(schedule)
+    assert made_for_the_cluster(boto) == {"load balancers": [], "target groups": [], "volumes": [],
+                                          "network interfaces": []}
+    assert ec2.describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"] == []
+    assert live_nat_gateways(ec2) == []
+    assert boto("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] == []  # the hardening layer's web ACL
+    # the account's GuardDuty detector stays (shared by the clusters of the region)
+    assert len(boto("guardduty").list_detectors()["DetectorIds"]) == 1
+    assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+    logs = boto("logs")
+    for prefix in (f"/aws/vpc/{CLUSTER}", f"/aws/eks/{CLUSTER}", f"/aws/containerinsights/{CLUSTER}"):
+        assert logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"] == [], prefix
+    assert [r["RoleName"] for r in boto("iam").list_roles()["Roles"] if r["RoleName"].startswith(CLUSTER)] == [
+        f"{CLUSTER}-dlm"]  # the backup schedule's role, kept with it
+    assert boto("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    assert boto("eks").list_clusters()["clusters"] == []
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
     results = destroyed.task_results()
     assert results[SWEEP]["remaining"] == []
     report = results["Report what remains of the cluster (nothing, when the destroy is complete) and what is kept on purpose"]
@@ -243,7 +326,6 @@ def test_destroy_leaves_nothing_tagged_for_the_cluster(leftovers, run_playbook, 
     assert {entry["ARN"] for entry in secrets} <= {ident for kind, ident in kept if kind == "secrets"}
     assert boto("lambda").list_functions()["Functions"] == []
     # both VPCs named for the cluster went, the duplicate with its subnets, gateway and route table
-    ec2 = boto("ec2")
     assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [leftovers["second_vpc"]]}])["Vpcs"] == []
     assert ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": leftovers["second_subnets"]}])["Subnets"] == []
     assert ec2.describe_security_groups(

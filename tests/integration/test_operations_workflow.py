@@ -15,8 +15,9 @@ from tests.support.account import LOCK_TABLE, LOCK_TABLE_ATTRIBUTES, LOCK_TABLE_
 
 from .conftest import (CLUSTER, KNOWN_AFTER_APPLY, ROOT, empty_account, kill_process_group, mutating_calls,
                        playbook_environment, wait_for)
-from .plan_assertions import (EXTRA_VARS, LAYER_TASKS, SUMMARY, assert_compute_planned, assert_control_plane_planned,
-                              assert_iam_and_cluster_planned, assert_network_planned, assert_summary_is_a_plan, planned)
+from .plan_assertions import (EXTRA_VARS, LAYER_TASKS, SUBNETS, SUMMARY, assert_compute_planned,
+                              assert_control_plane_planned, assert_iam_and_cluster_planned, assert_network_planned,
+                              assert_summary_is_a_plan, planned)
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +104,7 @@ def test_an_expired_lease_is_taken_over_with_force(fresh_account, run_playbook, 
 
 
 @pytest.fixture(scope="module")
-def planned_then_built(emulator_server, run_playbook, tmp_path_factory):
+def planned_then_built(emulator_server, run_playbook, boto, tmp_path_factory):
     """plan.yml on an empty account, then site.yml: the plan's report and the built platform.
 
     Both with one access entry in the inventory (EXTRA_VARS), so that every layer has something to plan;
@@ -118,9 +119,10 @@ def planned_then_built(emulator_server, run_playbook, tmp_path_factory):
     plan = run_playbook("plan.yml", "--check", "--diff", "-e", f"plan_artifacts_dir={reports}", *EXTRA_VARS)
     assert plan.rc == 0, plan.failure_messages() or plan.stdout[-3000:]
     plan_calls = mutating_calls(client, lock=True)
+    plan_vpcs = boto("ec2").describe_vpcs(Filters=[{"Name": "tag:llmhub.io/cluster", "Values": [CLUSTER]}])["Vpcs"]
     built = run_playbook("site.yml", *EXTRA_VARS)
     assert built.rc == 0, built.failure_messages()
-    return {"plan": plan, "plan_calls": plan_calls, "reports": reports, "built": built}
+    return {"plan": plan, "plan_calls": plan_calls, "plan_vpcs": plan_vpcs, "reports": reports, "built": built}
 
 
 def test_the_plan_of_an_empty_account_runs_every_layer_with_placeholders_for_what_aws_assigns(planned_then_built):
@@ -137,6 +139,15 @@ def test_the_plan_of_an_empty_account_runs_every_layer_with_placeholders_for_wha
     assert_control_plane_planned(results)
     assert_compute_planned(results)
     assert_summary_is_a_plan(results[SUMMARY]["msg"])
+    # the network layer's other tasks plan too (test_vpc_resilience.py's check of site.yml --check --diff on an
+    # empty account, made on this plan), and the plan made no VPC
+    for task in ("Ensure the route tables, their routes and subnet associations",
+                 "Ensure the S3 gateway endpoint and the interface endpoints",
+                 "Ensure the VPC flow logs, their log group retention and delivery role"):
+        assert task in changed, task
+    assert planned(results[SUBNETS])[f"{CLUSTER}-private-us-east-1a"]["cidr"] == "10.0.0.0/20"
+    assert planned_then_built["plan_calls"] == []
+    assert planned_then_built["plan_vpcs"] == []
     # The plan changed nothing, so the real run built everything: ids, not placeholders.
     summary = planned_then_built["built"].task_results()[SUMMARY]["msg"]
     assert summary.pop("run") == "built"
