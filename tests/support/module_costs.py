@@ -17,14 +17,15 @@ DEFAULT_COST = 120
 
 # Worker-seconds on a loaded 2-core machine (2026-12-03, about twice idle): the sum of each module's entries in
 # `make integration`'s slowest-25 list, and test_destroy_sweep.py / test_vpc_resilience.py measured alone after
-# their consolidation; test_upgrade.py is estimated (one deploy and two upgrades), not measured.
+# their consolidation; test_upgrade.py (908 s) and test_diagnose.py (~8 min) measured alone on that machine.
 COSTS = {
     "test_operations_workflow.py": 730,
     "test_backup_restore.py": 540,
     "test_nodegroup_recreate.py": 470,
     "test_destroy_sweep.py": 460,
     "test_tags_contract.py": 440,
-    "test_upgrade.py": 400,
+    "test_upgrade.py": 900,
+    "test_diagnose.py": 480,
     "test_input_validation.py": 320,
     "test_module_eks_cloud_resources.py": 320,
     "test_module_eks_kubeconfig.py": 250,
