@@ -181,15 +181,16 @@ def test_plan_on_an_empty_account_counts_every_layer_and_prices_it(planned_then_
     assert all(line["within_tolerance"] or line["explanation"] for line in overview["lines"])
     markdown = (reports / f"{CLUSTER}.md").read_text()
     # (the kubeconfig file of an earlier test's cluster may hold an entry of the same name: 1 change at most;
-    # community.aws.wafv2_web_acl and amazon.aws.lambda return no diff, so the web ACL and the rotation function to
-    # create count as one change each, named by their tasks)
-    waf, function = layers["hardening"]["change"]
+    # community.aws.wafv2_web_acl, amazon.aws.route53_zone and amazon.aws.lambda return no diff, so the web ACL, the
+    # local inventory's hosted zone and the rotation function to create count as one change each, named by their tasks)
+    waf, zone, function = layers["hardening"]["change"]
     assert waf.endswith("Ensure the WAF web ACL (regional, default allow, AWS managed rule groups)"), waf
+    assert zone.startswith("route53_zone.Ensure the hosted zone of the domain"), zone
     assert function.endswith("Ensure the rotation function (Python, roles/hardening/files/secrets_rotation)"), function
     assert [name for name in layers["hardening"]["add"] if "guardduty" in name], layers["hardening"]
     assert "secretsmanager_secrets.llmhub/llm-analytics-hub-prod-eks/llm-analytics/api-keys" in layers["hardening"]["add"]
     assert (f"Plan: {report['totals']['add']} to add, {report['totals']['change']} to change, 0 to destroy."
-            in markdown) and report["totals"]["change"] <= 3
+            in markdown) and report["totals"]["change"] <= 4
     assert "Estimated monthly cost" in markdown and "| EKS Control Plane | 1 cluster | $73.00 |" in markdown
     assert "Plan: " in planned_then_built["plan"].stdout  # printed too
     # handed to the next node of an AWX workflow (set_stats): the report without its Markdown, with the cost
