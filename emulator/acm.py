@@ -220,6 +220,10 @@ def install() -> None:
         if arn in self._certificates and _in_use_by(self._certificates[arn]):
             raise ResourceInUse(f"Certificate {arn} in account {self.account_id} is in use.")
         original_delete(self, arn)
+        # moto kept the request's idempotency token pointing at the deleted certificate (a KeyError on the next
+        # request with that token): the token goes with its certificate
+        for token in [t for t, entry in self._idempotency_tokens.items() if entry.get("arn") == arn]:
+            del self._idempotency_tokens[token]
 
     models.AWSCertificateManagerBackend.delete_certificate = delete_certificate
     original_request = responses.AWSCertificateManagerResponse.request_certificate

@@ -41,11 +41,16 @@ def certificate_names(domain_name, subject_alternative_names):
     return names
 
 
-def idempotency_token(domain_name, subject_alternative_names, key_algorithm, name=None):
+def idempotency_token(domain_name, subject_alternative_names, key_algorithm, name=None, nonce=""):
     """RequestCertificate's IdempotencyToken (1-32 word characters): the same request within an hour (a retry after
-    a lost answer) returns the same certificate instead of a second one."""
+    a lost answer) returns the same certificate instead of a second one.
+
+    ``nonce`` is the module run's own: a later run (after a destroy deleted the certificate, say) is a new request,
+    not the retry of one whose certificate is gone. A run interrupted after the request finds its certificate by
+    names and tags instead (the tags go with the request).
+    """
     names = sorted(certificate_names(domain_name, subject_alternative_names))
-    seed = "|".join(names + [key_algorithm, name or ""])
+    seed = "|".join(names + [key_algorithm, name or "", nonce or ""])
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 

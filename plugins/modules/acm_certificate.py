@@ -16,8 +16,8 @@ description:
     C(aws_route53_record) (the validation records) and C(aws_acm_certificate_validation) do together.
   - Finds the certificate first (ACM C(ListCertificates) and C(DescribeCertificate)), an C(ISSUED) or
     C(PENDING_VALIDATION) certificate of the same names and key algorithm (and the C(Name) tag O(name) when given)
-    is the one managed; otherwise it requests one (C(RequestCertificate) with an idempotency token, so a retried
-    request within the hour does not make a second one).
+    is the one managed; otherwise it requests one (C(RequestCertificate) with an idempotency token of its own, so a
+    retried request does not make a second one).
   - ACM cannot change the names or the key algorithm of a certificate; a change requests a new certificate. The
     older ones of the same O(name) are returned in RV(superseded) and left as they are (a load balancer may still
     use them); delete them with O(state=absent) once nothing uses them.
@@ -230,6 +230,7 @@ actions:
 """
 
 import time
+import uuid
 
 try:
     import botocore
@@ -460,7 +461,8 @@ def ensure_present(module, acm, route53):
                              for c in same_name], hosted_zone_id=zone[0] if zone else None,
                              diff=dict(before={}, after=diff_view(after)))
         request = {"DomainName": names[0], "ValidationMethod": "DNS", "KeyAlgorithm": algorithm,
-                   "IdempotencyToken": idempotency_token(names[0], names, algorithm, params["name"])}
+                   "IdempotencyToken": idempotency_token(names[0], names, algorithm, params["name"],
+                                                         nonce=uuid.uuid4().hex)}
         if len(names) > 1:
             request["SubjectAlternativeNames"] = names
         if tags:

@@ -166,3 +166,15 @@ def test_delete_in_use_is_refused_until_the_listener_is_gone(acm, route53, emula
     with pytest.raises(ClientError) as excinfo:
         describe(acm, arn)
     assert error_code(excinfo) == "ResourceNotFoundException"
+
+
+def test_an_idempotency_token_goes_with_its_deleted_certificate(acm):
+    first = acm.request_certificate(DomainName="example.com", ValidationMethod="DNS",
+                                    IdempotencyToken="abc123")["CertificateArn"]
+    again = acm.request_certificate(DomainName="example.com", ValidationMethod="DNS",
+                                    IdempotencyToken="abc123")["CertificateArn"]
+    assert again == first  # a retry within the hour: the same certificate
+    acm.delete_certificate(CertificateArn=first)
+    after = acm.request_certificate(DomainName="example.com", ValidationMethod="DNS",
+                                    IdempotencyToken="abc123")["CertificateArn"]
+    assert after != first and describe(acm, after)["Status"] == "PENDING_VALIDATION"

@@ -30,6 +30,9 @@ def test_names_and_token_ignore_order_case_and_the_repeated_domain():
     assert len(token) == 32 and token.isalnum()
     assert token != idempotency_token("example.com", ["*.example.com"], "RSA_2048", "tls")
     assert token != idempotency_token("example.com", ["*.example.com", "api.example.com"], "EC_prime256v1", "tls")
+    # each module run's own nonce: a later run is a new request
+    assert idempotency_token("example.com", [], "RSA_2048", "tls", nonce="a") != idempotency_token(
+        "example.com", [], "RSA_2048", "tls", nonce="b")
 
 
 def test_matches_names_key_algorithm_and_name_tag():
