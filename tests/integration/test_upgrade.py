@@ -10,6 +10,7 @@ ami_refresh.yml moves one node group to it, then the rest; a second run changes 
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 
@@ -168,7 +169,8 @@ def test_ami_refresh_moves_only_the_named_group_then_the_rest(platform_133, run_
     version = boto("eks").describe_cluster(name=CLUSTER)["cluster"]["version"]
     current = latest_release(boto, version)
     patch, _, date = current.rpartition("-")
-    newer = f"{patch}-{int(date) + 14:08d}"  # two weeks later, the same format
+    later = datetime.datetime.strptime(date, "%Y%m%d") + datetime.timedelta(days=14)
+    newer = f"{patch}-{later:%Y%m%d}"  # two weeks later, the same format
     control.set_test_controls(eks_ami_releases={version: newer})
     assert latest_release(boto, version) == newer
 
