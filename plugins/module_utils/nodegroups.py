@@ -33,6 +33,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import name_of
 from ansible_collections.llmhub.eks.plugins.module_utils.ec2 import paginate
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import parse_version
 
 # --------------------------------------------------------------------------- launch templates
 
@@ -323,7 +324,7 @@ def _group_problems(where, group):
     if group.get("disk_size") is not None and group["disk_size"] < 1:
         problems.append(f"{where}.disk_size: {group['disk_size']} must be at least 1 GiB")
     version = group.get("version")
-    if version is not None and not KUBERNETES_MINOR.match(str(version)):
+    if version is not None and parse_version(version) is None:
         problems.append(f"{where}.version: {version!r} must be a Kubernetes minor version such as '1.35'")
     if group.get("release_version") == "latest" and ami_release_parameter(group.get("ami_type") or "", "1.0") is None:
         problems.append(f"{where}.release_version: latest is known for the AMI types {sorted(AMI_RELEASE_PARAMETERS)}"
@@ -511,19 +512,10 @@ AMI_RELEASE_PARAMETERS = {
     "BOTTLEROCKET_x86_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/x86_64/latest/image_version",
     "BOTTLEROCKET_ARM_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/arm64/latest/image_version",
 }
-KUBERNETES_MINOR = re.compile(r"^[1-9][0-9]*\.[0-9]+$")
-
-
 def ami_release_parameter(ami_type, version):
     """The SSM parameter holding the latest AMI release of ``ami_type`` for Kubernetes ``version``, or None."""
     template = AMI_RELEASE_PARAMETERS.get(ami_type)
     return template.format(version=version) if template else None
-
-
-def minor_of(version):
-    """``"1.34"`` as ``(1, 34)``; None for anything else."""
-    match = KUBERNETES_MINOR.match(str(version or ""))
-    return tuple(int(part) for part in str(version).split(".")) if match else None
 
 
 def nodegroup_view(nodegroup):

@@ -20,20 +20,10 @@ from __future__ import annotations
 
 import re
 
-_MINOR = re.compile(r"^([1-9][0-9]*)\.([0-9]+)$")
-_RELEASE_PREFIX = re.compile(r"^([1-9][0-9]*)\.([0-9]+)\.")
+from ansible_collections.llmhub.eks.plugins.module_utils.eks import upgrade_error
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import parse_version as minor
+
 SETTLED_NODEGROUP_STATUSES = ("ACTIVE",)
-
-
-def minor(version):
-    """``"1.34"`` as ``(1, 34)``, or None."""
-    match = _MINOR.match(str(version or ""))
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def _next(version):
-    major, minor_number = minor(version)
-    return f"{major}.{minor_number + 1}"
 
 
 def compatible_versions(addon_versions, target):
@@ -73,13 +63,9 @@ def upgrade_plan(cluster, target, nodegroups, installed_addons, addon_versions, 
     if cluster.get("status") != "ACTIVE":
         problems.append(f"the cluster is {cluster.get('status')}: wait until it is ACTIVE, then run upgrade.yml again")
     upgrading = False
-    if minor(target) < minor(current):
-        problems.append(f"{variable}: {target} is older than the cluster's version {current}; EKS cannot downgrade "
-                        f"a cluster (set {variable} to {current} or newer)")
-    elif minor(target)[0] != minor(current)[0] or minor(target)[1] > minor(current)[1] + 1:
-        step = _next(current)
-        problems.append(f"{variable}: EKS upgrades one minor version at a time and the cluster is on {current}: "
-                        f"upgrade to {step} first (-e {variable}={step}), then to {target}")
+    refused = upgrade_error(current, target, option=variable)  # the rule eks_cluster applies
+    if refused:
+        problems.append(refused)
     elif target != current:
         upgrading = True
         plan["control_plane"] = {"from": current, "to": target}

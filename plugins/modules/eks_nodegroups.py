@@ -395,13 +395,13 @@ from ansible_collections.llmhub.eks.plugins.module_utils.eks import describe_clu
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import eks_client
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import resolve_role_arn
 from ansible_collections.llmhub.eks.plugins.module_utils.eks import wait_for_cluster_status
+from ansible_collections.llmhub.eks.plugins.module_utils.eks_versions import parse_version as minor_of
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import describe_nodegroup
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import failure_reason
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import find_launch_templates
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import immutable_changes
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import ami_release_parameter
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import labels_change
-from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import minor_of
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import nodegroup_view
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import resolve_subnets_in_vpc
 from ansible_collections.llmhub.eks.plugins.module_utils.nodegroups import scaling_change

@@ -98,8 +98,8 @@ def test_a_jump_of_two_versions_is_refused_before_any_change(platform_133, run_p
     control.clear_requests()
     run = run_playbook("upgrade.yml", "-e", "eks_version=1.35")
     assert run.rc != 0
-    assert "eks_version: EKS upgrades one minor version at a time and the cluster is on 1.33: upgrade to 1.34 " \
-           "first (-e eks_version=1.34), then to 1.35" in run.failure_messages()
+    assert ("eks_version: the cluster runs Kubernetes 1.33; EKS upgrades one minor version at a time, so it cannot "
+            "go to 1.35 directly. Upgrade to the next minor first: set eks_version to 1.34") in run.failure_messages()
     assert mutating_calls(control, lock=True) == []
 
 

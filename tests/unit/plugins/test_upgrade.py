@@ -64,15 +64,15 @@ def test_one_minor_version_up_plans_control_plane_addons_and_every_node_group():
 
 def test_a_jump_of_two_versions_is_refused_naming_the_step_between():
     [problem] = plan(target="1.35", addon_versions={})["problems"]
-    assert problem.startswith("eks_version: EKS upgrades one minor version at a time and the cluster is on 1.33")
-    assert "-e eks_version=1.34" in problem
+    assert problem.startswith("eks_version: the cluster runs Kubernetes 1.33; EKS upgrades one minor version at a time")
+    assert "set eks_version to 1.34" in problem
     assert plan(target="1.35", addon_versions={})["control_plane"] is None
 
 
 def test_a_downgrade_and_a_bad_version_are_refused():
     assert "cannot downgrade" in plan(target="1.32")["problems"][0]
     assert plan(target="1.x")["problems"] == ["eks_version: '1.x' must be a Kubernetes minor version such as '1.35'"]
-    assert "2.0" in plan(target="2.0")["problems"][0]
+    assert "cannot go to 2.0 directly" in plan(target="2.0")["problems"][0]
 
 
 def test_a_node_group_behind_the_control_plane_stops_the_next_upgrade():
@@ -198,5 +198,5 @@ def test_the_report_lists_every_component_before_planned_after_and_the_problems(
     assert ("| node group system | 1.33 (1.33.5-20261118) | 1.34 (latest AMI release) | 1.34 (1.34.5-20261118) |"
             in report)
     refused = eks_filters.eks_upgrade_report_markdown(plan(target="1.35", addon_versions={}), None, True)
-    assert "Status: check mode" in refused and "- eks_version: EKS upgrades one minor version" in refused
+    assert "Status: check mode" in refused and "- eks_version: the cluster runs Kubernetes 1.33; EKS upgrades one minor version" in refused
     assert "| control plane | 1.33 | 1.33 |" in refused
