@@ -512,6 +512,8 @@ AMI_RELEASE_PARAMETERS = {
     "BOTTLEROCKET_x86_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/x86_64/latest/image_version",
     "BOTTLEROCKET_ARM_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/arm64/latest/image_version",
 }
+
+
 def ami_release_parameter(ami_type, version):
     """The SSM parameter holding the latest AMI release of ``ami_type`` for Kubernetes ``version``, or None."""
     template = AMI_RELEASE_PARAMETERS.get(ami_type)
