@@ -33,9 +33,11 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime
+import hashlib
 import json
 import os
 import sys
+import tempfile
 
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
@@ -49,6 +51,12 @@ SUPPORTED_API_VERSIONS = (V1_API, BETA_API)
 # The session name of an assumed role_arn (the AWS CLI's, so access entries with {{SessionName}} see the same).
 ROLE_SESSION_NAME = "EKSGetTokenAuth"
 _HANDLER_ID = "llmhub-eks-k8s-aws-id"
+# A cached token is handed out while it has at least this long to live (a client may use it for a whole wait).
+CACHE_MIN_REMAINING = datetime.timedelta(minutes=5)
+# What decides whose token botocore would mint (besides the cluster, Region and role): part of the cache key.
+CACHE_KEY_ENVIRONMENT = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
+                         "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS",
+                         "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
 
 def _keep_cluster_id(params, context, **kwargs):
@@ -139,6 +147,50 @@ def sts_client(region=None, role_arn=None, session=None, **client_kwargs):
     return session.create_client("sts", region_name=region, **client_kwargs)
 
 
+def cache_file(cache_dir, cluster_name, region, role_arn, environ):
+    """The cache file of a token: named by a SHA-256 of everything that decides the token (cluster, Region, role,
+    and the credentials' environment: profile, access key id, session token, endpoint...), never by a secret."""
+    identity = [cluster_name, region, role_arn] + [environ.get(name) for name in CACHE_KEY_ENVIRONMENT]
+    digest = hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()
+    return os.path.join(cache_dir, digest + ".json")
+
+
+def _parse_time(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def read_cached(path, now=None):
+    """(token, expirationTimestamp) of a cached token with at least CACHE_MIN_REMAINING to live, else None."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    try:
+        with open(path, encoding="utf-8") as f:
+            cached = json.load(f)
+        token, expiration = cached["token"], cached["expirationTimestamp"]
+        if not token.startswith(TOKEN_PREFIX) or _parse_time(expiration) - now < CACHE_MIN_REMAINING:
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return token, expiration
+
+
+def write_cached(path, token, expiration):
+    """Keep a token for the next runs of the command: the directory 0700, the file 0600, written atomically.
+    A cache that cannot be written is skipped (the token is still printed)."""
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".token-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"token": token, "expirationTimestamp": expiration}, f)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError:
+        pass
+
+
 def main(argv=None, stdout=None, environ=None):
     """The token command of a kubeconfig: prints an ExecCredential; 1 with a message on stderr on failure."""
     parser = argparse.ArgumentParser(
@@ -147,15 +199,28 @@ def main(argv=None, stdout=None, environ=None):
     parser.add_argument("--cluster-name", required=True, help="EKS cluster name")
     parser.add_argument("--region", help="AWS Region of the cluster (default: the botocore configuration)")
     parser.add_argument("--role-arn", help="IAM role to assume for signing the token")
+    parser.add_argument("--cache-dir", help="keep each token in this directory (0700, files 0600) and print it again "
+                                            "while it has 5 minutes or more to live, without minting a new one")
     args = parser.parse_args(argv)
-    try:
-        token = mint_token(sts_client(args.region, args.role_arn), args.cluster_name)
-    except Exception as e:  # pylint: disable=broad-exception-caught
-        # botocore's messages name the missing credentials or the refused AssumeRole, never a token
-        sys.stderr.write(f"llmhub-eks-get-token: cannot mint a token for {args.cluster_name}: {e}\n")
-        return 1
+    environ = os.environ if environ is None else environ
     out = stdout or sys.stdout
-    out.write(json.dumps(exec_credential(token, exec_api_version(environ))) + "\n")
+    api_version = exec_api_version(environ)
+    path = cache_file(args.cache_dir, args.cluster_name, args.region, args.role_arn, environ) if args.cache_dir else None
+    cached = read_cached(path) if path else None
+    if cached:
+        credential = exec_credential(cached[0], api_version)
+        credential["status"]["expirationTimestamp"] = cached[1]
+    else:
+        try:
+            token = mint_token(sts_client(args.region, args.role_arn), args.cluster_name)
+        except Exception as e:  # pylint: disable=broad-exception-caught
+            # botocore's messages name the missing credentials or the refused AssumeRole, never a token
+            sys.stderr.write(f"llmhub-eks-get-token: cannot mint a token for {args.cluster_name}: {e}\n")
+            return 1
+        credential = exec_credential(token, api_version)
+        if path:
+            write_cached(path, token, credential["status"]["expirationTimestamp"])
+    out.write(json.dumps(credential) + "\n")
     out.flush()
     return 0
 

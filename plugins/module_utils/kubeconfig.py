@@ -95,11 +95,20 @@ def aws_cli_exec(cluster_name, region, role_arn=None, command="aws", env=None):
     return exec_entry(command, args, env)
 
 
-def collection_exec(cluster_name, region, python, script, role_arn=None, env=None):
-    """The exec of ``authenticator: collection``: ``<python> <script> --region R --cluster-name N``."""
+def token_cache_dir(kubeconfig_path):
+    """Where the collection's token command keeps its tokens: ``cache/llmhub-eks-tokens`` next to the kubeconfig
+    (as aws-iam-authenticator keeps its cache under ``~/.kube/cache``)."""
+    return os.path.join(os.path.dirname(os.path.abspath(kubeconfig_path)), "cache", "llmhub-eks-tokens")
+
+
+def collection_exec(cluster_name, region, python, script, role_arn=None, env=None, cache_dir=None):
+    """The exec of ``authenticator: collection``: ``<python> <script> --region R --cluster-name N``
+    (``--cache-dir D`` when its tokens are cached)."""
     args = [script, "--region", region, "--cluster-name", cluster_name]
     if role_arn:
         args += ["--role-arn", role_arn]
+    if cache_dir:
+        args += ["--cache-dir", cache_dir]
     return exec_entry(python, args, env)
 
 

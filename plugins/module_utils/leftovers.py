@@ -20,7 +20,7 @@ import datetime
 
 # (resource type, the name the report uses); the order is the report's
 RESOURCE_TYPES = (
-    "eks_clusters", "autoscaling_groups", "instances", "load_balancers", "target_groups", "vpc_endpoints",
+    "eks_clusters", "autoscaling_groups", "instances", "load_balancers", "target_groups", "certificates", "vpc_endpoints",
     "nat_gateways", "elastic_ips", "network_interfaces", "security_groups", "launch_templates", "volumes",
     "snapshots", "dlm_policies", "internet_gateways", "route_tables", "subnets", "network_acls", "vpcs",
     "log_groups", "lambda_functions", "secrets", "iam_policies", "instance_profiles", "oidc_providers", "iam_roles",
@@ -30,7 +30,8 @@ RESOURCE_TYPES = (
 PHASES = (
     ("eks_clusters", "autoscaling_groups"),
     ("instances", "load_balancers", "vpc_endpoints", "nat_gateways"),
-    ("target_groups", "elastic_ips", "launch_templates", "volumes", "snapshots", "dlm_policies"),
+    # an ACM certificate is deletable once no load balancer's listener uses it
+    ("target_groups", "certificates", "elastic_ips", "launch_templates", "volumes", "snapshots", "dlm_policies"),
     ("network_interfaces",),
     ("security_groups", "internet_gateways", "route_tables"),
     ("subnets",),
@@ -51,7 +52,7 @@ HANDLED_ARN_TYPES = (
     "ec2:launch-template/", "ec2:volume/", "ec2:snapshot/", "ec2:instance/", "ec2:flow-logs/", "ec2:vpc-flow-log/",
     "elasticloadbalancing:loadbalancer/", "elasticloadbalancing:targetgroup/", "logs:log-group:", "kms:key/",
     "eks:", "autoscaling:", "iam:role/", "iam:policy/", "iam:instance-profile/", "iam:oidc-provider/",
-    "dlm:policy/", "lambda:function:", "secretsmanager:secret:",
+    "dlm:policy/", "lambda:function:", "secretsmanager:secret:", "acm:certificate/",
 )
 
 

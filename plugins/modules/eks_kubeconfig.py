@@ -78,6 +78,15 @@ options:
     type: str
     choices: [auto, aws-cli, collection]
     default: auto
+  token_cache:
+    description:
+      - With O(authenticator=collection), the token command keeps each token in C(cache/llmhub-eks-tokens/) next to
+        the kubeconfig (directory mode C(0700), files C(0600), named by a hash of the cluster, Region, role and
+        credentials' environment) and hands it out again while it has 5 minutes or more to live, as
+        aws-iam-authenticator caches. A helm or kubectl run, or a kubernetes.core task, then starts no AWS SDK.
+      - No effect with O(authenticator=aws-cli) (C(aws eks get-token) mints a token at every call).
+    type: bool
+    default: true
   aws_cli_path:
     description:
       - The AWS CLI to write as the command for O(authenticator=aws-cli), instead of C(aws) from C(PATH).
@@ -381,8 +390,9 @@ class Kubeconfig:
     def exec_config(self, authenticator, script):
         params = self.module.params
         if authenticator == "collection":
+            cache_dir = kc.token_cache_dir(self.path) if params["token_cache"] else None
             return kc.collection_exec(self.name, self.region, sys.executable, script, params["role_arn"],
-                                      self.exec_env())
+                                      self.exec_env(), cache_dir)
         return kc.aws_cli_exec(self.name, self.region, params["role_arn"], params["aws_cli_path"] or "aws",
                                self.exec_env())
 
@@ -579,6 +589,7 @@ def main():
         role_arn=dict(type="str"),
         authenticator=dict(type="str", choices=["auto", "aws-cli", "collection"], default="auto"),
         aws_cli_path=dict(type="path"),
+        token_cache=dict(type="bool", default=True, no_log=False),
         set_current_context=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         verify=dict(type="bool", default=True),

@@ -65,9 +65,9 @@ options:
       - With only some, the Resource Groups Tagging API is not asked about the other types.
     type: list
     elements: str
-    choices: [eks_clusters, autoscaling_groups, instances, load_balancers, target_groups, vpc_endpoints, nat_gateways,
-              elastic_ips, network_interfaces, security_groups, launch_templates, volumes, snapshots, dlm_policies,
-              internet_gateways, route_tables, subnets, network_acls, vpcs, log_groups, lambda_functions, secrets,
+    choices: [eks_clusters, autoscaling_groups, instances, load_balancers, target_groups, certificates, vpc_endpoints,
+              nat_gateways, elastic_ips, network_interfaces, security_groups, launch_templates, volumes, snapshots,
+              dlm_policies, internet_gateways, route_tables, subnets, network_acls, vpcs, log_groups, lambda_functions, secrets,
               iam_policies, instance_profiles, oidc_providers, iam_roles, kms_keys]
   log_group_names:
     description: Names of other log groups of the cluster (such as the VPC flow logs' group).
@@ -531,6 +531,11 @@ class Sweep:
         return [lo.record("lambda_functions", arn, arn.rsplit(":", 1)[-1], marked)
                 for arn, marked in sorted(self.tagging_api().items()) if ":lambda:" in arn and ":function:" in arn]
 
+    def list_certificates(self):
+        """The ACM certificates the Resource Groups Tagging API finds tagged for the cluster (the ingress's)."""
+        return [lo.record("certificates", arn, arn.rsplit("/", 1)[-1], marked)
+                for arn, marked in sorted(self.tagging_api().items()) if ":acm:" in arn and ":certificate/" in arn]
+
     def list_secrets(self):
         """Secrets Manager secrets tagged for the cluster, also those already scheduled for deletion."""
         secrets = paginate(self.client("secretsmanager"), "list_secrets", "SecretList", IncludePlannedDeletion=True)
@@ -814,6 +819,12 @@ class Sweep:
     def delete_lambda_functions(self, found):
         try:
             self.client("lambda").delete_function(aws_retry=True, FunctionName=found["id"])
+        except is_boto3_error_code("ResourceNotFoundException"):
+            pass
+
+    def delete_certificates(self, found):
+        try:
+            self.client("acm").delete_certificate(aws_retry=True, CertificateArn=found["id"])
         except is_boto3_error_code("ResourceNotFoundException"):
             pass
 

@@ -268,6 +268,8 @@ def test_a_gp3_claim_used_by_a_pod_becomes_an_encrypted_ebs_volume(kube, boto, g
         "kubernetes.io/created-for/pv/name": volume_name,
         "kubernetes.io/created-for/pvc/name": "data",
         "kubernetes.io/created-for/pvc/namespace": namespace,
+        # the inventory's common tags (llmhub_tags), the driver's extraVolumeTags
+        "Project": "llm-analytics-hub", "Environment": "local", "ManagedBy": "ansible",
     }
     assert [v["VolumeId"] for v in ec2.describe_volumes(Filters=by_claim)["Volumes"]] == [volume_id]
 

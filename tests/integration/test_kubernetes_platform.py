@@ -69,8 +69,9 @@ def test_the_run_printed_no_token_and_summarised_steps_6_to_8(built_platform):
     assert summary["kubeconfig"]["server_version"].startswith("v1.35")
     assert summary["storage"] == {"classes": ["gp3", "io2", "gp3-retain"], "default_class": "gp3"}
     assert summary["addons"]["health"] == {"metrics-server": "ACTIVE", "amazon-cloudwatch-observability": "ACTIVE"}
+    # the Trivy operator: the local inventory turns it on (addons_trivy_operator_enabled)
     assert [line.split()[0] for line in summary["addons"]["releases"]] == [
-        "cluster-autoscaler", "aws-load-balancer-controller", "external-secrets"]
+        "cluster-autoscaler", "aws-load-balancer-controller", "external-secrets", "trivy-operator"]
     assert summary["apps"]["secrets"] == ["llm-analytics/api-keys"]
     assert summary["apps"]["namespaces"] == ["llm-analytics", "llm-batch"]
     assert summary["apps"]["ingress_address"].endswith(".elb.amazonaws.com")

@@ -150,7 +150,9 @@ def test_collection_token_command_without_the_aws_cli(platform, run_tasks, emula
                                                   / "eks_token.py").read_text(encoding="utf-8")
     python = Path(result["exec"]["command"])  # the interpreter that ran the module (it has botocore)
     assert python.is_absolute() and python.name.startswith("python") and os.access(python, os.X_OK)
-    assert result["exec"]["args"] == [str(script), "--region", "us-east-1", "--cluster-name", CLUSTER]
+    cache = path.parent / "cache" / "llmhub-eks-tokens"  # token_cache: true (the default)
+    assert result["exec"]["args"] == [str(script), "--region", "us-east-1", "--cluster-name", CLUSTER,
+                                      "--cache-dir", str(cache)]
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert config["current-context"] == "llmhub"
     assert config["contexts"] == [{"name": "llmhub", "context": {"cluster": CLUSTER_ARN, "user": "llmhub-admin"}}]
@@ -160,6 +162,14 @@ def test_collection_token_command_without_the_aws_cli(platform, run_tasks, emula
     nodes = kube.run(BIN / "kubectl", "get", "nodes", "-o", "name", env={"PATH": NO_AWS_PATH})
     assert nodes.returncode == 0 and nodes.stderr == "", nodes.describe()
     assert len(nodes.lines) == sum(sizes.values())
+    # the token is kept for the next calls (0600 in a 0700 directory), and a second kubectl call takes it
+    [cached] = list(cache.iterdir())
+    assert mode_of(cached) == 0o600 and mode_of(cache) == 0o700
+    token = json.loads(cached.read_text(encoding="utf-8"))["token"]
+    pods = kube.run(BIN / "kubectl", "get", "pods", "-A", "-o", "name", env={"PATH": NO_AWS_PATH})
+    assert pods.returncode == 0 and pods.stderr == "", pods.describe()
+    assert [cached] == list(cache.iterdir()) and json.loads(cached.read_text(encoding="utf-8"))["token"] == token
+    del token
 
     # what a user sees: the default callback at -vvv prints the module's result (YAML), and no token
     again = run_tasks([kubeconfig_task(path, alias="llmhub", user_alias="llmhub-admin")], "-vvv", "--diff",

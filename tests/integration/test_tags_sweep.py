@@ -49,7 +49,8 @@ KNOWN_HOLDINGS = {
     ("secretsmanager", "secrets"): "secretsmanager:secret", ("lambda", "_lambdas"): "lambda:function",
     ("wafv2", "wacls"): "wafv2:webacl", ("guardduty", "detectors"): "guardduty:detector",
     ("sns", "topics"): "sns:topic", ("sqs", "queues"): "sqs:queue", ("ssm", "_parameters"): "ssm:parameter",
-    ("events", "rules"): "events:rule",
+    ("events", "rules"): "events:rule", ("acm", "_certificates"): "acm:certificate",
+    ("route53", "zones"): "route53:hostedzone",
 }
 # Not resources of the account (no ARN to tag), or records of something listed elsewhere
 NOT_RESOURCES = {
@@ -61,6 +62,9 @@ NOT_RESOURCES = {
     ("ec2", "tags"): "the tags of the EC2 resources",
     ("ec2", "launch_template_name_to_ids"): "an index of the launch templates (by name)",
     ("ec2", "launch_template_insert_order"): "an index of the launch templates (creation order)",
+    ("acm", "_idempotency_tokens"): "the RequestCertificate idempotency tokens of the certificates (an index)",
+    ("route53", "resource_tags"): "the tags of the hosted zones",
+    ("route53", "delegation_sets"): "the name servers Route 53 assigned to the hosted zone (listed with it)",
 }
 
 

@@ -238,6 +238,19 @@ def security_resources(client: Client) -> list[dict[str, Any]]:
     return found
 
 
+def tls_resources(client: Client) -> list[dict[str, Any]]:
+    """ACM certificates and Route 53 hosted zones (the ingress's certificate and the zone of its DNS validation)."""
+    acm, route53 = client("acm"), client("route53")
+    found = [record("acm:certificate", c["CertificateArn"],
+                    acm.list_tags_for_certificate(CertificateArn=c["CertificateArn"]).get("Tags"))
+             for c in pages(acm, "list_certificates", "CertificateSummaryList")]
+    for zone in pages(route53, "list_hosted_zones", "HostedZones"):
+        zone_id = zone["Id"].rsplit("/", 1)[-1]
+        tags = route53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id)["ResourceTagSet"]
+        found.append(record("route53:hostedzone", zone_id, tags.get("Tags")))
+    return found
+
+
 def messaging_resources(client: Client) -> list[dict[str, Any]]:
     sns, sqs, ssm, events = client("sns"), client("sqs"), client("ssm"), client("events")
     found = [record("sns:topic", t["TopicArn"], sns.list_tags_for_resource(ResourceArn=t["TopicArn"])["Tags"])
@@ -254,7 +267,7 @@ def messaging_resources(client: Client) -> list[dict[str, Any]]:
 
 ENUMERATORS = (ec2_resources, iam_resources, kms_resources, logs_resources, eks_resources, autoscaling_resources,
                elb_resources, s3_resources, dynamodb_resources, secrets_resources, lambda_resources,
-               security_resources, messaging_resources)
+               security_resources, tls_resources, messaging_resources)
 
 
 def inventory(client: Client) -> list[dict[str, Any]]:

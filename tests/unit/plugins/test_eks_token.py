@@ -169,3 +169,64 @@ class TestScript:
         imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom) and node.module}
         assert imported - set(sys.stdlib_module_names) == {"botocore"}
+
+
+class TestCache:
+    """--cache-dir: a token is minted once and printed again while it has 5 minutes or more to live."""
+
+    ARGS = ["--region", "us-east-1", "--cluster-name", CLUSTER]
+
+    def run(self, cache, environ, monkeypatch, minted):
+        def mint(_client, cluster_name):
+            minted.append(cluster_name)
+            return f"k8s-aws-v1.token-{len(minted)}"
+
+        monkeypatch.setattr(eks_token, "mint_token", mint)
+        monkeypatch.setattr(eks_token, "sts_client", lambda *a, **k: None)
+        out = io.StringIO()
+        assert eks_token.main([*self.ARGS, "--cache-dir", str(cache)], stdout=out, environ=environ) == 0
+        return json.loads(out.getvalue())
+
+    def test_the_second_call_prints_the_cached_token_and_mints_nothing(self, tmp_path, monkeypatch):
+        minted, cache = [], tmp_path / "cache" / "llmhub-eks-tokens"
+        environ = {"AWS_ACCESS_KEY_ID": "AKIA1", "KUBERNETES_EXEC_INFO": json.dumps(
+            {"apiVersion": "client.authentication.k8s.io/v1"})}
+        first = self.run(cache, environ, monkeypatch, minted)
+        second = self.run(cache, environ, monkeypatch, minted)
+        assert minted == [CLUSTER]
+        assert second == first and second["status"]["token"] == "k8s-aws-v1.token-1"
+        assert second["apiVersion"] == "client.authentication.k8s.io/v1"
+        [stored] = list(cache.iterdir())
+        assert stored.stat().st_mode & 0o777 == 0o600 and cache.stat().st_mode & 0o777 == 0o700
+        # the file is named by a hash: nothing of the identity or the token in the name
+        assert "AKIA1" not in stored.name and CLUSTER not in stored.name
+
+    def test_another_identity_or_cluster_gets_its_own_token(self, tmp_path, monkeypatch):
+        minted = []
+        self.run(tmp_path, {"AWS_ACCESS_KEY_ID": "AKIA1"}, monkeypatch, minted)
+        other = self.run(tmp_path, {"AWS_ACCESS_KEY_ID": "AKIA2"}, monkeypatch, minted)
+        profile = self.run(tmp_path, {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_PROFILE": "ops"}, monkeypatch, minted)
+        assert len(minted) == 3
+        assert other["status"]["token"] != profile["status"]["token"]
+        assert eks_token.cache_file("d", CLUSTER, "us-east-1", None, {}) != eks_token.cache_file(
+            "d", "other", "us-east-1", None, {}) != eks_token.cache_file("d", "other", "us-east-1", "arn:r", {})
+
+    def test_a_token_with_less_than_5_minutes_left_or_a_damaged_file_is_minted_again(self, tmp_path):
+        now = datetime.datetime(2026, 12, 3, 12, 0, tzinfo=datetime.timezone.utc)
+        path = tmp_path / "t.json"
+        eks_token.write_cached(str(path), "k8s-aws-v1.x", "2026-12-03T12:06:00Z")
+        assert eks_token.read_cached(str(path), now) == ("k8s-aws-v1.x", "2026-12-03T12:06:00Z")
+        assert eks_token.read_cached(str(path), now + datetime.timedelta(minutes=1, seconds=1)) is None
+        path.write_text("{not json", encoding="utf-8")
+        assert eks_token.read_cached(str(path), now) is None
+        path.write_text(json.dumps({"token": "other", "expirationTimestamp": "2026-12-03T13:00:00Z"}),
+                        encoding="utf-8")
+        assert eks_token.read_cached(str(path), now) is None
+        assert eks_token.read_cached(str(tmp_path / "missing.json"), now) is None
+
+    def test_an_unwritable_cache_still_prints_the_token(self, tmp_path, monkeypatch):
+        blocker = tmp_path / "file"
+        blocker.write_text("", encoding="utf-8")
+        minted = []
+        credential = self.run(blocker / "cache", {}, monkeypatch, minted)
+        assert credential["status"]["token"] == "k8s-aws-v1.token-1"

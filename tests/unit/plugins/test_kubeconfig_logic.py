@@ -59,6 +59,13 @@ class TestEntries:
                          "args": ["/home/u/.kube/llmhub-eks-get-token.py", "--region", "us-east-1", "--cluster-name",
                                   CLUSTER, "--role-arn", "arn:aws:iam::1:role/r"]}
 
+    def test_collection_exec_with_its_token_cache_next_to_the_kubeconfig(self):
+        cache = kc.token_cache_dir("/home/u/.kube/config")
+        assert cache == "/home/u/.kube/cache/llmhub-eks-tokens"
+        entry = kc.collection_exec(CLUSTER, "us-east-1", "/py", "/home/u/.kube/llmhub-eks-get-token.py",
+                                   cache_dir=cache)
+        assert entry["args"][-2:] == ["--cache-dir", cache]
+
     def test_cluster_user_context_named_by_arn_as_the_aws_cli(self):
         cluster, user, context = ours()
         assert cluster == {"name": ARN, "cluster": {"server": ENDPOINT, "certificate-authority-data": CA}}

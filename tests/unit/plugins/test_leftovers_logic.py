@@ -66,6 +66,7 @@ def test_claim_volumes_dlm_policies_their_roles_and_pending_keys_are_kept():
     ("arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/x/cluster", False),
     ("arn:aws:kms:us-east-1:123456789012:key/1234", False),
     ("arn:aws:eks:us-east-1:123456789012:nodegroup/c/g/1", False),
+    ("arn:aws:acm:us-east-1:123456789012:certificate/1cac2e1e-17c2-4a01-ab41-c542f557fc37", False),
     ("arn:aws:ec2:us-east-1:123456789012:vpc-peering-connection/pcx-1", True),
     ("arn:aws:s3:::bucket", True),
     ("arn:aws:sqs:us-east-1:123456789012:queue", True),
@@ -79,6 +80,7 @@ def test_every_type_is_deleted_in_one_phase_in_dependency_order():
     assert sorted(order) == sorted(lo.RESOURCE_TYPES)
     position = {t: i for i, phase in enumerate(lo.PHASES) for t in phase}
     for before, after in (("eks_clusters", "instances"), ("load_balancers", "target_groups"),
+                          ("load_balancers", "certificates"),
                           ("nat_gateways", "elastic_ips"), ("elastic_ips", "network_interfaces"),
                           ("network_interfaces", "security_groups"), ("route_tables", "subnets"),
                           ("subnets", "vpcs"), ("iam_policies", "iam_roles"), ("instance_profiles", "iam_roles")):
