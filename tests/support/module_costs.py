@@ -24,7 +24,7 @@ COSTS = {
     "test_nodegroup_recreate.py": 470,
     "test_destroy_sweep.py": 460,
     "test_tags_contract.py": 440,
-    "test_upgrade.py": 900,
+    "test_upgrade.py": 650,  # one upgrade step since 2026-12-03 (the sum of its durations, `make integration`)
     "test_diagnose.py": 480,
     "test_input_validation.py": 320,
     "test_module_eks_cloud_resources.py": 320,
