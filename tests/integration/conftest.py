@@ -108,10 +108,11 @@ def parse_report(stdout: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def run_playbook(emulator_server) -> Callable[..., PlaybookRun]:
-    """``run_playbook("site.yml", "--check", ...)`` against the session's emulator."""
+    """``run_playbook("site.yml", "--check", ...)`` against the session's emulator (``env=`` adds to its environment)."""
 
-    def run(playbook: str, *args: str, timeout: float = 600) -> PlaybookRun:
-        proc = subprocess.run(playbook_command(playbook, *args), cwd=ROOT, env=playbook_environment(emulator_server.url),
+    def run(playbook: str, *args: str, timeout: float = 600, env: dict[str, str] | None = None) -> PlaybookRun:
+        proc = subprocess.run(playbook_command(playbook, *args), cwd=ROOT,
+                              env={**playbook_environment(emulator_server.url), **(env or {})},
                               capture_output=True, text=True, timeout=timeout, check=False)
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, parse_report(proc.stdout))
 
