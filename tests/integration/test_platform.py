@@ -32,7 +32,7 @@ def tag_map(tags):
 # What kubernetes.core's helm (6.x) says on every run that finds a release, whatever the caller does: it deprecates
 # its `status.values` return value (nothing here reads it; ansible_deprecation_warnings cannot silence a module's
 # deprecation per task: the controller prints it), and without helm's diff plugin (not on PyPI or npm, so not
-# installable here) it advises the plugin. README.md, "Known limits".
+# installable here) it advises the plugin. README.md, "Troubleshooting".
 HELM_STATUS_VALUES = ("[DEPRECATION WARNING]: The 'status.values' return value is deprecated and will be removed in "
                       "version 8.0.0. Use 'status.release_values' instead. This feature will be removed from "
                       "collection 'kubernetes.core' version 8.0.0.")
