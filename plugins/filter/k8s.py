@@ -316,6 +316,9 @@ def apps_validate_settings(settings):
             _check_name(f"{where}.network_policies[{policy_index}].name", policy.get("name"))
     if len(set(names)) != len(names):
         validation.fail("apps_namespaces", f"names must be unique, got {names}")
+    for variable in ("apps_wait_timeout", "apps_wait_sleep"):
+        if variable in settings:
+            validation.check_int(variable, settings[variable], 1, None, " seconds")
     for index, item in enumerate(settings.get("apps_priority_classes") or []):
         where = f"apps_priority_classes[{index}]"
         validation.check_keys(where, item, PRIORITY_CLASS_KEYS)

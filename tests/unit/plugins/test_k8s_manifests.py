@@ -138,7 +138,7 @@ def test_bad_storage_settings_name_the_variable(settings, variable):
 def _apps(**changes):
     apps = role_defaults("apps")
     settings = {key: apps[key] for key in ("apps_pod_security", "apps_namespaces", "apps_priority_classes",
-                                           "apps_example_app")}
+                                           "apps_example_app", "apps_wait_timeout", "apps_wait_sleep")}
     for path, value in changes.items():
         target = settings
         *parents, leaf = path.split("__")
@@ -158,6 +158,8 @@ def _apps(**changes):
     ({"apps_example_app__ingress": {"scheme": "public"}}, "apps_example_app.ingress.scheme"),
     ({"apps_example_app__ingress": {"certificate_arn": "arn:aws:iam::1:cert"}}, "apps_example_app.ingress.certificate_arn"),
     ({"apps_example_app__replica": 3}, "apps_example_app.replica"),
+    ({"apps_wait_sleep": 0}, "apps_wait_sleep"),
+    ({"apps_wait_timeout": -1}, "apps_wait_timeout"),
 ])
 def test_bad_apps_settings_name_the_variable(changes, variable):
     with pytest.raises(AnsibleFilterError) as error:
