@@ -6,6 +6,11 @@ name would be ignored silently)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
 
 # The prefixes of the variables the collection's roles and playbooks read.
@@ -40,6 +45,38 @@ def llmhub_validate_common(variables):
     return variables
 
 
+def _plain(value):
+    """A copy made of plain dicts and lists (ArgumentSpecValidator deep-copies what it validates: a templating
+    engine's lazy container would be copied with its templar and plugin loaders)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def llmhub_validate_role_arguments(values, specs):
+    """Check variables against several roles' argument specs at once, as each role's own validation would.
+
+    ``values`` maps variable names to their (templated) values, ``specs`` role names to the options of an entry
+    point (lookup ``llmhub.eks.role_argument_specs``). Each role's options are validated by ansible-core's
+    ``ArgumentSpecValidator``, the validator of ``ansible.builtin.validate_argument_spec`` (types, choices,
+    required options, sub-options). Every error of every role is reported at once, each naming the role and the
+    variable; returns ``values`` unchanged.
+    """
+    if not isinstance(values, dict) or not isinstance(specs, dict):
+        raise AnsibleFilterError("llmhub_validate_role_arguments: expects a mapping of variables and a mapping of"
+                                 " role names to argument specs")
+    errors = []
+    for role, options in specs.items():
+        provided = {name: _plain(values[name]) for name in options or {} if name in values}
+        result = ArgumentSpecValidator(options or {}).validate(provided)
+        errors.extend(f"role {role}: {message}" for message in result.error_messages)
+    if errors:
+        raise AnsibleFilterError("Validation of arguments failed:\n" + "\n".join(errors))
+    return values
+
+
 class FilterModule:
     """Input checks spanning every layer."""
 
@@ -47,4 +84,5 @@ class FilterModule:
         return {
             "llmhub_unknown_variables": llmhub_unknown_variables,
             "llmhub_validate_common": llmhub_validate_common,
+            "llmhub_validate_role_arguments": llmhub_validate_role_arguments,
         }

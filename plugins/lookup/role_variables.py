@@ -57,12 +57,14 @@ PLAYBOOK_VARIABLES = (
     "llmhub_tags",
 )
 ROLES = Path(__file__).resolve().parents[2] / "roles"
+# libyaml's loader when PyYAML has it (ten times faster on these files)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _keys(path):
     if not path.is_file():
         return set()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER) or {}
     return set(data)
 
 
@@ -71,7 +73,7 @@ def _set_by_tasks(tasks_dir):
     names = set()
     pending = []
     for path in sorted(tasks_dir.glob("*.yml")) if tasks_dir.is_dir() else []:
-        pending.extend(yaml.safe_load(path.read_text(encoding="utf-8")) or [])
+        pending.extend(yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER) or [])
     while pending:
         task = pending.pop()
         if not isinstance(task, dict):
@@ -94,7 +96,7 @@ def role_variables(roles=ROLES, inputs_only=False):
             names |= _set_by_tasks(role / "tasks")
         specs = role / "meta" / "argument_specs.yml"
         if specs.is_file():
-            entry_points = (yaml.safe_load(specs.read_text(encoding="utf-8")) or {}).get("argument_specs") or {}
+            entry_points = (yaml.load(specs.read_text(encoding="utf-8"), Loader=LOADER) or {}).get("argument_specs") or {}
             for spec in entry_points.values():
                 names |= set((spec or {}).get("options") or {})
     return sorted(names)
