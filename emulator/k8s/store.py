@@ -930,6 +930,44 @@ class Store:
             elif not current["metadata"].get("deletionTimestamp"):
                 self._delete(rt, meta.get("namespace") or "", meta.get("name", ""), "Background", {}, False, None)
 
+    def collect_dangling(self) -> int:
+        """What kube-controller-manager's garbage collector does for dependents whose owners are gone.
+
+        An object can name an owner that no longer exists: a controller creates a
+        ReplicaSet or a pod from a view taken just before its owner was deleted, or a
+        client writes a reference to an owner already gone. Background propagation
+        collects only the dependents present when the owner goes; the garbage
+        collector finds the others later: an object all of whose owners are absent is
+        deleted (background), one with a live owner left loses the dangling
+        references. Objects being deleted are left to their finalizers. Returns the
+        number of objects changed.
+        """
+        self._enter()
+        try:
+            storages = self.resources.storages()
+            uids = {(obj.get("metadata") or {}).get("uid") for rt in storages for obj in self._bucket(rt).values()}
+            changed = 0
+            for rt in storages:
+                for current in list(self._bucket(rt).values()):
+                    meta = current.get("metadata") or {}
+                    refs = [r for r in meta.get("ownerReferences") or [] if isinstance(r, dict)]
+                    if not refs or meta.get("deletionTimestamp"):
+                        continue
+                    live = [r for r in refs if r.get("uid") in uids]
+                    if len(live) == len(refs):
+                        continue
+                    if live:
+                        updated = clone(current)
+                        updated["metadata"]["ownerReferences"] = live
+                        self._commit(rt, "MODIFIED", updated, self._present(rt, current))
+                    else:
+                        self._delete(rt, meta.get("namespace") or "", meta.get("name", ""), "Background", {}, False,
+                                     None)
+                    changed += 1
+            return changed
+        finally:
+            self._exit()
+
     def _progress_deletion(self, rt: ResourceType, obj: dict) -> dict:
         """Do what the GC and namespace controllers do for an object being deleted; remove it when done."""
         uid = obj["metadata"].get("uid", "")

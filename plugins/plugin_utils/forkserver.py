@@ -66,9 +66,10 @@ def socket_dir() -> str:
     return path
 
 
-def socket_path(owner_pid: int, interpreter: str) -> str:
-    """One server per controller process and interpreter."""
-    digest = hashlib.sha256(os.path.realpath(interpreter).encode()).hexdigest()[:12]
+def socket_path(owner_pid: int, interpreter: str, ansible_module_utils: str = "") -> str:
+    """One server per controller process, interpreter and preloaded ansible-core (a caller that decides
+    otherwise about preloading ``basic`` gets a server of its own, never one preloaded against its payloads)."""
+    digest = hashlib.sha256(os.path.realpath(interpreter).encode() + b"\0" + ansible_module_utils.encode()).hexdigest()[:12]
     key = f"{owner_pid}-{digest}"
     return os.path.join(socket_dir(), f"{key}.sock")
 
@@ -94,6 +95,62 @@ def _connect(path: str) -> socket.socket | None:
     return sock
 
 
+def _starting(path: str) -> bool:
+    """Whether a server for ``path`` was spawned less than START_TIMEOUT ago and its process is still there."""
+    try:
+        with open(path + ".starting", encoding="utf-8") as marker:
+            pid = int(marker.read().strip() or 0)
+            age = time.time() - os.fstat(marker.fileno()).st_mtime
+    except (OSError, ValueError):
+        return False
+    if pid <= 0 or age > START_TIMEOUT:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _spawn_locked(interpreter: str, path: str, owner_pid: int, ansible_module_utils: str) -> None:
+    """Start a server for ``path`` unless one answers or is starting (the caller holds ``path``.lock)."""
+    sock = _connect(path)
+    if sock:
+        sock.close()
+        return
+    if _starting(path):
+        return
+    if os.path.exists(path):
+        os.unlink(path)
+    bootstrap = ("import importlib.util, sys; "
+                 "spec = importlib.util.spec_from_file_location('llmhub_forkserver', sys.argv[1]); "
+                 "server = importlib.util.module_from_spec(spec); spec.loader.exec_module(server); "
+                 "server.serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])")
+    with open(os.devnull, "rb") as devnull_in, open(os.devnull, "wb") as devnull_out:
+        # pylint: disable-next=consider-using-with
+        process = subprocess.Popen([interpreter, "-c", bootstrap, os.path.abspath(__file__), path, str(owner_pid),
+                                    ansible_module_utils],
+                                   stdin=devnull_in, stdout=devnull_out, stderr=devnull_out, start_new_session=True,
+                                   close_fds=True)
+    with open(path + ".starting.new", "w", encoding="utf-8") as marker:
+        marker.write(str(process.pid))
+    os.replace(path + ".starting.new", path + ".starting")
+
+
+def start_server(interpreter: str, owner_pid: int, ansible_module_utils: str = "") -> str:
+    """Start the server ``ensure_server`` would use, without waiting for it (its start overlaps the caller's work).
+
+    ``ensure_server`` with the same arguments then waits for this server instead of starting another.
+    """
+    path = socket_path(owner_pid, interpreter, ansible_module_utils)
+    with open(path + ".lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _spawn_locked(interpreter, path, owner_pid, ansible_module_utils)
+    return path
+
+
 def ensure_server(interpreter: str, owner_pid: int, ansible_module_utils: str = "") -> str:
     """The socket of a running server for this controller, started under a lock if needed.
 
@@ -101,29 +158,14 @@ def ensure_server(interpreter: str, owner_pid: int, ansible_module_utils: str = 
     payloads carry exactly those files (no other module_utils path configured): the server then
     preloads them too, if its interpreter's ansible-core is that very installation.
     """
-    path = socket_path(owner_pid, interpreter)
+    path = socket_path(owner_pid, interpreter, ansible_module_utils)
     sock = _connect(path)
     if sock:
         sock.close()
         return path
     with open(path + ".lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        sock = _connect(path)
-        if sock:
-            sock.close()
-            return path
-        if os.path.exists(path):
-            os.unlink(path)
-        bootstrap = ("import importlib.util, sys; "
-                     "spec = importlib.util.spec_from_file_location('llmhub_forkserver', sys.argv[1]); "
-                     "server = importlib.util.module_from_spec(spec); spec.loader.exec_module(server); "
-                     "server.serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])")
-        with open(os.devnull, "rb") as devnull_in, open(os.devnull, "wb") as devnull_out:
-            # pylint: disable-next=consider-using-with
-            subprocess.Popen([interpreter, "-c", bootstrap, os.path.abspath(__file__), path, str(owner_pid),
-                              ansible_module_utils],
-                             stdin=devnull_in, stdout=devnull_out, stderr=devnull_out, start_new_session=True,
-                             close_fds=True)
+        _spawn_locked(interpreter, path, owner_pid, ansible_module_utils)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             sock = _connect(path)
@@ -387,7 +429,7 @@ def serve(path: str, owner_pid: int, controller_module_utils: str = "") -> None:
             conn.close()
     finally:
         listener.close()
-        for leftover in (path, path + ".lock"):
+        for leftover in (path, path + ".lock", path + ".starting"):
             try:
                 os.unlink(leftover)
             except OSError:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.support.kubernetes import Kube
+from tests.support.kubernetes import Kube, wait_for
 
 from .conftest import CLUSTER, mutating_calls
 
@@ -139,6 +139,11 @@ def test_pods_that_no_node_accepts(built_platform, run_playbook, kube, tmp_path)
         _run, report = diagnose(run_playbook, tmp_path, rc=2)
     finally:
         kube.ok("delete", "deployment", "-n", "default", *(name for name, _spec in UNSCHEDULABLE))
+        # the garbage collector deletes their pods after the Deployments (background propagation): the tests that
+        # follow must not find them Pending
+        selector = f"app in ({','.join(name for name, _spec in UNSCHEDULABLE)})"
+        wait_for(lambda: not kube.get_json("pods", "-n", "default", "-l", selector)["items"], timeout=120,
+                 what="the unschedulable pods deleted")
     assert found(report) == [("pods_pending", "pod_scheduling")]
     by_subject = {f["subject"]: f for f in report["findings"]}
     assert sorted(by_subject) == ["default/Deployment/database-only", "default/Deployment/gpu-inference"]

@@ -203,6 +203,10 @@ class Context:
     def invalidate(self, kind: str) -> None:
         self._lists.pop(kind, None)
 
+    def invalidate_all(self) -> None:
+        """Forget every cached list (after a write that may touch any kind)."""
+        self._lists.clear()
+
     # -- writes -----------------------------------------------------------------------------
 
     def _write(self, kind: str, action: Callable[[], Any], what: str) -> Any:
@@ -321,6 +325,7 @@ class Controllers:
             ("nodes", self.nodes.reconcile),
             ("addons", self.addons.reconcile),
             ("pod-gc", self.nodes.collect_pods),
+            ("garbage-collector", self.collect_garbage),
             ("deployments", self.workloads.deployments),
             ("replicasets", self.workloads.replicasets),
             ("statefulsets", self.workloads.statefulsets),
@@ -338,6 +343,12 @@ class Controllers:
             ("load-balancers", self.loadbalancers.reconcile),
             ("external-secrets", self.external_secrets.reconcile),
         ]
+
+    def collect_garbage(self, ctx: Context) -> None:
+        """kube-controller-manager's garbage collector: dependents whose owners are gone (see the store)."""
+        if ctx.store.collect_dangling():
+            ctx.writes += 1
+            ctx.invalidate_all()
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -164,3 +164,59 @@ class TestServer:
         info = os.stat(os.path.dirname(server))
         assert info.st_mode & 0o777 == 0o700
         assert os.stat(server).st_mode & 0o777 == 0o600
+
+
+@pytest.fixture
+def owner():
+    """A process standing for a controller (the servers it owns exit after it is killed)."""
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    yield pid
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+
+
+def session_of_payloads(path):
+    rc, out, _err = run(path, "import os; print(os.getsid(0))\n")
+    assert rc == 0
+    return int(out)
+
+
+class TestStartedEarly:
+    def test_start_does_not_wait_and_ensure_uses_that_server(self, owner):
+        path = forkserver.start_server(PYTHON, owner)
+        with open(path + ".starting", encoding="utf-8") as marker:
+            server_pid = int(marker.read())
+        assert forkserver.start_server(PYTHON, owner) == path  # starting already: nothing more spawned
+        with open(path + ".starting", encoding="utf-8") as marker:
+            assert int(marker.read()) == server_pid
+        assert forkserver.ensure_server(PYTHON, owner) == path  # waits for that start, spawns nothing
+        assert session_of_payloads(path) == server_pid  # the server started early runs the payloads
+
+    def test_a_dead_starter_does_not_block_a_new_start(self, owner):
+        path = forkserver.socket_path(owner, PYTHON)
+        gone = os.fork()
+        if gone == 0:
+            os._exit(0)
+        os.waitpid(gone, 0)
+        with open(path + ".starting", "w", encoding="utf-8") as marker:
+            marker.write(str(gone))
+        assert forkserver.ensure_server(PYTHON, owner) == path
+        assert session_of_payloads(path) != gone
+
+    def test_one_server_per_preloading_decision(self, owner):
+        import ansible.module_utils
+
+        core = os.path.dirname(ansible.module_utils.__file__)
+        assert forkserver.socket_path(owner, PYTHON, core) != forkserver.socket_path(owner, PYTHON, "")
+
+    def test_the_callback_starts_the_connections_server(self, monkeypatch):
+        from ansible_collections.llmhub.eks.plugins.callback.forkserver_start import CallbackModule
+        from ansible_collections.llmhub.eks.plugins.connection.forkserver import controller_module_utils
+
+        calls = []
+        monkeypatch.setattr(forkserver, "start_server", lambda *args: calls.append(args) or "")
+        CallbackModule().v2_playbook_on_start(None)
+        assert calls == [(PYTHON, os.getpid(), controller_module_utils())]

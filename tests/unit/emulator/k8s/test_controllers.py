@@ -392,6 +392,17 @@ def test_cordon_and_disruption_budget(kube):
                               for t in kube.get("nodes", general[0], None)["spec"].get("taints") or []))
 
 
+def test_a_replicaset_whose_deployment_is_gone_is_collected_with_its_pods(kube):
+    # what the Deployment controller leaves when it creates a ReplicaSet from a view taken just before the
+    # Deployment was deleted: the garbage collector deletes the ReplicaSet, then its pods
+    stale = workload("ReplicaSet", "stale", 2)
+    stale["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "stale",
+                                             "uid": "4a7c3a53-0000-4000-8000-000000000000", "controller": True,
+                                             "blockOwnerDeletion": True}]
+    kube.store.create(kube.rt("replicasets"), stale)
+    kube.wait(lambda: kube.get("replicasets", "stale") is None and not kube.list("pods", "default", "app=stale"))
+
+
 def test_recreate_and_progress_deadline():
     offset = [0.0]
     cluster = Kube(StaticCloud(info(group("general", 2))), clock=lambda: time.time() + offset[0])

@@ -258,6 +258,29 @@ def test_background_garbage_collection_deletes_dependents(store):
     assert [r["name"] for r in survivor["metadata"]["ownerReferences"]] == ["other"]
 
 
+def test_the_garbage_collector_takes_dependents_whose_owners_are_already_gone(store):
+    # a controller can create a dependent from a view taken just before its owner was deleted: background
+    # propagation has run by then, and the garbage collector finds the dependent later
+    deployments = rt(store, "apps", "v1", "deployments")
+    configmaps = rt(store, "", "v1", "configmaps")
+    gone_owner = store.create(deployments, deployment("gone"))
+    live_owner = store.create(configmaps, {"metadata": {"name": "live", "namespace": "default"}})
+    store.delete(deployments, "default", "gone")
+    store.create(configmaps, owned("late", gone_owner))
+    both = owned("both", gone_owner)
+    both["metadata"]["ownerReferences"].append({"apiVersion": "v1", "kind": "ConfigMap", "name": "live",
+                                                "uid": live_owner["metadata"]["uid"]})
+    store.create(configmaps, both)
+    store.create(configmaps, owned("kept", live_owner))
+    assert store.get(configmaps, "default", "late")  # the API server accepts a dangling reference
+
+    assert store.collect_dangling() == 2
+    assert store.try_get(configmaps, "default", "late") is None
+    assert [r["name"] for r in store.get(configmaps, "default", "both")["metadata"]["ownerReferences"]] == ["live"]
+    assert [r["name"] for r in store.get(configmaps, "default", "kept")["metadata"]["ownerReferences"]] == ["live"]
+    assert store.collect_dangling() == 0
+
+
 def test_orphan_propagation_keeps_dependents_without_the_owner_reference(store):
     deployments = rt(store, "apps", "v1", "deployments")
     configmaps = rt(store, "", "v1", "configmaps")
