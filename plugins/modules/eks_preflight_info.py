@@ -97,10 +97,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 caller:
-  description: Who the credentials are.
+  description:
+    - Who the credentials are, and the partition of their account (the shape of the lookup
+      C(llmhub.eks.aws_caller_identity), which the iam role reuses instead of asking STS again).
   returned: always
   type: dict
-  sample: {"account": "123456789012", "arn": "arn:aws:iam::123456789012:user/deployer", "user_id": "AIDAEXAMPLE"}
+  sample: {"account": "123456789012", "arn": "arn:aws:iam::123456789012:user/deployer", "user_id": "AIDAEXAMPLE",
+           "partition": "aws"}
 region:
   description: The region checked.
   returned: always
@@ -235,7 +238,8 @@ class Preflight:
             if error_code(e) not in CREDENTIAL_ERRORS:
                 raise
             self.fail(self.refused_credentials(e))
-        self.result["caller"] = {"account": identity["Account"], "arn": identity["Arn"], "user_id": identity["UserId"]}
+        self.result["caller"] = {"account": identity["Account"], "arn": identity["Arn"], "user_id": identity["UserId"],
+                                 "partition": identity["Arn"].split(":")[1]}
 
     def refused_credentials(self, error):
         """A region the account has not enabled refuses every credential; else the credentials are wrong."""
