@@ -37,7 +37,7 @@ INVENTORY ?= inventories/local
 CLUSTER ?=
 LIMIT_ARG = $(if $(CLUSTER),--limit $(CLUSTER))
 
-.PHONY: help setup plan apply upgrade ami-refresh destroy drift hardening-report diagnose venv k8s-clients ee-context collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-demo bench-backup clean
+.PHONY: help setup plan apply upgrade ami-refresh destroy drift hardening-report diagnose venv k8s-clients ee-context collections demo kubeconfig addons apps backup restore test test-oldest deploy-check lint ansible-lint sanity unit integration bench bench-terraform bench-demo bench-backup clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -207,6 +207,9 @@ clean: ## Remove test artifacts (keeps .venv)
 
 bench: $(BOOTSTRAP) ## Deploy benchmark at 1/16 of real AWS timings (a one-minute deploy), fleets 1/3/10 (~5 min; report in benchmarks/)
 	$(BIN)/python benchmarks/run.py --profile realistic --scale 0.0625 --fleet 1,3,10
+
+bench-terraform: $(BOOTSTRAP) ## No-op re-run of the AWS layers against `terraform plan` of their Terraform twin, alternating in one emulator (~4 min; needs terraform and the hashicorp/aws provider in /opt/tf-plugins)
+	$(BIN)/python -m emulator run --profile instant -- bash benchmarks/noop_vs_terraform.sh 5
 
 bench-demo: $(BOOTSTRAP) ## The same at 1/60 (the demo profile, ~4 min), where Ansible's fixed costs dominate
 	$(BIN)/python benchmarks/run.py --profile demo --fleet 1,3,10 --no-readme

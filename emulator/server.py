@@ -28,6 +28,7 @@ def install_patches() -> None:
     install_iam_speedups()
     install_ec2_speedups()
     install_launch_template_fixes()
+    install_security_group_rule_fixes()
     install_kms_fixes()
     install_dynamodb_fixes()
     install_secretsmanager_fixes()
@@ -54,6 +55,38 @@ def install_ec2_speedups() -> None:
         return "".join(ec2_utils.random.choices(hex_chars, k=size))
 
     ec2_utils.random_resource_id = random_resource_id
+
+
+def install_security_group_rule_fixes() -> None:
+    """``DescribeSecurityGroupRules`` gives every rule its ``Description``, as EC2 does.
+
+    moto read a rule's description from its CIDR range only: a rule whose source
+    is another security group or a prefix list came back without the
+    description it was authorized with (Terraform's
+    ``aws_vpc_security_group_ingress_rule`` then plans an update on every run).
+    """
+    from moto.ec2.models import security_groups
+
+    rule_class = security_groups.SecurityGroupRule
+    if getattr(rule_class, "_emulator_descriptions", False):
+        return
+    rule_class._emulator_descriptions = True
+    original_init = rule_class.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        prefix_list = kwargs.get("prefix_list_id") if "prefix_list_id" in kwargs else (
+            args[7] if len(args) > 7 else None)
+        self.prefix_list_description = (prefix_list or {}).get("Description")
+
+    def description(self: Any) -> str | None:
+        for source in (self.ip_range, self.source_group):
+            if source.get("Description") is not None:
+                return source["Description"]
+        return getattr(self, "prefix_list_description", None)
+
+    rule_class.__init__ = __init__
+    rule_class.description = property(description)
 
 
 def install_kms_fixes() -> None:
