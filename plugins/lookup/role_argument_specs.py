@@ -46,31 +46,24 @@ _raw:
   type: dict
 """
 
-from pathlib import Path
-
-import yaml
-
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-ROLES = Path(__file__).resolve().parents[2] / "roles"
-# libyaml's loader when PyYAML has it (ten times faster on these files)
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from ansible_collections.llmhub.eks.plugins.plugin_utils.collection_roles import ROLES, entry_points
 
 
 def role_argument_specs(names, entry_point="validate", roles=ROLES):
     """``{role: options of its entry point}``; AnsibleLookupError for a role or entry point that does not exist."""
     specs = {}
     for name in names:
-        path = roles / str(name) / "meta" / "argument_specs.yml"
-        if not path.is_file():
+        declared = entry_points(roles / str(name)) if "/" not in str(name) else {}
+        if not declared:
             raise AnsibleLookupError(f"llmhub.eks.role_argument_specs: no role {name!r} with an argument spec in"
                                      f" {roles}")
-        entry_points = (yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER) or {}).get("argument_specs") or {}
-        if entry_point not in entry_points:
+        if entry_point not in declared:
             raise AnsibleLookupError(f"llmhub.eks.role_argument_specs: role {name!r} has no entry point"
-                                     f" {entry_point!r} (it has {sorted(entry_points)})")
-        specs[str(name)] = (entry_points[entry_point] or {}).get("options") or {}
+                                     f" {entry_point!r} (it has {sorted(declared)})")
+        specs[str(name)] = (declared[entry_point] or {}).get("options") or {}
     return specs
 
 

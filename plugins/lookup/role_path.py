@@ -39,22 +39,19 @@ _raw:
   elements: path
 """
 
-from pathlib import Path
-
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-ROLES = Path(__file__).resolve().parents[2] / "roles"
+from ansible_collections.llmhub.eks.plugins.plugin_utils.collection_roles import ROLES, role_names
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         paths = []
+        known = role_names()
         for term in terms:
-            path = ROLES / str(term)
-            if not str(term) or "/" in str(term) or not (path / "tasks").is_dir():
-                known = sorted(p.name for p in ROLES.iterdir() if (p / "tasks").is_dir())
+            if term not in known:
                 raise AnsibleLookupError(f"llmhub.eks.role_path: {term!r} is not a role of llmhub.eks ({known})")
-            paths.append(str(path))
+            paths.append(str(ROLES / term))
         return paths

@@ -41,12 +41,10 @@ _raw:
   elements: str
 """
 
-from pathlib import Path
-
-import yaml
-
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.llmhub.eks.plugins.plugin_utils.collection_roles import ROLES, entry_points, load_yaml
 
 # Inventory-wide settings the playbooks and every role read (documented in README.md, "Inventory").
 PLAYBOOK_VARIABLES = (
@@ -56,15 +54,12 @@ PLAYBOOK_VARIABLES = (
     "llmhub_require_endpoint_url",
     "llmhub_tags",
 )
-ROLES = Path(__file__).resolve().parents[2] / "roles"
-# libyaml's loader when PyYAML has it (ten times faster on these files)
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _keys(path):
     if not path.is_file():
         return set()
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER) or {}
+    data = load_yaml(path) or {}
     return set(data)
 
 
@@ -73,7 +68,7 @@ def _set_by_tasks(tasks_dir):
     names = set()
     pending = []
     for path in sorted(tasks_dir.glob("*.yml")) if tasks_dir.is_dir() else []:
-        pending.extend(yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER) or [])
+        pending.extend(load_yaml(path) or [])
     while pending:
         task = pending.pop()
         if not isinstance(task, dict):
@@ -94,11 +89,8 @@ def role_variables(roles=ROLES, inputs_only=False):
         names |= _keys(role / "defaults" / "main.yml") | _keys(role / "vars" / "main.yml")
         if not inputs_only:
             names |= _set_by_tasks(role / "tasks")
-        specs = role / "meta" / "argument_specs.yml"
-        if specs.is_file():
-            entry_points = (yaml.load(specs.read_text(encoding="utf-8"), Loader=LOADER) or {}).get("argument_specs") or {}
-            for spec in entry_points.values():
-                names |= set((spec or {}).get("options") or {})
+        for spec in entry_points(role).values():
+            names |= set((spec or {}).get("options") or {})
     return sorted(names)
 
 
