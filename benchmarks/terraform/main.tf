@@ -72,10 +72,10 @@ locals {
   }
   irsa_managed = merge([for role, spec in local.irsa_roles : { for p in spec.managed : "${role}/${p}" => { role = role, policy = p } }]...)
   irsa_inline = {
-    "ebs-csi-driver"               = { name = "cluster-kms-key", file = "ebs-csi-kms-policy.json.j2" }
-    "cluster-autoscaler"           = { name = "cluster-autoscaler", file = "cluster-autoscaler-policy.json.j2" }
-    "aws-load-balancer-controller" = { name = "aws-load-balancer-controller", file = "aws-load-balancer-controller-policy.json.j2" }
-    "external-secrets"             = { name = "read-cluster-secrets", file = "external-secrets-policy.json.j2" }
+    "ebs-csi-driver"               = { name = "cluster-kms-key", file = "ebs-csi-kms-policy.json" }
+    "cluster-autoscaler"           = { name = "cluster-autoscaler", file = "cluster-autoscaler-policy.json" }
+    "aws-load-balancer-controller" = { name = "aws-load-balancer-controller", file = "aws-load-balancer-controller-policy.json" }
+    "external-secrets"             = { name = "read-cluster-secrets", file = "external-secrets-policy.json" }
   }
 
   # ---------------------------------------------------------- nodegroups role
@@ -467,21 +467,19 @@ resource "aws_iam_role_policy_attachment" "irsa" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/${each.value.policy}"
 }
 
-# The eks role's own policy templates (roles/eks/templates/*.json.j2), whose only
-# Jinja is plain {{ variable }} placeholders, rendered with the same values.
+# The eks role's own policy documents (roles/eks/files/*-policy.json), whose
+# ${name} placeholders are Terraform's template syntax too, with the same values.
 resource "aws_iam_role_policy" "irsa" {
   for_each = local.irsa_inline
   name     = each.value.name
   role     = aws_iam_role.irsa[each.key].id
-  policy = jsonencode(jsondecode(
-    replace(replace(replace(replace(replace(
-      file("${local.repo_root}/roles/eks/templates/${each.value.file}"),
-      "{{ eks_partition }}", local.partition),
-      "{{ eks_aws_region }}", local.region),
-      "{{ eks_account_id }}", local.account),
-      "{{ eks_cluster_name }}", local.name),
-    "{{ eks_secrets_path }}", "llmhub/${local.name}/")
-  ))
+  policy = jsonencode(jsondecode(templatefile("${local.repo_root}/roles/eks/files/${each.value.file}", {
+    partition    = local.partition
+    region       = local.region
+    account_id   = local.account
+    cluster_name = local.name
+    secrets_path = "llmhub/${local.name}/"
+  })))
 }
 
 data "aws_eks_addon_version" "latest" {

@@ -10,10 +10,10 @@ short_description: The directory of one of this collection's roles, wherever the
 version_added: 0.1.0
 description:
   - Returns the absolute path of C(roles/<name>) of the installed llmhub.eks collection.
-  - C(ansible.builtin.template) and C(ansible.builtin.file) lookups resolve a relative path against the role
-    whose task is running. A role default that renders one of its role's templates (the eks role's IRSA policies)
-    would not be found when another role's task reads it, such as the preflight checking every layer's variables;
-    with this path it is.
+  - C(ansible.builtin.file), C(ansible.builtin.template) and C(llmhub.eks.policy_document) lookups resolve a
+    relative path against the role whose task is running. A role default that reads one of its role's files (the eks
+    role's IRSA policies) would not be found when another role's task reads it, such as the preflight checking every
+    layer's variables; with this path it is.
   - No AWS call.
 options:
   _terms:
@@ -26,10 +26,10 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Render the eks role's cluster autoscaler policy from any role or play
+- name: Read the eks role's cluster autoscaler policy from any role or play
   ansible.builtin.debug:
     msg: >-
-      {{ lookup('ansible.builtin.template', lookup('llmhub.eks.role_path', 'eks') ~ '/templates/cluster-autoscaler-policy.json.j2') }}
+      {{ lookup('ansible.builtin.file', lookup('llmhub.eks.role_path', 'eks') ~ '/files/cluster-autoscaler-policy.json') }}
 """
 
 RETURN = r"""

@@ -97,7 +97,8 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-# The iam role's two roles; the files and templates are those of roles/iam.
+# The iam role's two roles; the policy files are those of roles/iam (policy_values: partition, region,
+# account_id and cluster_name, as the role's iam_policy_values).
 - name: EKS cluster role and node role with its instance profile
   llmhub.eks.iam_roles:
     tags:
@@ -116,7 +117,7 @@ EXAMPLES = r"""
           - AmazonEKSClusterPolicy
           - AmazonEKSVPCResourceController
         inline_policies:
-          kms-secrets-encryption: "{{ lookup('ansible.builtin.template', 'cluster-kms-policy.json.j2') | from_json }}"
+          kms-secrets-encryption: "{{ lookup('llmhub.eks.policy_document', 'cluster-kms-policy.json', values=policy_values) }}"
       - name: llm-analytics-hub-prod-eks-node-role
         description: EC2 worker nodes of llm-analytics-hub-prod-eks
         assume_role_policy: "{{ lookup('ansible.builtin.file', 'node-trust-policy.json') }}"
@@ -126,8 +127,8 @@ EXAMPLES = r"""
           - AmazonEC2ContainerRegistryReadOnly
           - AmazonSSMManagedInstanceCore
         inline_policies:
-          cloudwatch-agent: "{{ lookup('ansible.builtin.template', 'node-cloudwatch-policy.json.j2') | from_json }}"
-          ebs-volumes: "{{ lookup('ansible.builtin.template', 'node-ebs-policy.json.j2') | from_json }}"
+          cloudwatch-agent: "{{ lookup('llmhub.eks.policy_document', 'node-cloudwatch-policy.json', values=policy_values) }}"
+          ebs-volumes: "{{ lookup('llmhub.eks.policy_document', 'node-ebs-policy.json', values=policy_values) }}"
         instance_profile: true
   register: iam_roles_result
 

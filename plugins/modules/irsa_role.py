@@ -105,7 +105,8 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-# Two of the eks role's IRSA roles (eks_irsa_roles); the template is the eks role's.
+# Two of the eks role's IRSA roles (eks_irsa_roles); the policy file is the eks role's (policy_values: partition,
+# region, account_id, cluster_name, secrets_path, as the role's eks_policy_values).
 - name: IRSA roles of the cluster controllers
   llmhub.eks.irsa_role:
     cluster_name: llm-analytics-hub-prod-eks
@@ -123,7 +124,7 @@ EXAMPLES = r"""
           - {namespace: kube-system, name: aws-load-balancer-controller}
         inline_policies:
           aws-load-balancer-controller: >-
-            {{ lookup('ansible.builtin.template', 'aws-load-balancer-controller-policy.json.j2') | from_json }}
+            {{ lookup('llmhub.eks.policy_document', 'aws-load-balancer-controller-policy.json', values=policy_values) }}
   register: eks_irsa_result
 
 - name: Annotate the service account with its role

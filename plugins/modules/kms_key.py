@@ -79,7 +79,12 @@ EXAMPLES = r"""
     alias: alias/llm-analytics-hub-prod-eks
     description: Envelope encryption of Kubernetes secrets of llm-analytics-hub-prod-eks
     enable_key_rotation: true
-    policy: "{{ lookup('ansible.builtin.template', 'kms-key-policy.json.j2') }}"
+    # roles/iam/files/kms-key-policy.json
+    policy: >-
+      {{ lookup('llmhub.eks.policy_document', 'kms-key-policy.json',
+                values={'cluster_name': 'llm-analytics-hub-prod-eks',
+                        'administrators': ['arn:aws:iam::123456789012:root'],
+                        'cluster_role_arn': iam_roles_result.role_arns['llm-analytics-hub-prod-eks-cluster-role']}) }}
     tags:
       Project: llm-analytics-hub
       llmhub.io/cluster: llm-analytics-hub-prod-eks

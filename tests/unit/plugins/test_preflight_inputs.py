@@ -1,5 +1,5 @@
 """The preflight's one-task check of every layer: the role argument specs lookup, the filter validating several
-roles' variables at once, and the role path lookup (the eks role's IRSA policy templates, rendered from any role)."""
+roles' variables at once, and the role path lookup (the eks role's IRSA policy documents, read from any role)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_bad_arguments_of_the_filter_itself():
 def test_the_role_path_lookup_finds_the_roles_of_the_collection_only():
     lookup = role_path.LookupModule()
     assert lookup.run(["eks"]) == [str(ROOT / "roles" / "eks")]
-    assert (Path(lookup.run(["eks"])[0]) / "templates" / "cluster-autoscaler-policy.json.j2").is_file()
+    assert (Path(lookup.run(["eks"])[0]) / "files" / "cluster-autoscaler-policy.json").is_file()
     for bad in ("ekss", "../eks", ""):
         with pytest.raises(AnsibleLookupError, match="is not a role of llmhub.eks"):
             lookup.run([bad])
