@@ -220,13 +220,21 @@ def _preload() -> None:
     # JSON per module run. The cache is copied into each child by fork.
     shared = botocore.loaders.create_loader()
     botocore.session.create_loader = lambda search_path_string=None: shared
-    session = botocore.session.Session()
     for service in PRELOAD_SERVICES:
+        # What creating a client, paginating and waiting load, called as botocore calls them (the loader's cache
+        # is keyed by the arguments): the service model and its endpoint rules (a model type not loaded yet first
+        # lists every service directory of botocore: ~1,000 stat calls), then paginators and waiters.
         try:
-            session.get_service_model(service)
+            model = shared.load_service_model(service, "service-2", api_version=None)
+            shared.load_service_model(service, "endpoint-rule-set-1", api_version=None)
         except Exception:  # pylint: disable=broad-except
             continue
-    for name in ("endpoints", "sdk-default-configuration"):
+        for type_name in ("paginators-1", "waiters-2"):
+            try:
+                shared.load_service_model(service, type_name, model["metadata"]["apiVersion"])
+            except Exception:  # pylint: disable=broad-except
+                continue
+    for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
         try:
             shared.load_data(name)
         except Exception:  # pylint: disable=broad-except
