@@ -589,6 +589,25 @@ def plan_cost_markdown(estimate, title="Estimated monthly cost"):
     return "\n".join(out)
 
 
+def plan_validate_settings(settings):
+    """``settings`` (the plan role's ``plan_role_settings``) unchanged, or an error naming the variable.
+
+    The ranges the argument spec cannot express; no price file is read (a region without one fails only the plan).
+    """
+    _number("plan_spot_discount", settings.get("spot_discount"), 0, 0.95)
+    _number("plan_hours_per_month", settings.get("hours_per_month"), 1, 744)
+    _number("plan_nat_data_gb_per_month", settings.get("nat_data_gb_per_month"), 0)
+    _number("plan_data_transfer_monthly", settings.get("data_transfer_monthly"), 0)
+    _number("plan_alb_lcu_per_hour", settings.get("alb_lcu_per_hour"), 0)
+    if settings.get("load_balancers") is not None:
+        _number("plan_load_balancers", settings["load_balancers"], 0)
+    unknown = sorted(set(settings.get("log_gb_per_month") or {}) - {"eks_control_plane", "vpc_flow_logs"})
+    if unknown:
+        raise AnsibleFilterError(f"plan_log_gb_per_month: unknown keys {', '.join(unknown)} (known: eks_control_plane, "
+                                 "vpc_flow_logs)")
+    return settings
+
+
 class FilterModule:
     """The plan's cost estimate."""
 
@@ -596,4 +615,5 @@ class FilterModule:
         return {
             "plan_cost_estimate": plan_cost_estimate,
             "plan_cost_markdown": plan_cost_markdown,
+            "plan_validate_settings": plan_validate_settings,
         }

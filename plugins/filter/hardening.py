@@ -5,6 +5,18 @@
 
 from __future__ import annotations
 
+import re
+
+from ansible_collections.llmhub.eks.plugins.plugin_utils import validation
+
+# WAFv2 CreateWebACL: 1-128 letters, digits, - and _.
+WAF_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+# A Secrets Manager path: names each ended by '/'; a secret's name: Secrets Manager's characters, '/'-separated.
+SECRETS_PATH = re.compile(r"^([A-Za-z0-9_+=.@-]+/)+$")
+SECRET_NAME = re.compile(r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$")
+# A certificate's domain name: ACM's RequestCertificate pattern (labels of letters, digits and '-', a leading '*.').
+DOMAIN_NAME = re.compile(r"^(\*\.)?(((?!-)[A-Za-z0-9-]{0,62}[A-Za-z0-9])\.)+((?!-)[A-Za-z0-9-]{1,62}[A-Za-z0-9])$")
+
 
 def waf_managed_rules(rule_groups, sampled_requests=True):
     """One WAFv2 rule per AWS managed rule group, in order (priority 0, 1, ...), in community.aws.wafv2_web_acl's
@@ -254,6 +266,77 @@ def hardening_report_markdown(report):
     return "\n".join(lines)
 
 
+def _flag(variable, value):
+    """A boolean setting as Ansible's ``bool`` filter reads it."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("yes", "on", "1", "true", "t", "y"):
+        return True
+    if text in ("no", "off", "0", "false", "f", "n", ""):
+        return False
+    return validation.fail(variable, f"{value!r} is not a boolean")
+
+
+def hardening_validate_settings(settings):
+    """``settings`` (the hardening role's ``hardening_role_settings``) unchanged, or an error naming the variable.
+
+    What the argument spec cannot say: the WAF's rule groups and name, the GuardDuty export's key, the secrets
+    (checked when ``hardening_secrets_enabled``) and the TLS certificate's names (when ``hardening_tls_domain_name``
+    is set).
+    """
+    groups = list(settings.get("waf_rule_groups") or [])
+    if _flag("hardening_waf_enabled", settings.get("waf_enabled")) and not groups:
+        validation.fail("hardening_waf_rule_groups", "name at least one AWS managed rule group while "
+                                                     "hardening_waf_enabled is true")
+    repeated = sorted({group for group in groups if groups.count(group) > 1})
+    if repeated:
+        validation.fail("hardening_waf_rule_groups", f"each managed rule group once (repeated: {', '.join(repeated)})")
+    name = str(settings.get("waf_name") or "")
+    if not WAF_NAME.match(name):
+        validation.fail("hardening_waf_name", f"{name!r} is not a web ACL name (1 to 128 letters, digits, - or _)")
+    if (_flag("hardening_guardduty_export_findings", settings.get("guardduty_export_findings"))
+            and not settings.get("guardduty_findings_kms_key_arn")):
+        validation.fail("hardening_guardduty_findings_kms_key_arn", "needed by hardening_guardduty_export_findings "
+                                                                     "(GuardDuty encrypts the exported findings with it)")
+    if _flag("hardening_secrets_enabled", settings.get("secrets_enabled")):
+        path = str(settings.get("secrets_path") or "")
+        if not SECRETS_PATH.match(path):
+            validation.fail("hardening_secrets_path", f"{path!r}: names of letters, digits and _+=.@-, each ended "
+                                                      "by '/' (llmhub/<cluster>/)")
+        secrets = settings.get("secrets") or []
+        names = [secret.get("name") if isinstance(secret, dict) else None for secret in secrets]
+        for index, secret_name in enumerate(names):
+            if not isinstance(secret_name, str) or not SECRET_NAME.match(secret_name):
+                validation.fail(f"hardening_secrets[{index}].name (llmhub_app_secrets)",
+                                f"{secret_name!r}: a name of letters, digits and _+=.@- separated by '/'")
+        repeated = sorted({secret_name for secret_name in names if names.count(secret_name) > 1})
+        if repeated:
+            validation.fail("hardening_secrets (llmhub_app_secrets)", f"each name once (repeated: {', '.join(repeated)})")
+        validation.check_int("hardening_secrets_rotation_days", settings.get("secrets_rotation_days"), 0, 1000,
+                             what=" days (0: no rotation)")
+        validation.check_int("hardening_secrets_password_length", settings.get("secrets_password_length"), 4, 4096)
+    domain = str(settings.get("tls_domain_name") or "")
+    if domain:
+        alternatives = list(settings.get("tls_subject_alternative_names") or [])
+        bad = [str(name) for name in [domain] + alternatives if not DOMAIN_NAME.match(str(name))]
+        if bad:
+            validation.fail("hardening_tls_domain_name" if domain in bad else "hardening_tls_subject_alternative_names",
+                            f"{', '.join(bad)}: a fully qualified domain name such as llm-analytics.example.com "
+                            "or *.example.com")
+        if len(alternatives) > 9:
+            validation.fail("hardening_tls_subject_alternative_names", f"at most 9 names (ACM's limit), got "
+                                                                       f"{len(alternatives)}")
+        zone = str(settings.get("tls_hosted_zone") or "")
+        if (_flag("hardening_tls_create_hosted_zone", settings.get("tls_create_hosted_zone"))
+                and not DOMAIN_NAME.match(zone)):
+            validation.fail("hardening_tls_hosted_zone", f"{zone!r}: hardening_tls_create_hosted_zone needs the "
+                                                         "zone's name (example.com)")
+        validation.check_int("hardening_tls_wait_timeout", settings.get("tls_wait_timeout"), 0,
+                             what=" seconds (0: do not wait)")
+    return settings
+
+
 class FilterModule:
     """Hardening filters."""
 
@@ -264,4 +347,5 @@ class FilterModule:
             "hardening_checklist": hardening_checklist,
             "hardening_kubernetes_facts": hardening_kubernetes_facts,
             "hardening_report_markdown": hardening_report_markdown,
+            "hardening_validate_settings": hardening_validate_settings,
         }

@@ -36,6 +36,10 @@ def llmhub_unknown_variables(variables, known, prefixes=PREFIXES):
 
 def llmhub_validate_common(variables):
     """Check the inventory-wide ``llmhub_*`` settings every role derives its own from; returns ``variables``."""
+    if variables.get("llmhub_require_endpoint_url") and not variables.get("llmhub_aws_endpoint_url"):
+        validation.fail("llmhub_aws_endpoint_url", "empty, but this inventory talks to the local emulator "
+                                                   "(llmhub_require_endpoint_url): run `make demo`, or "
+                                                   "`python -m emulator run -- ansible-playbook ...`")
     if "llmhub_aws_region" in variables:
         validation.check_region("llmhub_aws_region", variables["llmhub_aws_region"])
     if "llmhub_cluster_name" in variables:

@@ -115,6 +115,13 @@ DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$")
 CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 
 
+def kubeconfig_validate_settings(settings):
+    """``settings`` (the kubeconfig role's ``kubeconfig_role_settings``) unchanged, or an error naming the variable."""
+    validation.check_int("kubeconfig_verify_timeout", settings.get("verify_timeout"), 1)
+    validation.check_int("kubeconfig_wait_for_nodes", settings.get("wait_for_nodes"), 0, what=" (0: do not wait)")
+    return settings
+
+
 def addons_validate_settings(settings):
     """Check the addons role's variables; the same mapping back."""
     managed = settings.get("addons_managed")
@@ -721,6 +728,7 @@ class FilterModule:
     def filters(self):
         return {
             "addons_validate_settings": addons_validate_settings,
+            "kubeconfig_validate_settings": kubeconfig_validate_settings,
             "helm_release_summary": helm_release_summary,
             "storage_validate_settings": storage_validate_settings,
             "storage_class_manifests": storage_class_manifests,

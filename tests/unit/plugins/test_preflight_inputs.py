@@ -51,9 +51,18 @@ def test_every_layer_is_imported_by_the_preflight_without_its_own_validation_tas
     assert set(imports) == set(LAYERS)
     for layer, spec in imports.items():
         assert spec["rolespec_validate"] is False, layer
-        assert spec["tasks_from"] in ("settings", "validate"), layer
-        if spec["tasks_from"] == "settings":
-            assert yaml.safe_load((ROOT / "roles" / layer / "tasks/settings.yml").read_text(encoding="utf-8")) == []
+        assert spec["tasks_from"] == "settings", layer
+        assert yaml.safe_load((ROOT / "roles" / layer / "tasks/settings.yml").read_text(encoding="utf-8")) == []
+
+
+def test_the_one_check_runs_every_layers_filter():
+    tasks = yaml.safe_load((ROOT / "roles/preflight/tasks/main.yml").read_text(encoding="utf-8"))
+    (check,) = [t for t in tasks if "ansible.builtin.set_fact" in t]
+    expression = check["ansible.builtin.set_fact"]["preflight_passed"]
+    named = {"vpc": "vpc_network_plan", "nodegroups": "nodegroups_plan"}
+    for layer in LAYERS:
+        assert f"| llmhub.eks.{named.get(layer, layer + '_validate_settings')} is mapping" in expression, layer
+    assert expression.index("llmhub_validate_common") < expression.index("llmhub_validate_role_arguments")
 
 
 SPECS = {
