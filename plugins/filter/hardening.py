@@ -297,8 +297,8 @@ def hardening_validate_settings(settings):
         validation.fail("hardening_waf_name", f"{name!r} is not a web ACL name (1 to 128 letters, digits, - or _)")
     if (_flag("hardening_guardduty_export_findings", settings.get("guardduty_export_findings"))
             and not settings.get("guardduty_findings_kms_key_arn")):
-        validation.fail("hardening_guardduty_findings_kms_key_arn", "needed by hardening_guardduty_export_findings "
-                                                                     "(GuardDuty encrypts the exported findings with it)")
+        validation.fail("hardening_guardduty_findings_kms_key_arn",
+                        "needed by hardening_guardduty_export_findings (GuardDuty encrypts the exported findings with it)")
     if _flag("hardening_secrets_enabled", settings.get("secrets_enabled")):
         path = str(settings.get("secrets_path") or "")
         if not SECRETS_PATH.match(path):
