@@ -18,6 +18,12 @@
 # the resources are listed) and, from the emulator's request log, the AWS
 # calls it made. Exits 0 when apply succeeded and every plan found no change.
 # TF_PLAN_ONLY=1 skips init and apply (a workdir applied by an earlier call).
+#
+# State: TF_BACKEND=s3 (the default) keeps it as the infrastructure overview's
+# setup does, in an S3 bucket with a DynamoDB lock table (both made in the
+# emulator here: tf-twin-state, tf-twin-locks), so every plan takes and gives
+# back a lock and reads the state from S3, as ours takes the deploy lock;
+# TF_BACKEND=local keeps it in <workdir> without a lock.
 set -euo pipefail
 
 endpoint=${1:-}
@@ -34,9 +40,39 @@ mirror=${TF_PLUGIN_MIRROR:-/opt/tf-plugins}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 terraform=${TERRAFORM:-terraform}
 
+backend=${TF_BACKEND:-s3}
 mkdir -p "$workdir"
 workdir=$(cd "$workdir" && pwd)
 cp "$repo"/benchmarks/terraform/*.tf "$workdir"/
+case $backend in
+    s3)
+        cat >"$workdir/backend.tf" <<'EOF'
+# Written by benchmarks/terraform_plan.sh (TF_BACKEND=s3): the overview's S3 state with DynamoDB locking.
+terraform {
+  backend "s3" {}
+}
+EOF
+        cat >"$workdir/backend.hcl" <<EOF
+bucket                      = "tf-twin-state"
+key                         = "tf-twin/terraform.tfstate"
+region                      = "${AWS_REGION:-us-east-1}"
+dynamodb_table              = "tf-twin-locks"
+use_path_style              = true
+skip_credentials_validation = true
+skip_requesting_account_id  = true
+skip_metadata_api_check     = true
+skip_region_validation      = true
+endpoints = {
+  s3       = "$endpoint"
+  dynamodb = "$endpoint"
+  sts      = "$endpoint"
+  iam      = "$endpoint"
+}
+EOF
+        ;;
+    local) rm -f "$workdir/backend.tf" "$workdir/backend.hcl" ;;
+    *) echo "TF_BACKEND must be s3 or local, not $backend" >&2; exit 2 ;;
+esac
 
 cat >"$workdir/terraformrc" <<EOF
 provider_installation {
@@ -71,7 +107,7 @@ log_length() {
 log_summary() {
     curl -fsS "$endpoint/_emulator/requests" | jq -r --argjson from "$1" '
         .[$from:] as $calls
-        | ($calls | map(select(.operation | test("^(Describe|List|Get)") | not))) as $writes
+        | ($calls | map(select(.operation | test("^(Describe|List|Get|Head)") | not))) as $writes
         | "\($calls | length) AWS calls, \($writes | length) mutating\(if ($writes | length) > 0 then " (" + ($writes | map(.service + ":" + .operation) | unique | join(", ")) + ")" else "" end); "
           + ($calls | group_by(.service) | map("\(.[0].service) \(length)") | join(", "))'
 }
@@ -90,7 +126,19 @@ if [ -n "${TF_PLAN_ONLY:-}" ]; then
     : # TF_PLAN_ONLY=1: the workdir was applied by an earlier call against this emulator; plan only
 else
 echo "== terraform $("$terraform" version | head -1 | cut -d' ' -f2), config $repo/benchmarks/terraform, state $workdir"
-timed "init" tf init -input=false -no-color >"$workdir/init.log" || { cat "$workdir/init.log"; exit 1; }
+if [ "$backend" = s3 ]; then
+    # the state bucket and the lock table (LockID, as Terraform's S3 backend requires), once per emulator
+    aws --endpoint-url "$endpoint" s3api head-bucket --bucket tf-twin-state >/dev/null 2>&1 \
+        || aws --endpoint-url "$endpoint" s3api create-bucket --bucket tf-twin-state >/dev/null
+    aws --endpoint-url "$endpoint" dynamodb describe-table --table-name tf-twin-locks >/dev/null 2>&1 \
+        || aws --endpoint-url "$endpoint" dynamodb create-table --table-name tf-twin-locks \
+               --attribute-definitions AttributeName=LockID,AttributeType=S \
+               --key-schema AttributeName=LockID,KeyType=HASH --billing-mode PAY_PER_REQUEST >/dev/null
+    timed "init" tf init -input=false -no-color -backend-config=backend.hcl >"$workdir/init.log" \
+        || { cat "$workdir/init.log"; exit 1; }
+else
+    timed "init" tf init -input=false -no-color >"$workdir/init.log" || { cat "$workdir/init.log"; exit 1; }
+fi
 
 before=$(log_length)
 if ! timed "apply" tf apply -auto-approve -input=false -no-color >"$workdir/apply.log" 2>&1; then
