@@ -11,6 +11,16 @@ locals {
   partition = data.aws_partition.current.partition
   region    = var.region
 
+  # The values the roles give the ${name} placeholders of their policy documents (roles/*/files/*-policy.json,
+  # iam_policy_values and eks_policy_values), which Terraform's templatefile fills the same way.
+  policy_values = {
+    partition    = local.partition
+    region       = local.region
+    account_id   = local.account
+    cluster_name = local.name
+    secrets_path = "llmhub/${local.name}/"
+  }
+
   # llmhub_tags of inventories/local + the cluster tag every role adds.
   tags = {
     Project             = "llm-analytics-hub"
@@ -115,18 +125,9 @@ resource "aws_iam_role_policy_attachment" "cluster" {
 }
 
 resource "aws_iam_role_policy" "cluster_kms" {
-  name = "kms-secrets-encryption"
-  role = aws_iam_role.cluster.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "UseTheClusterSecretsKey"
-      Effect    = "Allow"
-      Action    = ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants"]
-      Resource  = "arn:${local.partition}:kms:${local.region}:${local.account}:key/*"
-      Condition = { StringEquals = { "aws:ResourceTag/llmhub.io/cluster" = local.name } }
-    }]
-  })
+  name   = "kms-secrets-encryption"
+  role   = aws_iam_role.cluster.id
+  policy = jsonencode(jsondecode(templatefile("${local.repo_root}/roles/iam/files/cluster-kms-policy.json", local.policy_values)))
 }
 
 resource "aws_iam_role" "node" {
@@ -142,61 +143,15 @@ resource "aws_iam_role_policy_attachment" "node" {
 }
 
 resource "aws_iam_role_policy" "node_cloudwatch" {
-  name = "cloudwatch-agent"
-  role = aws_iam_role.node.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "PublishContainerInsightsMetrics"
-        Effect    = "Allow"
-        Action    = "cloudwatch:PutMetricData"
-        Resource  = "*"
-        Condition = { StringEquals = { "cloudwatch:namespace" = ["ContainerInsights", "CWAgent"] } }
-      },
-      {
-        Sid    = "WriteContainerInsightsLogs"
-        Effect = "Allow"
-        Action = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:PutRetentionPolicy"]
-        Resource = [
-          "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/containerinsights/${local.name}/*",
-          "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/containerinsights/${local.name}/*:log-stream:*",
-        ]
-      },
-      {
-        Sid      = "DescribeForMetadata"
-        Effect   = "Allow"
-        Action   = ["ec2:DescribeTags", "ec2:DescribeVolumes", "ec2:DescribeInstances"]
-        Resource = "*"
-      },
-    ]
-  })
+  name   = "cloudwatch-agent"
+  role   = aws_iam_role.node.id
+  policy = jsonencode(jsondecode(templatefile("${local.repo_root}/roles/iam/files/node-cloudwatch-policy.json", local.policy_values)))
 }
 
 resource "aws_iam_role_policy" "node_ebs" {
-  name = "ebs-volumes"
-  role = aws_iam_role.node.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid      = "DescribeVolumes"
-        Effect   = "Allow"
-        Action   = ["ec2:DescribeVolumes", "ec2:DescribeVolumeStatus"]
-        Resource = "*"
-      },
-      {
-        Sid    = "AttachClusterVolumesToClusterNodes"
-        Effect = "Allow"
-        Action = ["ec2:AttachVolume", "ec2:DetachVolume"]
-        Resource = [
-          "arn:${local.partition}:ec2:${local.region}:${local.account}:volume/*",
-          "arn:${local.partition}:ec2:${local.region}:${local.account}:instance/*",
-        ]
-        Condition = { StringEquals = { "aws:ResourceTag/llmhub.io/cluster" = local.name } }
-      },
-    ]
-  })
+  name   = "ebs-volumes"
+  role   = aws_iam_role.node.id
+  policy = jsonencode(jsondecode(templatefile("${local.repo_root}/roles/iam/files/node-ebs-policy.json", local.policy_values)))
 }
 
 resource "aws_iam_instance_profile" "node" {
@@ -208,34 +163,12 @@ resource "aws_kms_key" "secrets" {
   description             = "Envelope encryption of Kubernetes secrets of ${local.name}"
   enable_key_rotation     = true
   deletion_window_in_days = 7
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Id      = "${local.name}-secrets"
-    Statement = [
-      {
-        Sid       = "AccountAdministersTheKey"
-        Effect    = "Allow"
-        Principal = { AWS = ["arn:${local.partition}:iam::${local.account}:root"] }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "ClusterRoleUsesTheKey"
-        Effect    = "Allow"
-        Principal = { AWS = aws_iam_role.cluster.arn }
-        Action    = ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants"]
-        Resource  = "*"
-      },
-      {
-        Sid       = "ClusterRoleGrantsForAWSResources"
-        Effect    = "Allow"
-        Principal = { AWS = aws_iam_role.cluster.arn }
-        Action    = "kms:CreateGrant"
-        Resource  = "*"
-        Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
-      },
-    ]
-  })
+  # A Terraform template puts strings only inside a string: the one administrator (the account) as a string,
+  # which KMS takes as it takes a list of one (the iam role passes the list).
+  policy = jsonencode(jsondecode(templatefile("${local.repo_root}/roles/iam/files/kms-key-policy.json", merge(local.policy_values, {
+    administrators   = "arn:${local.partition}:iam::${local.account}:root"
+    cluster_role_arn = aws_iam_role.cluster.arn
+  }))))
 }
 
 resource "aws_kms_alias" "secrets" {
@@ -468,18 +401,12 @@ resource "aws_iam_role_policy_attachment" "irsa" {
 }
 
 # The eks role's own policy documents (roles/eks/files/*-policy.json), whose
-# ${name} placeholders are Terraform's template syntax too, with the same values.
+# ${name} placeholders are Terraform's template syntax too (local.policy_values).
 resource "aws_iam_role_policy" "irsa" {
   for_each = local.irsa_inline
   name     = each.value.name
   role     = aws_iam_role.irsa[each.key].id
-  policy = jsonencode(jsondecode(templatefile("${local.repo_root}/roles/eks/files/${each.value.file}", {
-    partition    = local.partition
-    region       = local.region
-    account_id   = local.account
-    cluster_name = local.name
-    secrets_path = "llmhub/${local.name}/"
-  })))
+  policy   = jsonencode(jsondecode(templatefile("${local.repo_root}/roles/eks/files/${each.value.file}", local.policy_values)))
 }
 
 data "aws_eks_addon_version" "latest" {
