@@ -21,8 +21,9 @@ description:
     is built, so a task process that needs a payload being built waits for it instead of building it twice).
     The payload is what the task process would have built itself; nothing about a module's arguments or a
     host's variables goes into it.
-  - The builder runs at a lower priority (nice 10), on CPU time the run leaves idle on a machine with more than one
-    core (a task process waits on its module, the module waits on AWS). It is stopped when the next play starts or
+  - The builder uses CPU time the run leaves idle on a machine with more than one core (a task process waits on
+    its module, the module waits on AWS). It runs at the controller's priority, not a lower one, because a task
+    process that needs a payload being built waits for the builder. It is stopped when the next play starts or
     the run ends. If a build fails in it, or the builder falls behind, the task process builds the payload itself,
     as without it, and reports any error.
   - Which modules a play runs is known from the play as loaded. Modules of dynamic includes are left to their
@@ -62,9 +63,6 @@ from ansible.template import Templar
 # ansible-core's own actions: most run no module (set_fact, assert, include_tasks, meta: their module files are
 # documentation only), the others (command, copy, ...) are left to their tasks.
 CORE_COLLECTIONS = ("ansible.builtin.", "ansible.legacy.")
-
-BUILDER_NICENESS = 10
-
 
 def play_tasks(play):
     """Every task of the play known before it runs (roles and imports expanded, dynamic includes not), in order:
@@ -119,11 +117,10 @@ def build(modules):
 
 
 def run_builder(modules):
-    """The forked builder: build at a lower priority, then leave without running the controller's exit handlers
-    (they would remove the run's temporary directory)."""
+    """The forked builder: build, then leave without running the controller's exit handlers (they would remove
+    the run's temporary directory). Not niced: a task process waiting for a payload would wait for a starved builder."""
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.nice(BUILDER_NICENESS)
         build(modules)
     finally:
         os._exit(0)
