@@ -81,7 +81,10 @@ def run_playbook(url: str, inventory: Path, forks: int, tags: str | None) -> dic
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
     if proc.returncode != 0:
-        raise SystemExit(f"site.yml failed (rc {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+        # the failures themselves, not only the (long) timing recap that ends the output
+        failures = [line for line in proc.stdout.splitlines() if line.startswith(("fatal:", "[ERROR]", "failed:"))]
+        raise SystemExit(f"site.yml failed (rc {proc.returncode}):\n" + "\n".join(failures[:20])
+                         + f"\n{proc.stdout.split('PLAY RECAP', 1)[-1][:3000]}\n{proc.stderr[-2000:]}")
     recap = proc.stdout.split("TASKS RECAP", 1)[-1]
     tasks = [(m["name"].strip(), float(m["seconds"])) for m in map(TASK_LINE.match, recap.splitlines()) if m]
     changed = sum(int(n) for n in re.findall(r"changed=(\d+)", proc.stdout.split("PLAY RECAP", 1)[-1]))

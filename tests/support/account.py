@@ -28,7 +28,11 @@ def common_tags() -> dict[str, str]:
 
 
 def create_lock_table(url: str, region: str = "us-east-1") -> None:
-    client = boto3.session.Session(region_name=region).client("dynamodb", endpoint_url=url)
+    """Make the lock table in the emulator at ``url``, with the emulator's fake credentials (whatever the
+    environment holds: ``make bench`` runs from a plain shell)."""
+    session = boto3.session.Session(region_name=region, aws_access_key_id="testing",
+                                    aws_secret_access_key="testing")  # noqa: S106 - the emulator's fake credentials
+    client = session.client("dynamodb", endpoint_url=url)
     try:
         client.create_table(TableName=LOCK_TABLE, BillingMode="PAY_PER_REQUEST", KeySchema=LOCK_TABLE_KEY,
                             AttributeDefinitions=LOCK_TABLE_ATTRIBUTES,
