@@ -64,6 +64,7 @@ from ansible.template import Templar
 # documentation only), the others (command, copy, ...) are left to their tasks.
 CORE_COLLECTIONS = ("ansible.builtin.", "ansible.legacy.")
 
+
 def play_tasks(play):
     """Every task of the play known before it runs (roles and imports expanded, dynamic includes not), in order:
     the blocks ansible-core's play iterator runs (Play.compile())."""
