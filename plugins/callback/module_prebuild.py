@@ -158,11 +158,15 @@ class CallbackModule(CallbackBase):
             modules = module_paths(play)
         except Exception:  # pylint: disable=broad-except
             return  # the task processes build their payloads, as without this callback
-        if modules:
+        if not modules:
+            return
+        try:
             pid = os.fork()
-            if pid == 0:
-                run_builder(modules)
-            self.builder_pid = pid
+        except OSError:
+            return  # no process to spare: the task processes build their payloads
+        if pid == 0:
+            run_builder(modules)
+        self.builder_pid = pid
 
     def v2_playbook_on_stats(self, stats):
         self.stop_builder()

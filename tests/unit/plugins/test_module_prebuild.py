@@ -157,3 +157,16 @@ def test_a_play_without_collection_modules_forks_nothing(monkeypatch):
     monkeypatch.setattr(module_prebuild.os, "fork", lambda: (_ for _ in ()).throw(AssertionError("forked")))
     callback.v2_playbook_on_play_start(play=None)
     assert callback.builder_pid is None
+
+
+def test_a_fork_that_fails_leaves_the_builds_to_the_tasks(monkeypatch):
+    callback = module_prebuild.CallbackModule()
+    callback.get_option = {"enabled": True}.get
+    monkeypatch.setattr(module_prebuild, "module_paths", lambda play: [("llmhub.eks.kms_key", "/x.py")])
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(module_prebuild.os, "fork", no_fork)
+    callback.v2_playbook_on_play_start(play=None)
+    assert callback.builder_pid is None
