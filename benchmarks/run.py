@@ -37,6 +37,7 @@ from emulator.client import EmulatorClient  # noqa: E402
 from emulator.profiles import load_profile  # noqa: E402
 from emulator.server import EmulatorServer  # noqa: E402
 from tests.support.account import create_lock_table  # noqa: E402
+from tests.support.inventory import fleet_inventory  # noqa: E402
 
 MUTATING = re.compile(r"^(Create|Delete|Modify|Allocate|Release|Associate|Disassociate|Attach|Detach|Put|Replace|"
                       r"Update|Authorize|Revoke|Tag|Untag|Enable|Disable|Schedule|Cancel|Register|Deregister|"
@@ -51,19 +52,6 @@ def critical_path_seconds(profile_name: str, scale: float = 1.0) -> dict[str, fl
     parts = {kind: profile.seconds(kind) * scale
              for kind in ("eks_cluster_create", "eks_nodegroup_create", "eks_addon_create")}
     return {**parts, "total": round(sum(parts.values()), 3)}
-
-
-def write_inventory(directory: Path, clusters: int) -> Path:
-    """An inventory of N clusters against the emulator (a copy of inventories/local)."""
-    inventory = directory / f"fleet-{clusters}"
-    (inventory / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
-    base = (ROOT / "inventories" / "local" / "group_vars" / "all" / "main.yml").read_text(encoding="utf-8")
-    (inventory / "group_vars" / "all" / "main.yml").write_text(base, encoding="utf-8")
-    names = ["llm-analytics-hub-prod-eks"] + [f"llm-analytics-hub-fleet-{i:02d}" for i in range(1, clusters)]
-    hosts = "\n".join(f"        {name}:" for name in names)
-    (inventory / "hosts.yml").write_text(
-        f"---\nall:\n  children:\n    eks_clusters:\n      hosts:\n{hosts}\n", encoding="utf-8")
-    return inventory
 
 
 def run_playbook(url: str, inventory: Path, forks: int, tags: str | None) -> dict:
@@ -128,7 +116,7 @@ def measure(profile: str, fleet: list[int], tags: str | None, scale: float = 1.0
                      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory() as scratch, EmulatorServer(profile=profile, scale=scale) as server:
         client = EmulatorClient(server.url)
-        single = write_inventory(Path(scratch), 1)
+        single = fleet_inventory(Path(scratch), 1)
         client.reset()
         create_lock_table(server.url)  # what setup.yml makes once per account
         client.clear_requests()
@@ -150,7 +138,7 @@ def measure(profile: str, fleet: list[int], tags: str | None, scale: float = 1.0
             client.reset()
             create_lock_table(server.url)  # what setup.yml makes once per account
             client.clear_requests()
-            results["fleet"][str(size)] = run_playbook(server.url, write_inventory(Path(scratch), size), size,
+            results["fleet"][str(size)] = run_playbook(server.url, fleet_inventory(Path(scratch), size), size,
                                                        tags)["wall_seconds"]
     critical = results["critical_path"]["total"]
     one = results["full_deploy"]["wall_seconds"]

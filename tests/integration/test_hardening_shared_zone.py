@@ -9,22 +9,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.inventory import fleet_inventory
+
 from .conftest import ROOT, playbook_environment
 
 pytestmark = pytest.mark.integration
 
-CLUSTERS = ["hub-zone-a", "hub-zone-b", "hub-zone-c"]
+CLUSTERS = ["llm-analytics-hub-prod-eks", "llm-analytics-hub-fleet-01", "llm-analytics-hub-fleet-02"]
 DOMAIN = "shared-zone.example.com"
 
 
 def test_three_clusters_together_make_one_zone(fresh_account, emulator_server, boto, tmp_path):
-    inventory = tmp_path / "inventory"
-    (inventory / "group_vars" / "all").mkdir(parents=True)
-    base = (ROOT / "inventories" / "local" / "group_vars" / "all" / "main.yml").read_text(encoding="utf-8")
-    (inventory / "group_vars" / "all" / "main.yml").write_text(base, encoding="utf-8")
-    (inventory / "hosts.yml").write_text(yaml.safe_dump(
-        {"all": {"children": {"eks_clusters": {"hosts": {name: {"cluster_name": name} for name in CLUSTERS}}}}}),
-        encoding="utf-8")
+    inventory = fleet_inventory(tmp_path, len(CLUSTERS))
     play = [{
         "name": "TLS of three clusters of one domain, together",
         "hosts": "eks_clusters",
@@ -32,8 +28,8 @@ def test_three_clusters_together_make_one_zone(fresh_account, emulator_server, b
         "tasks": [{"name": "TLS", "ansible.builtin.include_role": {"name": "llmhub.eks.hardening", "tasks_from": "tls"},
                    "vars": {"hardening_tls_domain_name": DOMAIN, "hardening_tls_hosted_zone": DOMAIN,
                             "hardening_tls_create_hosted_zone": True,
-                            "hardening_tls_certificate_name": "{{ cluster_name }}-ingress",
-                            "hardening_cluster_name": "{{ cluster_name }}"}}],
+                            "hardening_tls_certificate_name": "{{ inventory_hostname }}-ingress",
+                            "hardening_cluster_name": "{{ inventory_hostname }}"}}],
     }]
     path = tmp_path / "play.yml"
     path.write_text(yaml.safe_dump(play, sort_keys=False), encoding="utf-8")
